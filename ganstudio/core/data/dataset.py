@@ -1,0 +1,178 @@
+"""The in-memory dataset the trainer samples from, and the `load_dataset` front door.
+
+A dataset is either 2-D points (float32, shape (N, 2), raw coordinates) or images
+(uint8, shape (N, C, H, W)). Images stay uint8 until a batch is drawn: that keeps a
+60,000-image set at 47 MB and lets it live on the GPU. `sample` turns a batch into
+float in [-1, 1], the range a tanh generator produces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl
+
+import numpy as np
+import torch
+
+POINTS = "points"
+IMAGES = "images"
+
+
+class DatasetError(ValueError):
+    """A dataset could not be loaded; the message says why in words a user understands."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset is, without its data: enough to build a matching model."""
+
+    name: str
+    kind: str  # POINTS or IMAGES
+    count: int
+    sample_shape: tuple[int, ...]  # (2,) for points, (C, H, W) for images
+    class_names: tuple[str, ...] = ()
+    # Centres of the Gaussian modes and their standard deviation (2-D mixtures only),
+    # used for mode coverage.
+    modes: tuple[tuple[float, float], ...] = ()
+    mode_sigma: float | None = None
+    fingerprint: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind == IMAGES
+
+    @property
+    def channels(self) -> int:
+        return self.sample_shape[0] if self.is_image else 0
+
+    @property
+    def image_size(self) -> int:
+        return self.sample_shape[-1] if self.is_image else 0
+
+    @property
+    def data_dim(self) -> int:
+        return int(np.prod(self.sample_shape))
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "count": self.count,
+            "sample_shape": list(self.sample_shape),
+            "class_names": list(self.class_names),
+            "modes": [list(m) for m in self.modes],
+            "mode_sigma": self.mode_sigma,
+            "fingerprint": self.fingerprint,
+        }
+
+
+class Dataset:
+    """Data held as one tensor (on the training device when it fits) plus optional labels."""
+
+    def __init__(
+        self, data: torch.Tensor, info: DatasetInfo, labels: torch.Tensor | None = None
+    ) -> None:
+        if info.kind == POINTS and (data.dtype != torch.float32 or data.ndim != 2):
+            raise DatasetError(f"{info.name}: points must be float32 (N, 2), got {data.dtype}")
+        if info.kind == IMAGES and (data.dtype != torch.uint8 or data.ndim != 4):
+            raise DatasetError(f"{info.name}: images must be uint8 (N, C, H, W), got {data.dtype}")
+        if len(data) == 0:
+            raise DatasetError(f"{info.name}: the dataset is empty")
+        if not info.fingerprint:
+            info = replace(info, fingerprint=fingerprint_tensor(data))
+        self.data = data
+        self.labels = labels
+        self.info = info
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def device(self) -> torch.device:
+        return self.data.device
+
+    def to(self, device: torch.device | str) -> Dataset:
+        labels = None if self.labels is None else self.labels.to(device)
+        return Dataset(self.data.to(device), self.info, labels)
+
+    def normalize(self, batch: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float in [-1, 1]; points are returned as float32 unchanged."""
+        if self.info.kind == IMAGES:
+            return batch.float().div_(127.5).sub_(1.0)
+        return batch
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A random batch (with replacement), normalised, on the dataset's device."""
+        idx = torch.randint(
+            len(self.data), (batch_size,), device=self.data.device, generator=generator
+        )
+        return self.normalize(self.data[idx])
+
+    def head(self, n: int) -> torch.Tensor:
+        """The first n samples, normalised (for previews)."""
+        return self.normalize(self.data[:n])
+
+
+def fingerprint_tensor(data: torch.Tensor) -> str:
+    """A short content hash of a dataset tensor (its bytes, shape and dtype)."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(str((tuple(data.shape), str(data.dtype))).encode())
+    h.update(np.ascontiguousarray(data.detach().cpu().numpy()).tobytes())
+    return h.hexdigest()
+
+
+# name -> builder(seed, **options) -> Dataset. Builders parse their own option values.
+_BUILTINS: dict[str, Callable[..., Dataset]] = {}
+
+
+def register_builtin(name: str) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
+    def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
+        _BUILTINS[name] = fn
+        return fn
+
+    return deco
+
+
+def builtin_names() -> list[str]:
+    _ensure_builtins_loaded()
+    return [f"builtin:{n}" for n in _BUILTINS]
+
+
+def _ensure_builtins_loaded() -> None:
+    from ganstudio.core.data import builtin  # noqa: F401  (registers on import)
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """'builtin:shapes?size=64&n=20000' -> ('builtin:shapes', {'size': '64', 'n': '20000'})."""
+    base, _, query = spec.partition("?")
+    return base.strip(), dict(parse_qsl(query, keep_blank_values=True))
+
+
+def load_dataset(spec: str, seed: int = 0) -> Dataset:
+    """Load a dataset by its spec: ``builtin:NAME[?option=value&...]``.
+
+    Raises DatasetError with a message naming the spec and what went wrong.
+    """
+    base, options = parse_spec(spec)
+    if base.startswith("builtin:"):
+        _ensure_builtins_loaded()
+        name = base.removeprefix("builtin:")
+        if name not in _BUILTINS:
+            raise DatasetError(
+                f"unknown built-in dataset {base!r}; choose one of: {', '.join(builtin_names())}"
+            )
+        try:
+            return _BUILTINS[name](seed=seed, **options)
+        except TypeError as exc:
+            raise DatasetError(f"{spec}: bad option ({exc})") from None
+        except ValueError as exc:
+            if isinstance(exc, DatasetError):
+                raise
+            raise DatasetError(f"{spec}: {exc}") from None
+    raise DatasetError(
+        f"cannot open dataset {spec!r}: only built-in datasets are supported so far "
+        f"({', '.join(builtin_names())})"
+    )
