@@ -1,0 +1,158 @@
+"""GAN objectives, written on the discriminator's raw outputs (logits or critic scores).
+
+Each loss is a pair of functions: the discriminator's loss from its outputs on a real and a
+fake batch, and the generator's loss from its outputs on a fake batch. Both are minimised.
+
+With D(x) = sigmoid(l) the log terms become softplus, which is exact and never takes log(0):
+    -log D(x)      = softplus(-l)
+    -log(1 - D(x)) = softplus(l)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+GenLossFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    name: str
+    title: str
+    d_loss: LossFn  # (real_out, fake_out) -> scalar
+    g_loss: GenLossFn  # fake_out -> scalar
+    probabilistic: bool  # outputs are logits of a probability (D(x) reported as sigmoid)
+    description: str
+
+
+def _d_logistic(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    # -log D(x) - log(1 - D(G(z)))
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def _g_minimax(fake: torch.Tensor) -> torch.Tensor:
+    # Goodfellow et al.'s original objective: G minimises log(1 - D(G(z))) = -softplus(l).
+    # When D confidently rejects fakes (l << 0) its gradient sigmoid(l) vanishes: it saturates.
+    return -F.softplus(fake).mean()
+
+
+def _g_nonsaturating(fake: torch.Tensor) -> torch.Tensor:
+    # -log D(G(z)): same fixed point, strong gradients exactly when G is losing.
+    return F.softplus(-fake).mean()
+
+
+def _d_wasserstein(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    # The critic maximises E[D(x)] - E[D(G(z))]; we minimise its negative.
+    return fake.mean() - real.mean()
+
+
+def _g_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    return -fake.mean()
+
+
+def _d_hinge(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def _d_least_squares(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    # Mao et al.: a = 0 (fake), b = 1 (real), c = 1 (what G wants).
+    return 0.5 * ((real - 1.0) ** 2).mean() + 0.5 * (fake**2).mean()
+
+
+def _g_least_squares(fake: torch.Tensor) -> torch.Tensor:
+    return 0.5 * ((fake - 1.0) ** 2).mean()
+
+
+LOSSES: dict[str, GANLoss] = {
+    l.name: l
+    for l in (
+        GANLoss(
+            "minimax",
+            "Minimax (original)",
+            _d_logistic,
+            _g_minimax,
+            True,
+            "Goodfellow 2014: G minimises log(1 - D(G(z))); saturates when D wins.",
+        ),
+        GANLoss(
+            "nonsaturating",
+            "Non-saturating",
+            _d_logistic,
+            _g_nonsaturating,
+            True,
+            "G maximises log D(G(z)) instead; the usual practical choice.",
+        ),
+        GANLoss(
+            "wgan",
+            "WGAN (weight clipping)",
+            _d_wasserstein,
+            _g_wasserstein,
+            False,
+            "Arjovsky 2017: critic loss E[D(x)] - E[D(G(z))], weights clipped.",
+        ),
+        GANLoss(
+            "wgan-gp",
+            "WGAN-GP",
+            _d_wasserstein,
+            _g_wasserstein,
+            False,
+            "Gulrajani 2017: Wasserstein loss with a gradient penalty instead of clipping.",
+        ),
+        GANLoss(
+            "hinge",
+            "Hinge",
+            _d_hinge,
+            _g_wasserstein,
+            False,
+            "Hinge loss for D (as in SAGAN/BigGAN), -E[D(G(z))] for G.",
+        ),
+        GANLoss(
+            "lsgan",
+            "Least squares",
+            _d_least_squares,
+            _g_least_squares,
+            False,
+            "Mao 2017: squared error to the targets 1 (real) and 0 (fake).",
+        ),
+    )
+}
+
+
+def get_loss(name: str) -> GANLoss:
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of: {', '.join(LOSSES)}")
+    return LOSSES[name]
+
+
+def _input_gradients(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.detach().requires_grad_(True)
+    out = d(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
+    return out, grad.reshape(grad.shape[0], -1)
+
+
+def gradient_penalty(
+    d: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on random interpolates between real and fake."""
+    shape = (real.shape[0],) + (1,) * (real.ndim - 1)
+    alpha = torch.rand(shape, device=real.device, generator=generator)
+    x_hat = torch.lerp(fake.detach().float(), real.detach().float(), alpha)
+    _, grad = _input_gradients(d, x_hat)
+    return ((grad.norm(2, dim=1) - 1.0) ** 2).mean()
+
+
+def r1_penalty(real_out: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Mescheder 2018's R1: E[||grad D(x)||^2] on real data (scale it by gamma / 2).
+
+    ``real`` must have been made to require grad before the forward that gave ``real_out``,
+    so the penalty reuses that forward pass.
+    """
+    (grad,) = torch.autograd.grad(real_out.float().sum(), real, create_graph=True)
+    return grad.reshape(grad.shape[0], -1).float().pow(2).sum(dim=1).mean()

@@ -1,0 +1,416 @@
+"""The training loop. Read ``Trainer.train_step`` top to bottom: that is one GAN iteration.
+
+Cost notes in comments name what a line costs. The loop never copies a value to the host
+per step: per-step losses stay on the device and are fetched once per report (~100 ms).
+Reports, previews and snapshots are frozen dataclasses of NumPy arrays, safe to hand to
+another thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganstudio.core.config import TrainConfig, resolve
+from ganstudio.core.control import TrainControl
+from ganstudio.core.coverage import COVERAGE_SAMPLES, Coverage, mode_coverage
+from ganstudio.core.data.dataset import Dataset, load_dataset
+from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
+from ganstudio.core.losses import get_loss, gradient_penalty, r1_penalty
+from ganstudio.core.models import ModelSpec, build, model_specs
+from ganstudio.core.render import make_grid, to_uint8
+
+log = logging.getLogger(__name__)
+
+# Columns of the per-step statistics, in this order.
+STAT_NAMES = ("g_loss", "d_loss", "d_real", "d_fake")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything since the previous report. Arrays hold one entry per generator step."""
+
+    step: int  # generator steps done
+    total_steps: int
+    steps: np.ndarray  # int64 step numbers (1-based) of the rows below
+    g_loss: np.ndarray
+    d_loss: np.ndarray
+    d_real: np.ndarray  # mean D(x): a probability for minimax/non-saturating, else a score
+    d_fake: np.ndarray  # mean D(G(z)), likewise
+    images_per_s: float  # real images through the discriminator per second
+    steps_per_s: float
+    elapsed: float  # seconds of training so far (paused time excluded)
+    memory: int | None  # device bytes in use, when measurable
+    lr_g: float
+    lr_d: float
+    d_steps: int
+
+    def means(self) -> dict[str, float]:
+        return {k: float(np.mean(getattr(self, k))) for k in STAT_NAMES if len(self.steps)}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Samples of the (EMA) generator from fixed latents."""
+
+    step: int
+    version: int  # the Snapshot of the same version holds the weights that drew it
+    grid: np.ndarray  # uint8 (H, W, 3): image grid, or empty for points
+    samples: np.ndarray  # uint8 (N, C, H, W) images, or float32 (N, 2) points
+    coverage: Coverage | None  # 2-D mixtures only
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A versioned copy of the sampling generator's weights, on the CPU."""
+
+    version: int
+    step: int
+    spec: ModelSpec
+    state: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # "completed" | "stopped" | "failed"
+    message: str
+    step: int
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+class TrainingFailed(RuntimeError):
+    """Training cannot go on (NaN loss, out of memory); the message says why and what to try."""
+
+
+ReportFn = Callable[[Report], None]
+PreviewFn = Callable[[Preview], None]
+SnapshotFn = Callable[[Snapshot], None]
+
+
+class Trainer:
+    """Owns the models, optimisers and data for one run and trains them on one device."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None = None,
+        control: TrainControl | None = None,
+    ) -> None:
+        self.device = pick_device(config.device)
+        if dataset is None:
+            dataset = load_dataset(config.dataset, seed=config.seed)
+        self.config = cfg = resolve(config, dataset.info)
+        self.control = control or TrainControl()
+        self.info = dataset.info
+        self.data = dataset.to(self.device)  # uint8 on the device: cheap to hold, cast per batch
+        self.loss = get_loss(cfg.loss)
+        self.amp = (
+            bf16_supported(self.device)
+            if cfg.amp is None
+            else (bool(cfg.amp) and bf16_supported(self.device))
+        )
+        self.channels_last = (
+            (self.device.type == "cuda" and cfg.arch == "dcgan")
+            if cfg.channels_last is None
+            else bool(cfg.channels_last)
+        )
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+
+        self.g_spec, self.d_spec = model_specs(
+            cfg.arch,
+            self.info.sample_shape,
+            cfg.latent_dim,
+            cfg.width,
+            cfg.depth,
+            cfg.d_norm,
+            cfg.pack,
+        )
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
+            torch.manual_seed(cfg.seed)
+            self.G = build(self.g_spec).to(self.device, memory_format=memory_format)
+            self.D = build(self.d_spec).to(self.device, memory_format=memory_format)
+            fixed = torch.randn(self._preview_count(), cfg.latent_dim)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
+        self.fixed_z = fixed.to(self.device)
+        self.rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+
+        fused = self.device.type == "cuda"
+        self.opt_g = torch.optim.Adam(
+            self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g), fused=fused or None
+        )
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d), fused=fused or None
+        )
+        self._g_params = list(self.G.parameters())
+        self._d_params = list(self.D.parameters())
+
+        self.step = 0  # generator steps done
+        self.elapsed = 0.0
+        self.version = 0  # of previews/snapshots
+        self._pending: list[torch.Tensor] = []  # per-step stats, still on the device
+        self._pending_from = 1
+        self._last_report_time = time.perf_counter()
+        self._last_report_step = 0
+
+    # ---------------------------------------------------------------------------------
+    # One iteration
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _latents(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng)
+
+    def _real_batch(self) -> torch.Tensor:
+        x = self.data.sample(self.config.batch_size, generator=self.rng)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def train_step(self) -> None:
+        """d_steps discriminator updates, then one generator update, then the EMA update."""
+        cfg, loss, G, D = self.config, self.loss, self.G, self.D
+        bs = cfg.batch_size
+        D.requires_grad_(True)
+        d_total = torch.zeros((), device=self.device)
+        for i in range(cfg.d_steps):
+            real = self._real_batch()
+            z = self._latents(bs)
+            last = i == cfg.d_steps - 1
+            # Earlier D steps need no graph through G. On the last one, G's output is kept
+            # with its graph and reused for G's update, as pytorch/examples' DCGAN does:
+            # one G forward per iteration instead of two.
+            with self._autocast(), torch.set_grad_enabled(last):
+                fake = G(z)
+            if cfg.r1_gamma > 0:
+                real.requires_grad_(True)
+            with self._autocast():
+                real_out = D(real)
+                fake_out = D(fake.detach())
+                d_loss = loss.d_loss(real_out.float(), fake_out.float())
+            if cfg.loss == "wgan-gp":
+                d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real, fake, self.rng)
+            if cfg.r1_gamma > 0:
+                d_loss = d_loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            if cfg.loss == "wgan":
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self._d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(self._d_params, cfg.clip)
+            d_total += d_loss.detach()
+
+        # Generator update. D's weights need no gradients here: skipping them saves about a
+        # third of D's backward pass.
+        D.requires_grad_(False)
+        with self._autocast():
+            g_out = D(fake)
+            g_loss = loss.g_loss(g_out.float())
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self._update_ema()
+
+        with torch.no_grad():  # a few tiny device ops; no host sync
+            if loss.probabilistic:
+                d_real, d_fake = (
+                    torch.sigmoid(real_out.float()).mean(),
+                    torch.sigmoid(fake_out.float()).mean(),
+                )
+            else:
+                d_real, d_fake = real_out.float().mean(), fake_out.float().mean()
+            self._pending.append(
+                torch.stack([g_loss.detach(), d_total / cfg.d_steps, d_real, d_fake])
+            )
+        self.step += 1
+
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        # Warm-up: early weights are mostly noise, so average over (1 + t) / (10 + t) at first.
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.G_ema.parameters()), self._g_params, 1.0 - decay)
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+
+    # ---------------------------------------------------------------------------------
+    # Reporting
+
+    def sampler(self) -> nn.Module:
+        """The network to sample from: the EMA generator when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def _preview_count(self) -> int:
+        return self.config.preview_count if self.info.is_image else COVERAGE_SAMPLES
+
+    def flush_report(self) -> Report | None:
+        """Gather the stats since the last report: ONE host sync. None if nothing is new."""
+        if not self._pending:
+            return None
+        stats = torch.stack(self._pending).float().cpu().numpy()  # host sync
+        self._pending.clear()
+        now = time.perf_counter()
+        dt = max(now - self._last_report_time, 1e-9)
+        n = len(stats)
+        self.elapsed += dt
+        if not np.isfinite(stats[:, :2]).all():
+            bad = int(np.argmax(~np.isfinite(stats[:, :2]).all(axis=1)))
+            which = "generator" if not np.isfinite(stats[bad, 0]) else "discriminator"
+            raise TrainingFailed(
+                f"the {which} loss became {stats[bad, 0 if which == 'generator' else 1]} at "
+                f"step {self._pending_from + bad}: training diverged. Try lower learning "
+                f"rates, another loss (non-saturating, hinge, WGAN-GP) or an R1 penalty."
+            )
+        report = Report(
+            step=self.step,
+            total_steps=self.config.steps,
+            steps=np.arange(self._pending_from, self._pending_from + n, dtype=np.int64),
+            g_loss=stats[:, 0].copy(),
+            d_loss=stats[:, 1].copy(),
+            d_real=stats[:, 2].copy(),
+            d_fake=stats[:, 3].copy(),
+            images_per_s=n * self.config.batch_size * self.config.d_steps / dt,
+            steps_per_s=n / dt,
+            elapsed=self.elapsed,
+            memory=memory_in_use(self.device),
+            lr_g=self.config.lr_g,
+            lr_d=self.config.lr_d,
+            d_steps=self.config.d_steps,
+        )
+        self._pending_from += n
+        self._last_report_time = now
+        return report
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        """Generator output for latents z (float, in data units), in chunks to bound memory."""
+        g = self.sampler()
+        was_training = g.training
+        g.eval()
+        try:
+            return torch.cat([g(chunk.to(self.device)).float() for chunk in z.split(1024)])
+        finally:
+            g.train(was_training)
+
+    def preview(self) -> Preview:
+        out = self.sample(self.fixed_z)
+        if self.info.is_image:
+            samples = to_uint8(out)
+            return Preview(self.step, self.version, make_grid(samples), samples, None)
+        points = out.cpu().numpy().astype(np.float32)
+        cov = (
+            mode_coverage(points, np.asarray(self.info.modes), self.info.mode_sigma)
+            if self.info.modes
+            else None
+        )
+        return Preview(self.step, self.version, np.zeros((0, 0, 3), np.uint8), points, cov)
+
+    def snapshot(self) -> Snapshot:
+        state = {
+            k: v.detach().float().cpu().numpy().copy()
+            for k, v in self.sampler().state_dict().items()
+            if v.is_floating_point()
+        }
+        return Snapshot(self.version, self.step, self.g_spec, state)
+
+    # ---------------------------------------------------------------------------------
+    # Live edits
+
+    def apply_edits(self, edits: dict) -> None:
+        if not edits:
+            return
+        for group in self.opt_g.param_groups:
+            group["lr"] = edits.get("lr_g", group["lr"])
+        for group in self.opt_d.param_groups:
+            group["lr"] = edits.get("lr_d", group["lr"])
+        self.config = replace(self.config, **edits)
+        log.info("applied live edits at step %d: %s", self.step, edits)
+
+    # ---------------------------------------------------------------------------------
+    # The run
+
+    def run(
+        self,
+        on_report: ReportFn | None = None,
+        on_preview: PreviewFn | None = None,
+        on_snapshot: SnapshotFn | None = None,
+    ) -> Outcome:
+        """Train until the step budget is spent, the control says stop, or training fails.
+
+        Never raises for a failure a user can cause: the Outcome says what happened.
+        """
+        cfg, control = self.config, self.control
+
+        def emit_report() -> None:
+            report = self.flush_report()
+            if report is not None and on_report is not None:
+                on_report(report)
+
+        def emit_preview() -> None:
+            self.version += 1
+            if on_preview is not None:
+                on_preview(self.preview())
+            if on_snapshot is not None:
+                on_snapshot(self.snapshot())
+
+        blocked = False
+
+        def on_pause() -> None:
+            nonlocal blocked
+            blocked = True
+            emit_report()
+            emit_preview()
+
+        try:
+            emit_preview()
+            self._last_report_time = time.perf_counter()
+            last_preview = time.perf_counter()
+            while self.step < cfg.steps:
+                if not control.acquire_step(on_pause):
+                    break
+                if blocked:  # paused time is not training time: restart the clock
+                    blocked = False
+                    self._last_report_time = time.perf_counter()
+                self.apply_edits(control.take_edits())
+                cfg = self.config
+                self.train_step()
+                now = time.perf_counter()
+                if now - self._last_report_time >= cfg.report_interval or control.paused:
+                    emit_report()
+                    if now - last_preview >= cfg.preview_interval or control.paused:
+                        emit_preview()
+                        last_preview = time.perf_counter()
+            emit_report()
+            emit_preview()
+        except TrainingFailed as exc:
+            log.warning("training failed: %s", exc)
+            return Outcome("failed", str(exc), self.step)
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+            if (
+                not isinstance(exc, torch.cuda.OutOfMemoryError)
+                and "out of memory" not in str(exc).lower()
+            ):
+                raise
+            self._pending.clear()
+            msg = (
+                f"out of memory on {self.device} at step {self.step} with batch size "
+                f"{cfg.batch_size}: lower the batch size or the model width"
+            )
+            log.warning(msg)
+            return Outcome("failed", msg, self.step)
+        if control.stopped and self.step < cfg.steps:
+            return Outcome("stopped", f"stopped at step {self.step}", self.step)
+        return Outcome("completed", f"completed {self.step} steps", self.step)

@@ -1,0 +1,133 @@
+"""The command line end to end: train a run folder, then sample from its generator."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganstudio.cli import main
+from ganstudio.core.modelfile import load_generator, read_metadata
+
+
+def run_cli(*args):
+    return main([str(a) for a in args])
+
+
+def test_train_ring8_then_sample(tmp_path, capsys):
+    out = tmp_path / "ring8"
+    assert (
+        run_cli(
+            "train",
+            "--dataset",
+            "builtin:ring8?n=5000",
+            "--model",
+            "mlp",
+            "--loss",
+            "nonsaturating",
+            "--steps",
+            300,
+            "--out",
+            out,
+            "--width",
+            64,
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
+    for name in ("config.json", "metrics.jsonl", "generator.safetensors", "checkpoint.pt"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"]["steps"] == 300 and config["dataset"]["kind"] == "points"
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["type"] == "train"]
+    assert train and train[-1]["step"] == 300 and np.isfinite(train[-1]["g_loss"])
+    assert any(r["type"] == "coverage" and r["n_modes"] == 8 for r in records)
+    assert records[-1]["type"] == "end" and records[-1]["status"] == "completed"
+    assert sorted(p.name for p in (out / "previews").iterdir())[-1] == "step_0000300.png"
+
+    meta = read_metadata(out / "generator.safetensors")
+    assert meta["step"] == 300 and meta["dataset"]["kind"] == "points"
+
+    npy = tmp_path / "samples.npy"
+    assert (
+        run_cli("sample", out / "generator.safetensors", "--n", 2500, "--seed", 0, "-o", npy) == 0
+    )
+    arr = np.load(npy)
+    assert arr.shape == (2500, 2) and arr.dtype == np.float32 and np.isfinite(arr).all()
+    # same seed, same samples
+    assert (
+        run_cli("sample", out / "generator.safetensors", "--n", 2500, "-o", tmp_path / "again.npy")
+        == 0
+    )
+    assert np.array_equal(arr, np.load(tmp_path / "again.npy"))
+
+    png = tmp_path / "scatter.png"
+    assert run_cli("sample", out / "generator.safetensors", "--grid", "8x8", "-o", png) == 0
+    assert Image.open(png).size == (512, 512)
+
+
+def test_train_digits_then_sample_grid(tmp_path):
+    out = tmp_path / "digits"
+    assert (
+        run_cli(
+            "train",
+            "--dataset",
+            "builtin:digits?n=2000",
+            "--steps",
+            200,
+            "--batch-size",
+            16,
+            "--width",
+            8,
+            "--out",
+            out,
+            "-q",
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
+    gen = load_generator(out / "generator.safetensors")
+    assert gen.is_image and gen.meta["image_size"] == 28 and gen.meta["channels"] == 1
+
+    png = tmp_path / "grid.png"
+    assert (
+        run_cli("sample", out / "generator.safetensors", "--grid", "4x6", "--seed", 0, "-o", png)
+        == 0
+    )
+    img = Image.open(png)
+    pad = 2
+    assert img.size == (6 * 28 + 7 * pad, 4 * 28 + 5 * pad)
+    assert img.text["ganstudio.seed"] == "0" and img.text["ganstudio.grid"] == "4x6"
+
+    npy = tmp_path / "digits.npy"
+    assert run_cli("sample", out / "generator.safetensors", "--n", 10, "-o", npy) == 0
+    arr = np.load(npy)
+    assert arr.shape == (10, 28, 28, 1) and arr.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--dataset", "builtin:nope"], "unknown built-in dataset"),
+        (["train", "--lr", "-1"], "positive"),
+        (["train", "--betas-g", "0.5"], "two numbers"),
+        (["train", "--config", "/no/such.toml"], "not found"),
+        (["sample", "/no/such/model.safetensors", "-o", "x.png"], "no such file"),
+    ],
+)
+def test_user_errors_are_one_clear_line(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_sample_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 3)
+    assert run_cli("sample", junk, "-o", tmp_path / "x.png") == 2
+    assert "not a GAN Studio model file" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

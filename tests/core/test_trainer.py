@@ -1,0 +1,172 @@
+"""The training loop: reports, control from another thread, NaN handling, live edits."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.control import TrainControl
+from ganstudio.core.losses import LOSSES
+from ganstudio.core.trainer import Trainer
+
+
+def small(**kw):
+    base = dict(
+        steps=30,
+        batch_size=32,
+        width=16,
+        latent_dim=4,
+        report_interval=0.0,
+        preview_interval=1e9,
+        device="cpu",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_trains_with_finite_losses(loss, gaussian_points):
+    t = Trainer(small(loss=loss, d_steps=2), gaussian_points)
+    reports = []
+    outcome = t.run(on_report=reports.append)
+    assert outcome.status == "completed" and t.step == 30
+    steps = np.concatenate([r.steps for r in reports])
+    assert steps.tolist() == list(range(1, 31))  # every step reported exactly once
+    losses = np.concatenate([np.stack([r.g_loss, r.d_loss]) for r in reports], axis=1)
+    assert np.isfinite(losses).all()
+
+
+def test_dcgan_with_r1_and_ema(tiny_images):
+    t = Trainer(small(steps=3, batch_size=8, width=8, latent_dim=8, r1_gamma=1.0), tiny_images)
+    previews = []
+    assert t.run(on_preview=previews.append).ok
+    assert t.config.arch == "dcgan" and t.config.d_norm == "none"  # GP-safe norm chosen
+    assert previews[-1].samples.shape == (64, 1, 28, 28)
+    assert previews[-1].samples.dtype == np.uint8
+    assert previews[-1].grid.ndim == 3 and previews[-1].grid.shape[2] == 3
+    # the EMA generator moved towards G but is not G
+    p_ema = next(t.G_ema.parameters())
+    p = next(t.G.parameters())
+    assert not torch.equal(p_ema, p)
+
+
+def test_wgan_clips_critic_weights(gaussian_points):
+    t = Trainer(small(loss="wgan", steps=5, clip=0.01), gaussian_points)
+    t.run()
+    assert max(p.abs().max().item() for p in t.D.parameters()) <= 0.01 + 1e-7
+
+
+def test_same_seed_same_weights(gaussian_points):
+    a = Trainer(small(seed=3), gaussian_points)
+    b = Trainer(small(seed=3), gaussian_points)
+    a.run(), b.run()
+    for pa, pb in zip(a.G.parameters(), b.G.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_pause_step_resume_stop_from_another_thread(gaussian_points):
+    control = TrainControl()
+    control.pause()  # starts paused: nothing runs until told
+    t = Trainer(small(steps=100000), gaussian_points, control)
+    reports = []
+    reported = threading.Event()
+
+    def on_report(r):
+        reports.append(r)
+        reported.set()
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("o", t.run(on_report=on_report)))
+    thread.start()
+    try:
+        assert not reported.wait(0.3) and t.step == 0  # paused: no step taken
+        control.step()  # exactly one step, reported at once
+        assert reported.wait(10)
+        reported.clear()
+        assert t.step == 1 and reports[-1].steps.tolist() == [1]
+        control.step(3)
+        for _ in range(3):
+            assert reported.wait(10)
+            reported.clear()
+        assert not reported.wait(0.2)
+        assert t.step == 4
+        control.resume()
+        assert reported.wait(10)
+        reported.clear()
+        assert reported.wait(10)
+        assert t.step > 4
+        control.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert result["o"].status == "stopped"
+        # every step that ran was reported once, in order
+        steps = np.concatenate([r.steps for r in reports])
+        assert steps.tolist() == list(range(1, t.step + 1))
+    finally:
+        control.stop()
+        thread.join(10)
+
+
+def test_stop_while_paused(gaussian_points):
+    control = TrainControl()
+    control.pause()
+    t = Trainer(small(steps=1000), gaussian_points, control)
+    thread = threading.Thread(target=t.run)
+    thread.start()
+    control.stop()
+    thread.join(10)
+    assert not thread.is_alive() and t.step == 0
+
+
+def test_live_edits_apply_between_steps(gaussian_points):
+    control = TrainControl()
+    t = Trainer(small(steps=40), gaussian_points, control)
+    seen = []
+
+    def on_report(r):
+        seen.append((r.step, r.lr_g, r.lr_d, r.d_steps))
+        if r.step >= 10 and r.lr_g != 1e-3:
+            control.set(lr_g=1e-3, lr_d=5e-4, d_steps=3)
+
+    t.run(on_report=on_report)
+    assert seen[-1][1:] == (1e-3, 5e-4, 3)
+    assert t.opt_g.param_groups[0]["lr"] == 1e-3
+    assert t.opt_d.param_groups[0]["lr"] == 5e-4
+    with pytest.raises(ValueError, match="cannot be changed"):
+        control.set(batch_size=3)
+    with pytest.raises(ValueError, match="invalid value"):
+        control.set(lr_g=-1.0)
+
+
+def test_nan_stops_with_a_clear_reason(gaussian_points):
+    t = Trainer(small(steps=50), gaussian_points)
+    with torch.no_grad():  # poison the discriminator: its outputs become NaN
+        next(t.D.parameters()).fill_(float("nan"))
+    outcome = t.run()
+    assert outcome.status == "failed"
+    assert "NaN" in outcome.message or "nan" in outcome.message
+    assert "learning rate" in outcome.message
+    assert t.step < 50  # it stopped early instead of training on NaN
+
+
+def test_exploding_learning_rate_is_caught(gaussian_points):
+    """A real divergence, not a planted one: huge learning rates blow the weights up."""
+    t = Trainer(
+        small(steps=3000, lr_g=1.0, lr_d=1.0, loss="lsgan", beta1_g=0.9, beta1_d=0.9, ema=0.0),
+        gaussian_points,
+    )
+    with torch.no_grad():
+        for p in t.D.parameters():
+            p.mul_(1e18)
+    outcome = t.run()
+    assert outcome.status == "failed", outcome
+
+
+def test_snapshot_is_plain_numpy(gaussian_points):
+    t = Trainer(small(steps=2), gaussian_points)
+    snaps = []
+    t.run(on_snapshot=snaps.append)
+    assert snaps and all(isinstance(v, np.ndarray) for v in snaps[-1].state.values())
+    assert snaps[-1].version > snaps[0].version
