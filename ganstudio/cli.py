@@ -88,6 +88,7 @@ def _pair(text: str, name: str) -> tuple[float, float]:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from ganstudio.core.config import LR_SCHEDULES
     from ganstudio.core.losses import LOSSES
     from ganstudio.core.models import ARCHITECTURES, D_NORMS
 
@@ -99,7 +100,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         "builtin:moons, builtin:digits, builtin:shapes[?size=64]",
     )
     g.add_argument("--out", metavar="FOLDER", help="run folder (default runs/<dataset>-<time>)")
-    g.add_argument("--steps", type=int, help="generator updates (default 5000)")
+    g.add_argument(
+        "--steps",
+        type=int,
+        help="generator updates (default 5000 for images, 40000 for 2-D points)",
+    )
     g.add_argument("--batch-size", type=int, help="default 64 for images, 256 for 2-D points")
     g.add_argument("--seed", type=int)
     g.add_argument(
@@ -118,6 +123,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--width", type=int, help="MLP hidden size or DCGAN base channels")
     g.add_argument("--depth", type=int, help="MLP hidden layers (default 3)")
     g.add_argument("--d-norm", choices=D_NORMS, help="discriminator normalisation")
+    g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
     g.add_argument("--pack", type=int, help="PacGAN packing for the MLP discriminator")
     g = p.add_argument_group("objective and optimiser")
     g.add_argument("--loss", choices=list(LOSSES), help="default nonsaturating")
@@ -131,6 +137,11 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--betas-g", metavar="B1,B2", help="generator Adam betas (default 0.5,0.999)")
     g.add_argument("--betas-d", metavar="B1,B2", help="discriminator Adam betas")
     g.add_argument("--ema", type=float, help="generator weight-average decay (0 = off)")
+    g.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help="constant, or decay the learning rates to 0 over the run",
+    )
     g = p.add_argument_group("hardware")
     g.add_argument("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     g.add_argument(
@@ -162,6 +173,7 @@ def _config_from_args(args: argparse.Namespace):
         width=args.width,
         depth=args.depth,
         d_norm=args.d_norm,
+        g_norm=args.g_norm,
         pack=args.pack,
         loss=args.loss,
         d_steps=args.d_steps,
@@ -175,6 +187,7 @@ def _config_from_args(args: argparse.Namespace):
         beta1_d=b1d,
         beta2_d=b2d,
         ema=args.ema,
+        lr_schedule=args.lr_schedule,
         device=args.device,
         amp=args.amp,
     )

@@ -29,13 +29,23 @@ class ConfigError(ValueError):
 
 
 DEFAULT_DATASET = "builtin:ring8"
+LR_SCHEDULES = ("constant", "linear", "cosine")
+G_NORMS = ("batch", "none")
+
+
+def lr_factor(schedule: str, step: int, steps: int) -> float:
+    """Multiplier of the base learning rates at a step: 1 throughout, or decaying to 0."""
+    if schedule == "constant" or steps <= 0:
+        return 1.0
+    t = min(max(step / steps, 0.0), 1.0)
+    return 1.0 - t if schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     dataset: str = DEFAULT_DATASET
     seed: int = 0
-    steps: int = 5000  # generator updates
+    steps: int | None = None  # generator updates: 5,000 for images, 40,000 for 2-D points
     batch_size: int | None = None  # 64 for images, 256 for 2-D points
     # model
     arch: str | None = None  # "mlp" | "dcgan"; images of 28/32/64 px get DCGAN
@@ -43,11 +53,12 @@ class TrainConfig:
     width: int | None = None  # MLP hidden size or DCGAN base channels
     depth: int = 3  # MLP hidden layers
     d_norm: str | None = None  # batch | layer | spectral | none
+    g_norm: str | None = None  # MLP generator: batch | none (DCGAN's G always uses batch norm)
     pack: int | None = None  # PacGAN packing degree for the MLP discriminator
     # objective
     loss: str = "nonsaturating"
     d_steps: int | None = None  # discriminator updates per generator update
-    r1_gamma: float = 0.0  # R1 penalty weight (0 = off)
+    r1_gamma: float | None = None  # R1 penalty weight (0 = off; 2-D preset 0.1)
     gp_weight: float = 10.0  # WGAN-GP penalty weight
     clip: float = 0.01  # WGAN weight clipping bound
     # optimiser (Adam)
@@ -58,6 +69,7 @@ class TrainConfig:
     beta1_d: float | None = None
     beta2_d: float | None = None
     ema: float | None = None  # decay of the generator's weight average (0 = off)
+    lr_schedule: str | None = None  # constant | linear | cosine (decay to 0 over `steps`)
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool | None = None  # bf16 autocast; on by default on CUDA when supported
@@ -130,7 +142,9 @@ def _check_types(cfg: TrainConfig) -> None:
             raise ConfigError(
                 f"{name} must be a{'n integer' if typ is int else ' number'}, got {value!r}"
             )
-    for name in ("dataset", "loss", "device"):
+    for name in ("dataset", "loss", "device", "lr_schedule"):
+        if name == "lr_schedule" and cfg.lr_schedule is None:
+            continue
         if not isinstance(getattr(cfg, name), str):
             raise ConfigError(f"{name} must be text, got {getattr(cfg, name)!r}")
 
@@ -173,10 +187,15 @@ _LOSS_PRESETS: dict[str, dict[str, Any]] = {
 # 2-D mixtures: the plain MLP GAN collapses onto a few modes. This preset is what reaches
 # PacGAN-level coverage on ring8 and grid25 (see README, `ganstudio bench --quality`).
 POINTS_PRESET = {
+    "steps": 40_000,
     "batch_size": 256,
     "latent_dim": 16,
     "width": 256,
+    "g_norm": "none",
     "pack": 4,
+    "r1_gamma": 0.1,
+    "d_steps": 2,
+    "lr_schedule": "constant",
     "ema": 0.999,
 }
 
@@ -226,9 +245,13 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
     b1, b2 = preset.get("betas", (0.5, 0.999))
     pts = POINTS_PRESET if points else {}
     if points and any(getattr(cfg, k) is None for k in POINTS_PRESET):
-        notes.append("2-D preset: batch 256, latent 16, width 256, PacGAN packing 4, EMA 0.999")
+        notes.append(
+            "2-D preset: 40,000 steps of batch 256, latent 16, width 256, PacGAN "
+            "packing 4, 2 D steps per G step, R1 0.1, EMA 0.999"
+        )
+    r1_gamma = pick("r1_gamma", pts.get("r1_gamma", 0.0))
 
-    gp_losses = loss == "wgan-gp" or cfg.r1_gamma > 0
+    gp_losses = loss == "wgan-gp" or r1_gamma > 0
     d_norm = cfg.d_norm
     if d_norm is None:
         d_norm = "none" if (points or gp_losses) else "batch"
@@ -247,12 +270,14 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
     out = replace(
         cfg,
         arch=arch,
+        steps=pick("steps", pts.get("steps", 5000)),
         batch_size=pick("batch_size", pts.get("batch_size", 64)),
         latent_dim=pick("latent_dim", pts.get("latent_dim", 100 if arch == "dcgan" else 64)),
         width=pick("width", pts.get("width", 64 if arch == "dcgan" else 256)),
         d_norm=d_norm,
+        g_norm=pick("g_norm", pts.get("g_norm", "none")),
         pack=pick("pack", pts.get("pack", 1) if arch == "mlp" else 1),
-        d_steps=pick("d_steps", preset.get("d_steps", 1)),
+        d_steps=pick("d_steps", preset.get("d_steps", pts.get("d_steps", 1))),
         lr_g=pick("lr_g", lr),
         lr_d=pick("lr_d", lr),
         beta1_g=pick("beta1_g", b1),
@@ -260,6 +285,8 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
         beta1_d=pick("beta1_d", b1),
         beta2_d=pick("beta2_d", b2),
         ema=pick("ema", pts.get("ema", 0.999)),
+        r1_gamma=r1_gamma,
+        lr_schedule=pick("lr_schedule", pts.get("lr_schedule", "constant")),
         notes=tuple(notes),
     )
     validate(out)
@@ -298,6 +325,12 @@ def validate(cfg: TrainConfig) -> None:
         v = getattr(cfg, name)
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{name} must be in [0, 1), got {v}")
+    if cfg.g_norm not in G_NORMS:
+        raise ConfigError(f"unknown generator norm {cfg.g_norm!r}; choose one of {G_NORMS}")
+    if cfg.lr_schedule not in LR_SCHEDULES:
+        raise ConfigError(
+            f"unknown lr_schedule {cfg.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
+        )
     if not 0.0 <= cfg.ema < 1.0:
         raise ConfigError(f"ema must be in [0, 1) (0 turns it off), got {cfg.ema}")
     if cfg.r1_gamma < 0 or not math.isfinite(cfg.r1_gamma):

@@ -102,7 +102,8 @@ def _check_norm(norm: str) -> None:
 @_register("mlp_g")
 class MLPGenerator(nn.Module):
     """z -> hidden layers (ReLU) -> data. Images get a tanh output reshaped to (C, H, W);
-    2-D points a linear output in raw coordinates."""
+    2-D points a linear output, mapped to raw coordinates by ``data_mean + data_std * out``
+    (so the network works at unit scale whatever the data's units)."""
 
     def __init__(
         self,
@@ -111,8 +112,12 @@ class MLPGenerator(nn.Module):
         hidden: int = 256,
         layers: int = 3,
         batch_norm: bool = False,
+        data_mean: list[float] | None = None,
+        data_std: float = 1.0,
     ) -> None:
         super().__init__()
+        self.data_mean = list(data_mean) if data_mean else None
+        self.data_std = float(data_std)
         self.latent_dim = latent_dim
         self.out_shape = tuple(out_shape)
         self.is_image = len(self.out_shape) == 3
@@ -130,7 +135,10 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *self.out_shape)
+        x = self.net(z).view(z.shape[0], *self.out_shape)
+        if self.data_mean is not None:
+            x = torch.addcmul(x.new_tensor(self.data_mean), x, x.new_tensor(self.data_std))
+        return x
 
 
 @_register("mlp_d")
@@ -149,9 +157,13 @@ class MLPDiscriminator(nn.Module):
         layers: int = 3,
         norm: str = "none",
         pack: int = 1,
+        data_mean: list[float] | None = None,
+        data_std: float = 1.0,
     ) -> None:
         super().__init__()
         _check_norm(norm)
+        self.data_mean = list(data_mean) if data_mean else None
+        self.data_std = float(data_std)
         self.in_shape = tuple(in_shape)
         self.pack = int(pack)
         width = math.prod(self.in_shape) * self.pack
@@ -168,6 +180,8 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.data_mean is not None:
+            x = (x - x.new_tensor(self.data_mean)) / self.data_std
         return self.net(x.reshape(x.shape[0] // self.pack, -1)).view(-1)
 
 
@@ -258,13 +272,18 @@ def model_specs(
     depth: int,
     d_norm: str,
     pack: int = 1,
+    data_mean: list[float] | None = None,
+    data_std: float = 1.0,
+    g_norm: str = "none",
 ) -> tuple[ModelSpec, ModelSpec]:
     """The generator and discriminator specs for an architecture and a data shape.
 
     ``width`` is the hidden size for MLPs and the base channel count for DCGAN; ``depth`` the
     number of hidden layers of an MLP (ignored by DCGAN, whose depth follows the image size).
+    ``data_mean`` and ``data_std`` (2-D points) let the MLPs work at unit scale.
     """
     if arch == "mlp":
+        scale = {"data_mean": data_mean, "data_std": data_std} if data_mean else {}
         g = ModelSpec(
             "mlp_g",
             {
@@ -272,6 +291,8 @@ def model_specs(
                 "out_shape": list(sample_shape),
                 "hidden": width,
                 "layers": depth,
+                "batch_norm": g_norm == "batch",
+                **scale,
             },
         )
         d = ModelSpec(
@@ -282,6 +303,7 @@ def model_specs(
                 "layers": depth,
                 "norm": d_norm,
                 "pack": pack,
+                **scale,
             },
         )
         return g, d

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganstudio.core.config import TrainConfig, resolve
+from ganstudio.core.config import TrainConfig, lr_factor, resolve
 from ganstudio.core.control import TrainControl
 from ganstudio.core.coverage import COVERAGE_SAMPLES, Coverage, mode_coverage
 from ganstudio.core.data.dataset import Dataset, load_dataset
@@ -127,6 +127,13 @@ class Trainer:
         )
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
 
+        scale = {}
+        if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
+            pts = dataset.data.float()
+            scale = {
+                "data_mean": [round(float(v), 6) for v in pts.mean(0)],
+                "data_std": round(float(pts.std()), 6) or 1.0,
+            }
         self.g_spec, self.d_spec = model_specs(
             cfg.arch,
             self.info.sample_shape,
@@ -135,6 +142,8 @@ class Trainer:
             cfg.depth,
             cfg.d_norm,
             cfg.pack,
+            g_norm=cfg.g_norm,
+            **scale,
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(cfg.seed)
@@ -178,9 +187,19 @@ class Trainer:
         x = self.data.sample(self.config.batch_size, generator=self.rng)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def _set_learning_rates(self) -> None:
+        cfg = self.config
+        f = lr_factor(cfg.lr_schedule, self.step, cfg.steps)
+        for group in self.opt_g.param_groups:
+            group["lr"] = cfg.lr_g * f
+        for group in self.opt_d.param_groups:
+            group["lr"] = cfg.lr_d * f
+
     def train_step(self) -> None:
         """d_steps discriminator updates, then one generator update, then the EMA update."""
         cfg, loss, G, D = self.config, self.loss, self.G, self.D
+        if cfg.lr_schedule != "constant":
+            self._set_learning_rates()
         bs = cfg.batch_size
         D.requires_grad_(True)
         d_total = torch.zeros((), device=self.device)
@@ -332,11 +351,8 @@ class Trainer:
     def apply_edits(self, edits: dict) -> None:
         if not edits:
             return
-        for group in self.opt_g.param_groups:
-            group["lr"] = edits.get("lr_g", group["lr"])
-        for group in self.opt_d.param_groups:
-            group["lr"] = edits.get("lr_d", group["lr"])
         self.config = replace(self.config, **edits)
+        self._set_learning_rates()
         log.info("applied live edits at step %d: %s", self.step, edits)
 
     # ---------------------------------------------------------------------------------

@@ -62,3 +62,15 @@ def test_toml_round_trip(tmp_path):
         load_toml(tmp_path / "typo.toml")
     with pytest.raises(ConfigError, match="not found"):
         load_toml(tmp_path / "missing.toml")
+
+
+def test_lr_schedules():
+    from ganstudio.core.config import lr_factor
+
+    assert lr_factor("constant", 500, 1000) == 1.0
+    assert lr_factor("linear", 0, 1000) == 1.0
+    assert lr_factor("linear", 250, 1000) == pytest.approx(0.75)
+    assert lr_factor("cosine", 500, 1000) == pytest.approx(0.5)
+    assert lr_factor("cosine", 1000, 1000) == pytest.approx(0.0)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        resolve(TrainConfig(lr_schedule="step"), POINTS)

@@ -170,3 +170,22 @@ def test_snapshot_is_plain_numpy(gaussian_points):
     t.run(on_snapshot=snaps.append)
     assert snaps and all(isinstance(v, np.ndarray) for v in snaps[-1].state.values())
     assert snaps[-1].version > snaps[0].version
+
+
+def test_lr_schedule_decays_and_live_edit_sets_the_base(gaussian_points):
+    control = TrainControl()
+    t = Trainer(
+        small(steps=100, lr_schedule="linear", lr_g=1e-3, lr_d=1e-3), gaussian_points, control
+    )
+    lrs = []
+
+    def on_report(r):
+        lrs.append(t.opt_g.param_groups[0]["lr"])
+        if r.step == 50:
+            control.set(lr_g=2e-3)
+
+    t.run(on_report=on_report)
+    assert lrs[0] == pytest.approx(1e-3)  # step 1 runs at the full rate
+    assert lrs[49] == pytest.approx(1e-3 * 0.51)
+    assert lrs[51] == pytest.approx(2e-3 * 0.49)  # new base, same schedule
+    assert lrs[-1] < 1e-4
