@@ -338,7 +338,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         bench.speed_table(
             device=args.device or "auto",
-            size=args.size,
             batch=args.batch,
             steps=args.steps or None,
             repeats=args.repeats,
@@ -353,8 +352,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ganstudio",
-        description="GAN Studio: train, watch and explore GANs. Without a command it opens "
-        "the window.",
+        description="GAN Studio: train, watch and explore GANs. The desktop window is not "
+        "part of this version yet; the commands below run the same engine headless.",
+        epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8",
     )
     p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -386,7 +386,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="mode coverage on ring8 and grid25 over several seeds",
     )
     b.add_argument("--device", help="auto, cpu, cuda ...")
-    b.add_argument("--size", type=int, default=64, help="DCGAN image size (default 64)")
     b.add_argument("--batch", type=int, default=64)
     b.add_argument("--steps", type=int, default=0, help="timed steps per repeat / per run")
     b.add_argument("--repeats", type=int, default=3)

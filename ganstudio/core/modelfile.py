@@ -79,14 +79,19 @@ def save_generator(
 
 def read_metadata(path: str | Path) -> dict:
     """The JSON description of a model file, without building the network."""
-    p = Path(path)
+    return _read(Path(path))[1]
+
+
+def _read(p: Path) -> tuple[dict[str, np.ndarray], dict]:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
         raise ModelFileError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{p}: is a folder, not a model file") from None
-    return _parse(p, raw)[1]
+    except PermissionError:
+        raise ModelFileError(f"{p}: permission denied") from None
+    return _parse(p, raw)
 
 
 def _parse(p: Path, raw: bytes) -> tuple[dict[str, np.ndarray], dict]:
@@ -119,13 +124,7 @@ def _parse(p: Path, raw: bytes) -> tuple[dict[str, np.ndarray], dict]:
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GeneratorFile:
     """Rebuild the generator a model file describes and load its weights (eval mode)."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{p}: is a folder, not a model file") from None
-    tensors, meta = _parse(p, raw)
+    tensors, meta = _read(p)
     try:
         spec = ModelSpec.from_dict(meta["architecture"])
         module = build(spec)

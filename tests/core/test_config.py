@@ -74,3 +74,11 @@ def test_lr_schedules():
     assert lr_factor("cosine", 1000, 1000) == pytest.approx(0.0)
     with pytest.raises(ConfigError, match="lr_schedule"):
         resolve(TrainConfig(lr_schedule="step"), POINTS)
+
+
+def test_late_cosine_holds_then_decays():
+    from ganstudio.core.config import lr_factor
+
+    assert lr_factor("late-cosine", 400, 1000) == 1.0
+    assert lr_factor("late-cosine", 750, 1000) == pytest.approx(0.5)
+    assert lr_factor("late-cosine", 1000, 1000) == pytest.approx(0.0)
