@@ -21,6 +21,7 @@ def small(**kw):
         report_interval=0.0,
         preview_interval=1e9,
         device="cpu",
+        lr_schedule="constant",
     )
     base.update(kw)
     return TrainConfig(**base)
