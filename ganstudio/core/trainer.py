@@ -30,6 +30,9 @@ from ganstudio.core.render import make_grid, to_uint8
 
 log = logging.getLogger(__name__)
 
+# Largest share of wall time that previews and snapshots may take.
+PREVIEW_BUDGET = 0.02
+
 # Columns of the per-step statistics, in this order.
 STAT_NAMES = ("g_loss", "d_loss", "d_real", "d_fake")
 
@@ -375,12 +378,21 @@ class Trainer:
             if report is not None and on_report is not None:
                 on_report(report)
 
+        next_preview = 0.0
+
         def emit_preview() -> None:
+            # Previews cost a generator forward pass (and whatever the callbacks do). On a
+            # slow device they are spaced out so they never take more than PREVIEW_BUDGET of
+            # the time: training speed comes first.
+            nonlocal next_preview
+            t0 = time.perf_counter()
             self.version += 1
             if on_preview is not None:
                 on_preview(self.preview())
             if on_snapshot is not None:
                 on_snapshot(self.snapshot())
+            now = time.perf_counter()
+            next_preview = now + max(self.config.preview_interval, (now - t0) / PREVIEW_BUDGET)
 
         blocked = False
 
@@ -393,7 +405,6 @@ class Trainer:
         try:
             emit_preview()
             self._last_report_time = time.perf_counter()
-            last_preview = time.perf_counter()
             while self.step < cfg.steps:
                 if not control.acquire_step(on_pause):
                     break
@@ -406,9 +417,8 @@ class Trainer:
                 now = time.perf_counter()
                 if now - self._last_report_time >= cfg.report_interval or control.paused:
                     emit_report()
-                    if now - last_preview >= cfg.preview_interval or control.paused:
+                    if now >= next_preview or control.paused:
                         emit_preview()
-                        last_preview = time.perf_counter()
             emit_report()
             emit_preview()
         except TrainingFailed as exc:

@@ -1,5 +1,6 @@
 """The training loop: reports, control from another thread, NaN handling, live edits."""
 
+import queue
 import threading
 
 import numpy as np
@@ -71,39 +72,40 @@ def test_pause_step_resume_stop_from_another_thread(gaussian_points):
     control = TrainControl()
     control.pause()  # starts paused: nothing runs until told
     t = Trainer(small(steps=100000), gaussian_points, control)
-    reports = []
-    reported = threading.Event()
-
-    def on_report(r):
-        reports.append(r)
-        reported.set()
-
+    reports: queue.Queue = queue.Queue()
     result = {}
-    thread = threading.Thread(target=lambda: result.setdefault("o", t.run(on_report=on_report)))
+    thread = threading.Thread(target=lambda: result.setdefault("o", t.run(on_report=reports.put)))
     thread.start()
+    seen = []
+
+    def next_report(timeout=10.0):
+        r = reports.get(timeout=timeout)
+        seen.append(r)
+        return r
+
     try:
-        assert not reported.wait(0.3) and t.step == 0  # paused: no step taken
+        with pytest.raises(queue.Empty):  # paused: no step taken
+            next_report(0.3)
+        assert t.step == 0
         control.step()  # exactly one step, reported at once
-        assert reported.wait(10)
-        reported.clear()
-        assert t.step == 1 and reports[-1].steps.tolist() == [1]
+        assert next_report().steps.tolist() == [1]
         control.step(3)
-        for _ in range(3):
-            assert reported.wait(10)
-            reported.clear()
-        assert not reported.wait(0.2)
+        assert [next_report().step for _ in range(3)] == [2, 3, 4]
+        with pytest.raises(queue.Empty):  # and then it waits again
+            next_report(0.3)
         assert t.step == 4
         control.resume()
-        assert reported.wait(10)
-        reported.clear()
-        assert reported.wait(10)
+        next_report()
+        next_report()
         assert t.step > 4
         control.stop()
         thread.join(10)
         assert not thread.is_alive()
         assert result["o"].status == "stopped"
+        while not reports.empty():
+            seen.append(reports.get())
         # every step that ran was reported once, in order
-        steps = np.concatenate([r.steps for r in reports])
+        steps = np.concatenate([r.steps for r in seen])
         assert steps.tolist() == list(range(1, t.step + 1))
     finally:
         control.stop()
