@@ -74,6 +74,10 @@ def plot_extent(*point_sets: np.ndarray, margin: float = 0.1) -> tuple[float, fl
     return (centre[0] - half, centre[0] + half, centre[1] - half, centre[1] + half)
 
 
+REAL_COLOUR = (40, 90, 200)
+FAKE_COLOUR = (245, 130, 30)
+
+
 def scatter_image(
     fake: np.ndarray,
     real: np.ndarray | None = None,
@@ -81,7 +85,7 @@ def scatter_image(
     extent: tuple[float, float, float, float] | None = None,
     modes: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A scatter plot of generated points (orange) over real points (blue) as uint8 (H, W, 3).
+    """A scatter plot of generated points (orange) and real points (blue) as uint8 (H, W, 3).
 
     Mode centres, when given, are drawn as small grey crosses.
     """
@@ -105,11 +109,14 @@ def scatter_image(
         oy = to_px(np.array([[x0, 0.0]]))[0, 1]
         draw.line([(0, oy), (size, oy)], fill=(225, 225, 225))
     r = max(1.0, size / 300)
-    if real is not None:
-        for x, y in to_px(np.asarray(real, dtype=np.float64).reshape(-1, 2)):
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=(70, 130, 220))
     for x, y in to_px(fake):
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=(245, 130, 30))
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=FAKE_COLOUR)
+    if real is not None:  # on top: real data is often far more concentrated than the fakes
+        for x, y in to_px(np.asarray(real, dtype=np.float64).reshape(-1, 2)):
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=REAL_COLOUR)
+        draw.rectangle([4, 4, 76, 34], fill=(255, 255, 255), outline=(210, 210, 210))
+        draw.text((8, 6), "real", fill=REAL_COLOUR)
+        draw.text((8, 20), "generated", fill=FAKE_COLOUR)
     if modes is not None and len(modes):
         c = max(3.0, size / 100)
         for x, y in to_px(np.asarray(modes, dtype=np.float64).reshape(-1, 2)):

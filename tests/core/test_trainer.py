@@ -192,3 +192,21 @@ def test_lr_schedule_decays_and_live_edit_sets_the_base(gaussian_points):
     assert lrs[49] == pytest.approx(1e-3 * 0.51)
     assert lrs[51] == pytest.approx(2e-3 * 0.49)  # new base, same schedule
     assert lrs[-1] < 1e-4
+
+
+def test_slow_previews_are_spaced_out(gaussian_points):
+    """A preview that costs 50 ms may run at most every 2.5 s (2% of the time)."""
+    import time
+
+    t = Trainer(small(steps=200, preview_interval=0.0), gaussian_points)
+    previews = []
+
+    def slow_preview(p):
+        previews.append(p.step)
+        time.sleep(0.05)
+
+    start = time.perf_counter()
+    t.run(on_preview=slow_preview)
+    elapsed = time.perf_counter() - start
+    assert previews[0] == 0 and previews[-1] == 200  # first and last always
+    assert len(previews) <= 2 + elapsed / 2.5
