@@ -118,11 +118,16 @@ class Trainer:
         self.info = dataset.info
         self.data = dataset.to(self.device)  # uint8 on the device: cheap to hold, cast per batch
         self.loss = get_loss(cfg.loss)
-        self.amp = (
-            bf16_supported(self.device)
-            if cfg.amp is None
-            else (bool(cfg.amp) and bf16_supported(self.device))
-        )
+        # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
+        # also runs on the CPU (correct, though only CPUs with AMX make it faster).
+        if cfg.amp is None:
+            self.amp = bf16_supported(self.device)
+        else:
+            self.amp = bool(cfg.amp) and (bf16_supported(self.device) or self.device.type == "cpu")
+        if cfg.amp and not self.amp:
+            log.warning(
+                "bf16 mixed precision is not supported on %s; training in fp32", self.device
+            )
         self.channels_last = (
             (self.device.type == "cuda" and cfg.arch == "dcgan")
             if cfg.channels_last is None

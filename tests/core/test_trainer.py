@@ -210,3 +210,19 @@ def test_slow_previews_are_spaced_out(gaussian_points):
     elapsed = time.perf_counter() - start
     assert previews[0] == 0 and previews[-1] == 200  # first and last always
     assert len(previews) <= 2 + elapsed / 2.5
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp", "hinge"])
+def test_bf16_autocast_path(loss, gaussian_points, tiny_images):
+    """The mixed-precision code path (CUDA's default) runs and stays finite, on the CPU."""
+    t = Trainer(
+        small(loss=loss, amp=True, r1_gamma=0.1 if loss == "hinge" else 0.0), gaussian_points
+    )
+    assert t.amp
+    reports = []
+    assert t.run(on_report=reports.append).status == "completed"
+    assert all(np.isfinite(r.g_loss).all() and np.isfinite(r.d_loss).all() for r in reports)
+    t = Trainer(small(steps=2, batch_size=8, width=8, latent_dim=8, amp=True), tiny_images)
+    previews = []
+    assert t.run(on_preview=previews.append).ok
+    assert previews[-1].samples.dtype == np.uint8
