@@ -254,10 +254,12 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
     pts = POINTS_PRESET if points else {}
     if points and any(getattr(cfg, k) is None for k in POINTS_PRESET):
         notes.append(
-            "2-D preset: 40,000 steps of batch 256, latent 16, width 256, PacGAN "
-            "packing 4, 2 D steps per G step, R1 0.1, EMA 0.999"
+            "2-D preset: 40,000 steps of batch 256, latent 16, width 256, PacGAN packing 4, "
+            "2 D steps per G step, R1 0.1 (not with WGAN losses), late-cosine learning-rate "
+            "decay, EMA 0.999"
         )
-    r1_gamma = pick("r1_gamma", pts.get("r1_gamma", 0.0))
+    wasserstein = loss in ("wgan", "wgan-gp")  # their critic has its own Lipschitz control
+    r1_gamma = pick("r1_gamma", 0.0 if wasserstein else pts.get("r1_gamma", 0.0))
 
     gp_losses = loss == "wgan-gp" or r1_gamma > 0
     d_norm = cfg.d_norm

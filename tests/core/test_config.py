@@ -82,3 +82,13 @@ def test_late_cosine_holds_then_decays():
     assert lr_factor("late-cosine", 400, 1000) == 1.0
     assert lr_factor("late-cosine", 750, 1000) == pytest.approx(0.5)
     assert lr_factor("late-cosine", 1000, 1000) == pytest.approx(0.0)
+
+
+def test_points_preset_and_its_exceptions():
+    cfg = resolve(TrainConfig(), POINTS)
+    assert (cfg.pack, cfg.d_steps, cfg.r1_gamma, cfg.steps) == (4, 2, 0.1, 40_000)
+    assert any("2-D preset" in n for n in cfg.notes)
+    cfg = resolve(TrainConfig(loss="wgan-gp"), POINTS)
+    assert cfg.r1_gamma == 0.0 and cfg.d_steps == 5  # the loss's own preset wins
+    cfg = resolve(TrainConfig(pack=1, r1_gamma=0.0, steps=10), POINTS)
+    assert (cfg.pack, cfg.r1_gamma, cfg.steps) == (1, 0.0, 10)
