@@ -175,6 +175,7 @@ class Trainer:
         self.step = 0  # generator steps done
         self.elapsed = 0.0
         self.version = 0  # of previews/snapshots
+        self.failure: str | None = None  # why training cannot go on (NaN loss)
         self._pending: list[torch.Tensor] = []  # per-step stats, still on the device
         self._pending_from = 1
         self._last_report_time = time.perf_counter()
@@ -293,13 +294,15 @@ class Trainer:
         dt = max(now - self._last_report_time, 1e-9)
         n = len(stats)
         self.elapsed += dt
-        if not np.isfinite(stats[:, :2]).all():
+        if self.failure is None and not np.isfinite(stats[:, :2]).all():
+            # The report still goes out (the curves show the blow-up); run() then stops.
             bad = int(np.argmax(~np.isfinite(stats[:, :2]).all(axis=1)))
-            which = "generator" if not np.isfinite(stats[bad, 0]) else "discriminator"
-            raise TrainingFailed(
-                f"the {which} loss became {stats[bad, 0 if which == 'generator' else 1]} at "
-                f"step {self._pending_from + bad}: training diverged. Try lower learning "
-                f"rates, another loss (non-saturating, hinge, WGAN-GP) or an R1 penalty."
+            col = 0 if not np.isfinite(stats[bad, 0]) else 1
+            value = "NaN" if np.isnan(stats[bad, col]) else "infinite"
+            self.failure = (
+                f"the {('generator', 'discriminator')[col]} loss became {value} at step "
+                f"{self._pending_from + bad}: training diverged. Try lower learning rates, "
+                "another loss (non-saturating, hinge, WGAN-GP) or an R1 penalty."
             )
         report = Report(
             step=self.step,
@@ -382,6 +385,8 @@ class Trainer:
             report = self.flush_report()
             if report is not None and on_report is not None:
                 on_report(report)
+            if self.failure is not None:
+                raise TrainingFailed(self.failure)
 
         next_preview = 0.0
 

@@ -147,11 +147,13 @@ def test_nan_stops_with_a_clear_reason(gaussian_points):
     t = Trainer(small(steps=50), gaussian_points)
     with torch.no_grad():  # poison the discriminator: its outputs become NaN
         next(t.D.parameters()).fill_(float("nan"))
-    outcome = t.run()
+    reports = []
+    outcome = t.run(on_report=reports.append)
     assert outcome.status == "failed"
-    assert "NaN" in outcome.message or "nan" in outcome.message
+    assert "loss became NaN at step 1" in outcome.message
     assert "learning rate" in outcome.message
     assert t.step < 50  # it stopped early instead of training on NaN
+    assert reports and np.isnan(reports[0].d_loss[0])  # the blow-up itself was reported
 
 
 def test_exploding_learning_rate_is_caught(gaussian_points):
