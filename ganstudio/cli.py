@@ -34,8 +34,11 @@ def _fmt_time(seconds: float) -> str:
 class Progress:
     """A one-line progress bar with ETA on a terminal; a line every few seconds otherwise."""
 
-    def __init__(self, total: int, stream=sys.stderr, enabled: bool = True) -> None:
+    def __init__(
+        self, total: int, stream=sys.stderr, enabled: bool = True, label: str = "step"
+    ) -> None:
         self.total = max(1, total)
+        self.label = label
         self.stream = stream
         self.enabled = enabled
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
@@ -60,7 +63,7 @@ class Progress:
         frac = min(1.0, step / self.total)
         bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
         line = (
-            f"step {step}/{self.total} [{bar}] {frac:4.0%} "
+            f"{self.label} {step}/{self.total} [{bar}] {frac:4.0%} "
             f"{_fmt_time(now - self.start)}<{_fmt_time(eta)}  {text}{self.extra}"
         )
         if self.tty:
@@ -97,7 +100,9 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--dataset",
         help="builtin:ring8 (default), builtin:grid25, builtin:spiral, "
-        "builtin:moons, builtin:digits, builtin:shapes[?size=64]",
+        "builtin:moons, builtin:digits, builtin:shapes[?size=64], or your pictures: a folder, "
+        "a .zip/.tar archive, MNIST idx, CIFAR .bin, .npy/.npz "
+        "[?size=64&mode=rgb&resize=center-crop]",
     )
     g.add_argument("--out", metavar="FOLDER", help="run folder (default runs/<dataset>-<time>)")
     g.add_argument(
@@ -193,8 +198,50 @@ def _config_from_args(args: argparse.Namespace):
     )
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _dataset_name(spec: str) -> str:
+    """A short name for a dataset spec: 'builtin:shapes?n=9' -> 'shapes', '/a/b.zip' -> 'b'."""
+    base = spec.partition("?")[0].rstrip("/\\")
+    if base.startswith("builtin:"):
+        return base.removeprefix("builtin:")
+    name = Path(base).name or "dataset"
+    for suffix in (".tar.gz", ".tar.bz2", ".tar.xz", ".gz"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "dataset"
+    return Path(name).stem or "dataset"
+
+
+def _load_with_progress(spec: str, seed: int, quiet: bool):
+    """load_dataset with a progress bar while pictures are prepared."""
     from ganstudio.core.data import load_dataset
+
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, enabled=not quiet, label="images"))
+        bar[0].update(done, force=done >= total)
+
+    try:
+        return load_dataset(spec, seed=seed, progress=progress)
+    finally:
+        if bar:
+            bar[0].close()
+
+
+def _print_skips(dataset) -> None:
+    extra = dataset.info.extra
+    if extra.get("skipped"):
+        first = extra["skipped_examples"][0]
+        print(
+            f"  note: skipped {extra['skipped']} unreadable file(s), e.g. {first[0]} "
+            f"({first[1]}); `ganstudio data inspect` lists them",
+            file=sys.stderr,
+        )
+    if extra.get("detected_range"):
+        print(f"  note: pixel values detected as {extra['detected_range']}", file=sys.stderr)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.core.runfolder import RunWriter
     from ganstudio.core.trainer import Trainer
 
@@ -202,10 +249,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     quiet = args.quiet
     if not quiet:
         print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
-    dataset = load_dataset(cfg.dataset, seed=cfg.seed)
+    dataset = _load_with_progress(cfg.dataset, cfg.seed, quiet)
+    if not quiet:
+        _print_skips(dataset)
     trainer = Trainer(cfg, dataset)
     cfg = trainer.config
-    name = cfg.dataset.split(":")[-1].split("?")[0]
+    name = _dataset_name(cfg.dataset)
     out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     writer = RunWriter(out, trainer, preview_every=args.preview_every)
     if not quiet:
@@ -331,7 +380,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from ganstudio.core import bench
 
-    if args.quality:
+    if args.prepare:
+        from ganstudio.core.data.bench_prepare import prepare_table
+
+        if args.n < 1:
+            raise CLIError("--n must be positive")
+        prepare_table(n=args.n, workers=args.workers, print_fn=print)
+    elif args.quality:
         bench.quality_table(
             seeds=args.seeds, steps=args.steps, datasets=args.datasets.split(","), print_fn=print
         )
@@ -343,6 +398,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             print_fn=print,
         )
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# data inspect
+
+
+def cmd_data_inspect(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    from ganstudio.core.data.dataset import parse_spec
+    from ganstudio.core.data.summary import describe, preview
+    from ganstudio.core.render import save_png
+
+    base, options = parse_spec(args.path)
+    for key in ("size", "mode", "resize", "background"):
+        if getattr(args, key) is not None:
+            options[key] = str(getattr(args, key))
+    if args.no_cache:
+        options["cache"] = "0"
+    spec = f"{base}?{urlencode(options)}" if options else base
+    dataset = _load_with_progress(spec, 0, args.quiet)
+    for line in describe(dataset):
+        print(line)
+    out = Path(args.output or f"{_dataset_name(base)}-preview.png")
+    save_png(out, preview(dataset), {"ganstudio.dataset": spec})
+    print(f"preview:  {out}")
     return 0
 
 
@@ -391,7 +473,31 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--seeds", type=int, default=10)
     b.add_argument("--datasets", default="ring8,grid25")
+    b.add_argument(
+        "--prepare",
+        action="store_true",
+        help="time preparing a folder of PNGs (first time, then from the cache)",
+    )
+    b.add_argument("--n", type=int, default=10_000, help="pictures for --prepare")
+    b.add_argument("--workers", type=int, help="decode threads for --prepare")
     b.set_defaults(func=cmd_bench)
+
+    d = sub.add_parser("data", help="look at a dataset before training on it")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    i = dsub.add_parser(
+        "inspect",
+        help="count, sizes, modes, classes and skipped files; writes a preview grid",
+        description="Prepare a dataset as training would (using the cache) and describe it.",
+    )
+    i.add_argument("path", help="folder, .zip/.tar archive, idx, CIFAR .bin, .npy/.npz or builtin:")
+    i.add_argument("--size", type=int, help="prepared size: 28, 32, 64 or 128")
+    i.add_argument("--mode", choices=("rgb", "gray"), help="default: rgb if any picture has colour")
+    i.add_argument("--resize", choices=("center-crop", "stretch", "pad"))
+    i.add_argument("--background", metavar="HEX", help="colour under transparency (ffffff)")
+    i.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    i.add_argument("-o", "--output", help="preview PNG (default <name>-preview.png)")
+    i.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_data_inspect)
     return p
 
 

@@ -151,8 +151,16 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return base.strip(), dict(parse_qsl(query, keep_blank_values=True))
 
 
-def load_dataset(spec: str, seed: int = 0) -> Dataset:
-    """Load a dataset by its spec: ``builtin:NAME[?option=value&...]``.
+def load_dataset(
+    spec: str, seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> Dataset:
+    """Load a dataset by its spec: ``builtin:NAME[?option=value&...]`` or ``PATH[?...]``.
+
+    PATH is a folder of pictures, a zip or tar archive of them, an MNIST idx file, CIFAR
+    binary batches (a file or their folder) or a NumPy .npy / .npz file; its options are
+    ``size``, ``mode``, ``resize``, ``background``, ``cache`` and ``workers`` (see
+    `ganstudio.core.data.files`). ``progress(done, total)`` is called while pictures are
+    prepared (built-in datasets do not call it).
 
     Raises DatasetError with a message naming the spec and what went wrong.
     """
@@ -172,7 +180,11 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
             if isinstance(exc, DatasetError):
                 raise
             raise DatasetError(f"{spec}: {exc}") from None
-    raise DatasetError(
-        f"cannot open dataset {spec!r}: only built-in datasets are supported so far "
-        f"({', '.join(builtin_names())})"
-    )
+    if not base:
+        raise DatasetError(
+            f"no dataset given; use a folder or file of pictures, or one of: "
+            f"{', '.join(builtin_names())}"
+        )
+    from ganstudio.core.data.files import load_path
+
+    return load_path(base, options, progress=progress)
