@@ -147,6 +147,16 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         choices=LR_SCHEDULES,
         help="constant, or decay the learning rates to 0 over the run",
     )
+    g = p.add_argument_group("augmentation (images)")
+    g.add_argument(
+        "--hflip", action="store_true", default=None, help="mirror real images left-right at random"
+    )
+    g.add_argument(
+        "--diffaugment",
+        metavar="POLICY",
+        help="DiffAugment for real and fake: any of color,translation,cutout "
+        "(recommended for a few thousand images or fewer)",
+    )
     g = p.add_argument_group("hardware")
     g.add_argument("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     g.add_argument(
@@ -193,6 +203,8 @@ def _config_from_args(args: argparse.Namespace):
         beta2_d=b2d,
         ema=args.ema,
         lr_schedule=args.lr_schedule,
+        hflip=args.hflip,
+        diffaugment=args.diffaugment,
         device=args.device,
         amp=args.amp,
     )

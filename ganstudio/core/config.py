@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ganstudio.core.augment import parse_policy
 from ganstudio.core.data.dataset import DatasetInfo
 from ganstudio.core.losses import LOSSES
 from ganstudio.core.models import ARCHITECTURES, D_NORMS, DCGAN_SIZES
@@ -78,6 +79,9 @@ class TrainConfig:
     beta2_d: float | None = None
     ema: float | None = None  # decay of the generator's weight average (0 = off)
     lr_schedule: str | None = None  # constant | linear | cosine (decay to 0 over `steps`)
+    # augmentation (images)
+    hflip: bool = False  # mirror real images at random
+    diffaugment: str = ""  # DiffAugment policy for real and fake, e.g. "color,translation,cutout"
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool | None = None  # bf16 autocast; on by default on CUDA when supported
@@ -150,7 +154,7 @@ def _check_types(cfg: TrainConfig) -> None:
             raise ConfigError(
                 f"{name} must be a{'n integer' if typ is int else ' number'}, got {value!r}"
             )
-    for name in ("dataset", "loss", "device", "lr_schedule"):
+    for name in ("dataset", "loss", "device", "lr_schedule", "diffaugment"):
         if name == "lr_schedule" and cfg.lr_schedule is None:
             continue
         if not isinstance(getattr(cfg, name), str):
@@ -237,6 +241,9 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
             raise ConfigError(
                 f"DCGAN supports square images of {DCGAN_SIZES} px, this dataset has {h}x{w}"
             )
+
+    if points and (cfg.hflip or cfg.diffaugment):
+        raise ConfigError("flips and DiffAugment are for images, not 2-D points")
 
     loss = cfg.loss
     if loss not in LOSSES:
@@ -335,6 +342,12 @@ def validate(cfg: TrainConfig) -> None:
         v = getattr(cfg, name)
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{name} must be in [0, 1), got {v}")
+    if not isinstance(cfg.hflip, bool):
+        raise ConfigError(f"hflip must be true or false, got {cfg.hflip!r}")
+    try:
+        parse_policy(cfg.diffaugment)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if cfg.g_norm not in G_NORMS:
         raise ConfigError(f"unknown generator norm {cfg.g_norm!r}; choose one of {G_NORMS}")
     if cfg.lr_schedule not in LR_SCHEDULES:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganstudio.core.augment import diff_augment, parse_policy, random_hflip
 from ganstudio.core.config import TrainConfig, lr_factor, resolve
 from ganstudio.core.control import TrainControl
 from ganstudio.core.coverage import COVERAGE_SAMPLES, Coverage, mode_coverage
@@ -118,6 +119,7 @@ class Trainer:
         self.info = dataset.info
         self.data = dataset.to(self.device)  # uint8 on the device: cheap to hold, cast per batch
         self.loss = get_loss(cfg.loss)
+        self.aug_ops = parse_policy(cfg.diffaugment)
         # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
         # also runs on the CPU (correct, though only CPUs with AMX make it faster).
         if cfg.amp is None:
@@ -194,7 +196,13 @@ class Trainer:
 
     def _real_batch(self) -> torch.Tensor:
         x = self.data.sample(self.config.batch_size, generator=self.rng)
+        if self.config.hflip:
+            x = random_hflip(x, self.rng)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees: DiffAugment applies to real and fake alike, differentiably."""
+        return diff_augment(x, self.aug_ops, self.rng) if self.aug_ops else x
 
     def _set_learning_rates(self) -> None:
         cfg = self.config
@@ -223,12 +231,13 @@ class Trainer:
                 fake = G(z)
             if cfg.r1_gamma > 0:
                 real.requires_grad_(True)
+            real_in, fake_in = self._d_input(real), self._d_input(fake.detach())
             with self._autocast():
-                real_out = D(real)
-                fake_out = D(fake.detach())
+                real_out = D(real_in)
+                fake_out = D(fake_in)
                 d_loss = loss.d_loss(real_out.float(), fake_out.float())
             if cfg.loss == "wgan-gp":
-                d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real, fake, self.rng)
+                d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
             if cfg.r1_gamma > 0:
                 d_loss = d_loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
             self.opt_d.zero_grad(set_to_none=True)
@@ -244,7 +253,7 @@ class Trainer:
         # third of D's backward pass.
         D.requires_grad_(False)
         with self._autocast():
-            g_out = D(fake)
+            g_out = D(self._d_input(fake))
             g_loss = loss.g_loss(g_out.float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
