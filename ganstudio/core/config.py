@@ -85,6 +85,7 @@ class TrainConfig:
     # hardware
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     amp: bool | None = None  # bf16 autocast; on by default on CUDA when supported
+    data_on_device: bool | None = None  # None: when it takes under half the free GPU memory
     channels_last: bool | None = None
     # reporting
     report_interval: float = 0.1  # seconds of wall time between reports
@@ -342,8 +343,10 @@ def validate(cfg: TrainConfig) -> None:
         v = getattr(cfg, name)
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{name} must be in [0, 1), got {v}")
-    if not isinstance(cfg.hflip, bool):
-        raise ConfigError(f"hflip must be true or false, got {cfg.hflip!r}")
+    for name in ("hflip", "data_on_device", "amp", "channels_last"):
+        value = getattr(cfg, name)
+        if value is not None and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
     try:
         parse_policy(cfg.diffaugment)
     except ValueError as exc:

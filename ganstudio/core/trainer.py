@@ -93,6 +93,18 @@ class Outcome:
         return self.status != "failed"
 
 
+# Largest share of the device's free memory the dataset may take before it is kept on the host.
+DATA_MEMORY_BUDGET = 0.5
+
+
+def data_fits_device(dataset: Dataset, device: torch.device) -> bool:
+    """Whether the dataset should live on the training device."""
+    if device.type != "cuda":
+        return True  # CPU: it is already there; MPS shares memory with the host
+    free, _ = torch.cuda.mem_get_info(device)
+    return dataset.data.numel() * dataset.data.element_size() <= DATA_MEMORY_BUDGET * free
+
+
 class TrainingFailed(RuntimeError):
     """Training cannot go on (NaN loss, out of memory); the message says why and what to try."""
 
@@ -117,7 +129,15 @@ class Trainer:
         self.config = cfg = resolve(config, dataset.info)
         self.control = control or TrainControl()
         self.info = dataset.info
-        self.data = dataset.to(self.device)  # uint8 on the device: cheap to hold, cast per batch
+        # uint8 on the device when it fits the budget (cheap to hold, cast per batch); else it
+        # stays in host memory and each batch is copied over asynchronously.
+        self.data_on_device = (
+            data_fits_device(dataset, self.device)
+            if cfg.data_on_device is None
+            else bool(cfg.data_on_device)
+        )
+        self.data = dataset.to(self.device) if self.data_on_device else dataset.to("cpu")
+        self.cpu_rng = torch.Generator().manual_seed(cfg.seed + 2)
         self.loss = get_loss(cfg.loss)
         self.aug_ops = parse_policy(cfg.diffaugment)
         # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
@@ -195,7 +215,14 @@ class Trainer:
         return torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng)
 
     def _real_batch(self) -> torch.Tensor:
-        x = self.data.sample(self.config.batch_size, generator=self.rng)
+        if self.data_on_device:
+            x = self.data.sample(self.config.batch_size, generator=self.rng)
+        else:
+            idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.cpu_rng)
+            raw = self.data.data[idx]
+            if self.device.type == "cuda":  # pinned: the copy below does not block the host
+                raw = raw.pin_memory()
+            x = self.data.normalize(raw.to(self.device, non_blocking=True))
         if self.config.hflip:
             x = random_hflip(x, self.rng)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x

@@ -228,3 +228,15 @@ def test_bf16_autocast_path(loss, gaussian_points, tiny_images):
     previews = []
     assert t.run(on_preview=previews.append).ok
     assert previews[-1].samples.dtype == np.uint8
+
+
+def test_data_kept_on_the_host_trains_the_same_way(tiny_images):
+    """The path for datasets too big for the GPU: batches drawn on the host, then copied."""
+    t = Trainer(
+        small(steps=3, batch_size=8, width=8, latent_dim=8, data_on_device=False), tiny_images
+    )
+    assert not t.data_on_device and t.data.device.type == "cpu"
+    reports = []
+    assert t.run(on_report=reports.append).status == "completed"
+    assert all(np.isfinite(r.d_loss).all() for r in reports)
+    assert Trainer(small(steps=1), tiny_images).data_on_device  # the default on the CPU
