@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -125,20 +126,29 @@ def scatter_image(
     return np.asarray(img)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that it is either the old one or the complete new one, never half."""
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file so that it is either the old one or the complete new one, never half.
+
+    ``write(fh)`` streams the content into a temporary file in the same folder, which is
+    flushed, fsynced and then renamed over ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """atomic_write for content already in memory."""
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def png_bytes(image: np.ndarray, text: Mapping[str, str] | None = None) -> bytes:

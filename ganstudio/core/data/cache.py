@@ -14,13 +14,12 @@ import json
 import logging
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ganstudio.core.render import atomic_write_bytes
+from ganstudio.core.render import atomic_write, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +109,4 @@ class DatasetCache:
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
     """np.save streamed to a temporary file, then renamed (no in-memory copy of the data)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, np.ascontiguousarray(array), allow_pickle=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: np.save(fh, np.ascontiguousarray(array), allow_pickle=False))
