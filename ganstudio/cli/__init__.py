@@ -1,0 +1,115 @@
+"""The command line: `ganstudio train`, `sample`, ...; plain `ganstudio` opens the window."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ganstudio import __version__
+from ganstudio.cli.bench import cmd_bench
+from ganstudio.cli.common import CLIError
+from ganstudio.cli.data import cmd_data_inspect
+from ganstudio.cli.sample import cmd_sample
+from ganstudio.cli.train import _add_train_args, cmd_train
+
+log = logging.getLogger("ganstudio")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ganstudio",
+        description="GAN Studio: train, watch and explore GANs. The desktop window is not "
+        "part of this version yet; the commands below run the same engine headless.",
+        epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8",
+    )
+    p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a GAN without the window")
+    t.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    _add_train_args(t)
+    t.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("sample", help="draw samples from a model file")
+    s.add_argument("model", help="a generator file (.safetensors) from a run folder")
+    s.add_argument("--grid", default="8x8", help="ROWSxCOLS for an image grid (default 8x8)")
+    s.add_argument(
+        "--n",
+        type=int,
+        help="number of samples (default: rows*cols for images, 2500 for 2-D models)",
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--truncation", type=float, default=1.0, help="scale latents by psi")
+    s.add_argument("--upscale", type=int, default=1, help="integer upscaling of grid images")
+    s.add_argument("-o", "--output", required=True, help=".png picture or .npy raw samples")
+    s.set_defaults(func=cmd_sample)
+
+    b = sub.add_parser("bench", help="measure training speed, or mode coverage (--quality)")
+    b.add_argument(
+        "--quality",
+        action="store_true",
+        help="mode coverage on ring8 and grid25 over several seeds",
+    )
+    b.add_argument("--device", help="auto, cpu, cuda ...")
+    b.add_argument("--batch", type=int, default=64)
+    b.add_argument("--steps", type=int, default=0, help="timed steps per repeat / per run")
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--seeds", type=int, default=10)
+    b.add_argument("--datasets", default="ring8,grid25")
+    b.add_argument(
+        "--prepare",
+        action="store_true",
+        help="time preparing a folder of PNGs (first time, then from the cache)",
+    )
+    b.add_argument("--n", type=int, default=10_000, help="pictures for --prepare")
+    b.add_argument("--workers", type=int, help="decode threads for --prepare")
+    b.set_defaults(func=cmd_bench)
+
+    d = sub.add_parser("data", help="look at a dataset before training on it")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    i = dsub.add_parser(
+        "inspect",
+        help="count, sizes, modes, classes and skipped files; writes a preview grid",
+        description="Prepare a dataset as training would (using the cache) and describe it.",
+    )
+    i.add_argument("path", help="folder, .zip/.tar archive, idx, CIFAR .bin, .npy/.npz or builtin:")
+    i.add_argument("--size", type=int, help="prepared size: 28, 32, 64 or 128")
+    i.add_argument("--mode", choices=("rgb", "gray"), help="default: rgb if any picture has colour")
+    i.add_argument("--resize", choices=("center-crop", "stretch", "pad"))
+    i.add_argument("--background", metavar="HEX", help="colour under transparency (ffffff)")
+    i.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    i.add_argument("-o", "--output", help="preview PNG (default <name>-preview.png)")
+    i.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    i.set_defaults(func=cmd_data_inspect)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from ganstudio.core.config import ConfigError
+    from ganstudio.core.data import DatasetError
+    from ganstudio.core.device import DeviceError
+    from ganstudio.core.modelfile import ModelFileError
+
+    try:
+        return args.func(args)
+    except (CLIError, ConfigError, DatasetError, DeviceError, ModelFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,31 @@
+"""`ganstudio bench`: speed, mode coverage and picture-preparation benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+
+from ganstudio.cli.common import CLIError
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from ganstudio.core import bench
+
+    if args.prepare:
+        from ganstudio.core.data.bench_prepare import prepare_table
+
+        if args.n < 1:
+            raise CLIError("--n must be positive")
+        prepare_table(n=args.n, workers=args.workers, print_fn=print)
+    elif args.quality:
+        bench.quality_table(
+            seeds=args.seeds, steps=args.steps, datasets=args.datasets.split(","), print_fn=print
+        )
+    else:
+        bench.speed_table(
+            device=args.device or "auto",
+            batch=args.batch,
+            steps=args.steps or None,
+            repeats=args.repeats,
+            print_fn=print,
+        )
+    return 0

@@ -1,0 +1,120 @@
+"""Shared pieces of the command line: user errors, the progress bar, dataset loading."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+
+class CLIError(Exception):
+    """A user error: printed as one line on stderr, exit status 2."""
+
+
+def _fmt_time(seconds: float) -> str:
+    if seconds != seconds or seconds == float("inf"):
+        return "--:--"
+    s = int(seconds)
+    return (
+        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+    )
+
+
+class Progress:
+    """A one-line progress bar with ETA on a terminal; a line every few seconds otherwise."""
+
+    def __init__(
+        self, total: int, stream=sys.stderr, enabled: bool = True, label: str = "step"
+    ) -> None:
+        self.total = max(1, total)
+        self.label = label
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.start = time.perf_counter()
+        self.start_step: int | None = None
+        self._last_print = 0.0
+        self.extra = ""
+
+    def update(self, step: int, text: str = "", force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        if self.start_step is None:
+            self.start_step = step
+            self.start = now
+        if not force and now - self._last_print < (0.2 if self.tty else 10.0):
+            return
+        self._last_print = now
+        done = step - self.start_step
+        rate = done / max(now - self.start, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        frac = min(1.0, step / self.total)
+        bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
+        line = (
+            f"{self.label} {step}/{self.total} [{bar}] {frac:4.0%} "
+            f"{_fmt_time(now - self.start)}<{_fmt_time(eta)}  {text}{self.extra}"
+        )
+        if self.tty:
+            self.stream.write("\r" + line[:160].ljust(100))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def dataset_name(spec: str) -> str:
+    """A short name for a dataset spec: 'builtin:shapes?n=9' -> 'shapes', '/a/b.zip' -> 'b'."""
+    base = spec.partition("?")[0].rstrip("/\\")
+    if base.startswith("builtin:"):
+        return base.removeprefix("builtin:")
+    name = Path(base).name or "dataset"
+    for suffix in (".tar.gz", ".tar.bz2", ".tar.xz", ".gz"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)] or "dataset"
+    return Path(name).stem or "dataset"
+
+
+def load_with_progress(spec: str, seed: int, quiet: bool):
+    """load_dataset with a progress bar while pictures are prepared."""
+    from ganstudio.core.data import load_dataset
+
+    bar: list[Progress] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bar:
+            bar.append(Progress(total, enabled=not quiet, label="images"))
+        bar[0].update(done, force=done >= total)
+
+    try:
+        return load_dataset(spec, seed=seed, progress=progress)
+    finally:
+        if bar:
+            bar[0].close()
+
+
+def print_skips(dataset) -> None:
+    extra = dataset.info.extra
+    if extra.get("skipped"):
+        first = extra["skipped_examples"][0]
+        print(
+            f"  note: skipped {extra['skipped']} unreadable file(s), e.g. {first[0]} "
+            f"({first[1]}); `ganstudio data inspect` lists them",
+            file=sys.stderr,
+        )
+    if extra.get("detected_range"):
+        print(f"  note: pixel values detected as {extra['detected_range']}", file=sys.stderr)
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    try:
+        r, c = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise CLIError(f"--grid takes ROWSxCOLS, e.g. 8x8, not {text!r}") from None
+    if not (0 < r <= 64 and 0 < c <= 64):
+        raise CLIError("--grid rows and columns must be between 1 and 64")
+    return r, c

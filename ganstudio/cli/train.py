@@ -1,0 +1,214 @@
+"""`ganstudio train`: the engine without the window."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ganstudio.cli.common import (
+    CLIError,
+    Progress,
+    dataset_name,
+    load_with_progress,
+    print_skips,
+)
+
+
+def _pair(text: str, name: str) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise CLIError(f"{name} takes two numbers separated by a comma, e.g. 0.5,0.999") from None
+    return a, b
+
+
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    from ganstudio.core.config import LR_SCHEDULES
+    from ganstudio.core.losses import LOSSES
+    from ganstudio.core.models import ARCHITECTURES, D_NORMS
+
+    g = p.add_argument_group("data and run")
+    g.add_argument("--config", metavar="FILE.toml", help="settings file (options below win)")
+    g.add_argument(
+        "--dataset",
+        help="builtin:ring8 (default), builtin:grid25, builtin:spiral, "
+        "builtin:moons, builtin:digits, builtin:shapes[?size=64], or your pictures: a folder, "
+        "a .zip/.tar archive, MNIST idx, CIFAR .bin, .npy/.npz "
+        "[?size=64&mode=rgb&resize=center-crop]",
+    )
+    g.add_argument("--out", metavar="FOLDER", help="run folder (default runs/<dataset>-<time>)")
+    g.add_argument(
+        "--steps",
+        type=int,
+        help="generator updates (default 5000 for images, 40000 for 2-D points)",
+    )
+    g.add_argument("--batch-size", type=int, help="default 64 for images, 256 for 2-D points")
+    g.add_argument("--seed", type=int)
+    g.add_argument(
+        "--preview-every",
+        type=int,
+        metavar="N",
+        help="save a preview picture every N steps (default: 20 over the run)",
+    )
+    g = p.add_argument_group("model")
+    g.add_argument(
+        "--model",
+        choices=ARCHITECTURES,
+        help="default: dcgan for 28/32/64 px images, mlp otherwise",
+    )
+    g.add_argument("--latent-dim", type=int)
+    g.add_argument("--width", type=int, help="MLP hidden size or DCGAN base channels")
+    g.add_argument("--depth", type=int, help="MLP hidden layers (default 3)")
+    g.add_argument("--d-norm", choices=D_NORMS, help="discriminator normalisation")
+    g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
+    g.add_argument("--pack", type=int, help="PacGAN packing for the MLP discriminator")
+    g = p.add_argument_group("objective and optimiser")
+    g.add_argument("--loss", choices=list(LOSSES), help="default nonsaturating")
+    g.add_argument("--d-steps", type=int, help="discriminator updates per generator update")
+    g.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0 = off)")
+    g.add_argument("--gp-weight", type=float, help="WGAN-GP penalty weight (default 10)")
+    g.add_argument("--clip", type=float, help="WGAN weight clipping (default 0.01)")
+    g.add_argument("--lr", type=float, help="learning rate of both G and D")
+    g.add_argument("--lr-g", type=float, help="generator learning rate (default 2e-4)")
+    g.add_argument("--lr-d", type=float, help="discriminator learning rate (default 2e-4)")
+    g.add_argument("--betas-g", metavar="B1,B2", help="generator Adam betas (default 0.5,0.999)")
+    g.add_argument("--betas-d", metavar="B1,B2", help="discriminator Adam betas")
+    g.add_argument("--ema", type=float, help="generator weight-average decay (0 = off)")
+    g.add_argument(
+        "--lr-schedule",
+        choices=LR_SCHEDULES,
+        help="constant, or decay the learning rates to 0 over the run",
+    )
+    g = p.add_argument_group("augmentation (images)")
+    g.add_argument(
+        "--hflip", action="store_true", default=None, help="mirror real images left-right at random"
+    )
+    g.add_argument(
+        "--diffaugment",
+        metavar="POLICY",
+        help="DiffAugment for real and fake: any of color,translation,cutout "
+        "(recommended for a few thousand images or fewer)",
+    )
+    g = p.add_argument_group("hardware")
+    g.add_argument("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
+    g.add_argument(
+        "--amp",
+        dest="amp",
+        action="store_true",
+        default=None,
+        help="bf16 mixed precision (default on where the GPU supports it)",
+    )
+    g.add_argument("--no-amp", dest="amp", action="store_false")
+
+
+def _config_from_args(args: argparse.Namespace):
+    from ganstudio.core.config import TrainConfig, load_toml
+
+    cfg = load_toml(args.config) if args.config else TrainConfig()
+    b1g = b2g = b1d = b2d = None
+    if args.betas_g:
+        b1g, b2g = _pair(args.betas_g, "--betas-g")
+    if args.betas_d:
+        b1d, b2d = _pair(args.betas_d, "--betas-d")
+    return cfg.with_updates(
+        dataset=args.dataset,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        arch=args.model,
+        latent_dim=args.latent_dim,
+        width=args.width,
+        depth=args.depth,
+        d_norm=args.d_norm,
+        g_norm=args.g_norm,
+        pack=args.pack,
+        loss=args.loss,
+        d_steps=args.d_steps,
+        r1_gamma=args.r1_gamma,
+        gp_weight=args.gp_weight,
+        clip=args.clip,
+        lr_g=args.lr_g if args.lr_g is not None else args.lr,
+        lr_d=args.lr_d if args.lr_d is not None else args.lr,
+        beta1_g=b1g,
+        beta2_g=b2g,
+        beta1_d=b1d,
+        beta2_d=b2d,
+        ema=args.ema,
+        lr_schedule=args.lr_schedule,
+        hflip=args.hflip,
+        diffaugment=args.diffaugment,
+        device=args.device,
+        amp=args.amp,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from ganstudio.core.runfolder import RunWriter
+    from ganstudio.core.trainer import Trainer
+
+    cfg = _config_from_args(args)
+    quiet = args.quiet
+    if not quiet:
+        print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
+    dataset = load_with_progress(cfg.dataset, cfg.seed, quiet)
+    if not quiet:
+        print_skips(dataset)
+    trainer = Trainer(cfg, dataset)
+    cfg = trainer.config
+    name = dataset_name(cfg.dataset)
+    out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    writer = RunWriter(out, trainer, preview_every=args.preview_every)
+    if not quiet:
+        print(
+            f"{dataset.info.count} samples of shape {dataset.info.sample_shape}; "
+            f"{cfg.arch} {cfg.loss} on {trainer.device}"
+            f"{' (bf16)' if trainer.amp else ''}; run folder {out}",
+            file=sys.stderr,
+        )
+        for note in cfg.notes:
+            print(f"  note: {note}", file=sys.stderr)
+    progress = Progress(cfg.steps, enabled=not quiet)
+
+    def on_report(r):
+        writer.on_report(r)
+        m = r.means()
+        progress.update(
+            r.step, f"{r.images_per_s:,.0f} img/s  G {m['g_loss']:.3f} D {m['d_loss']:.3f}  "
+        )
+
+    def on_preview(p):
+        writer.on_preview(p)
+        if p.coverage is not None:
+            progress.extra = (
+                f" modes {p.coverage.modes_captured}/{p.coverage.n_modes} "
+                f"HQ {p.coverage.hq_fraction:.1%}"
+            )
+
+    def on_signal(signum, frame):  # Ctrl+C: stop cleanly and save what we have
+        trainer.control.stop()
+
+    old = signal.signal(signal.SIGINT, on_signal)
+    try:
+        outcome = trainer.run(on_report=on_report, on_preview=on_preview)
+    finally:
+        signal.signal(signal.SIGINT, old)
+        progress.update(trainer.step, force=True)
+        progress.close()
+    if outcome.status != "failed":
+        writer.save_checkpoint()
+        model = writer.save_generator()
+    writer.finish(outcome)
+    if outcome.status == "failed":
+        print(f"error: training failed: {outcome.message}", file=sys.stderr)
+        print(
+            f"The run folder {out} keeps the metrics up to the failure; no model was saved "
+            "because its weights are no longer usable.",
+            file=sys.stderr,
+        )
+        return 1
+    if not quiet:
+        print(f"{outcome.message}. Generator: {model}", file=sys.stderr)
+    return 0
