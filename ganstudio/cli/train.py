@@ -41,6 +41,26 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--out", metavar="FOLDER", help="run folder (default runs/<dataset>-<time>)")
     g.add_argument(
+        "--resume",
+        metavar="RUN_OR_CHECKPOINT",
+        help="continue a run from its newest checkpoint (or the checkpoint file given), "
+        "with its own settings; only --steps, --dataset, --device and --out may change",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=5.0,
+        metavar="MINUTES",
+        help="autosave a checkpoint this often (default 5; 0 = only at the end)",
+    )
+    g.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=3,
+        metavar="K",
+        help="keep the newest K step checkpoints (default 3), besides the best one",
+    )
+    g.add_argument(
         "--steps",
         type=int,
         help="generator updates (default 5000 for images, 40000 for 2-D points)",
@@ -145,22 +165,97 @@ def _config_from_args(args: argparse.Namespace):
     )
 
 
+# Options that may be given with --resume (the rest belong to the checkpoint).
+_RESUME_OK = {
+    "func",
+    "command",
+    "verbose",
+    "quiet",
+    "resume",
+    "out",
+    "steps",
+    "dataset",
+    "device",
+    "preview_every",
+    "checkpoint_every",
+    "keep_checkpoints",
+}
+
+
+def _open_resume(args: argparse.Namespace, quiet: bool):
+    """(trainer, checkpoint, run folder) for --resume."""
+    from ganstudio.core.checkpoint import read_checkpoint, resume
+    from ganstudio.core.runs import find_checkpoint, run_folder_of
+
+    given = sorted(
+        "--" + k.replace("_", "-")
+        for k, v in vars(args).items()
+        if k not in _RESUME_OK and v is not None and v is not False
+    )
+    if given:
+        raise CLIError(
+            f"{', '.join(given)} cannot be changed when resuming: the run continues with the "
+            "settings saved in its checkpoint (only --steps, --dataset, --device and --out "
+            "may change); start a new run to train with other settings"
+        )
+    ckpt = read_checkpoint(find_checkpoint(args.resume))
+    spec = args.dataset or ckpt.meta["config"]["dataset"]
+    if not quiet:
+        print(f"Resuming {ckpt.path} at step {ckpt.step}; preparing {spec} ...", file=sys.stderr)
+    dataset = load_with_progress(spec, int(ckpt.meta["config"].get("seed", 0)), quiet)
+    if not quiet:
+        print_skips(dataset)
+    trainer = resume(
+        ckpt,
+        dataset,
+        **{
+            k: v
+            for k, v in {
+                "steps": args.steps,
+                "dataset": args.dataset,
+                "device": args.device,
+            }.items()
+            if v is not None
+        },
+    )
+    out = Path(args.out) if args.out else run_folder_of(ckpt.path)
+    if out is None:
+        raise CLIError(
+            f"{ckpt.path} is not inside a run folder: say where the resumed run goes with --out"
+        )
+    return trainer, ckpt, out
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.core.runfolder import RunWriter
     from ganstudio.core.trainer import Trainer
 
-    cfg = _config_from_args(args)
     quiet = args.quiet
-    if not quiet:
-        print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
-    dataset = load_with_progress(cfg.dataset, cfg.seed, quiet)
-    if not quiet:
-        print_skips(dataset)
-    trainer = Trainer(cfg, dataset)
+    if args.checkpoint_every < 0 or args.keep_checkpoints < 1:
+        raise CLIError("--checkpoint-every must be >= 0 and --keep-checkpoints >= 1")
+    ckpt = None
+    if args.resume:
+        trainer, ckpt, out = _open_resume(args, quiet)
+        dataset = trainer.data
+    else:
+        cfg = _config_from_args(args)
+        if not quiet:
+            print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
+        dataset = load_with_progress(cfg.dataset, cfg.seed, quiet)
+        if not quiet:
+            print_skips(dataset)
+        trainer = Trainer(cfg, dataset)
+        name = dataset_name(trainer.config.dataset)
+        out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
     cfg = trainer.config
-    name = dataset_name(cfg.dataset)
-    out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    writer = RunWriter(out, trainer, preview_every=args.preview_every)
+    writer = RunWriter(
+        out,
+        trainer,
+        preview_every=args.preview_every,
+        checkpoint_every=args.checkpoint_every * 60.0,
+        keep=args.keep_checkpoints,
+        resumed_from=ckpt,
+    )
     if not quiet:
         print(
             f"{dataset.info.count} samples of shape {dataset.info.sample_shape}; "
@@ -168,8 +263,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{' (bf16)' if trainer.amp else ''}; run folder {out}",
             file=sys.stderr,
         )
-        for note in cfg.notes:
+        for note in () if ckpt else cfg.notes:
             print(f"  note: {note}", file=sys.stderr)
+    for note in trainer.resume_notes:  # printed even with --quiet: they matter
+        print(f"  warning: {note}", file=sys.stderr)
     progress = Progress(cfg.steps, enabled=not quiet)
 
     def on_report(r):
@@ -202,10 +299,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         model = writer.save_generator()
     writer.finish(outcome)
     if outcome.status == "failed":
+        from ganstudio.core.runs import latest_checkpoint
+
         print(f"error: training failed: {outcome.message}", file=sys.stderr)
+        last = latest_checkpoint(out)
         print(
             f"The run folder {out} keeps the metrics up to the failure; no model was saved "
-            "because its weights are no longer usable.",
+            "because its weights are no longer usable."
+            + (
+                f" The last good checkpoint is {last}: `ganstudio train --resume {out}` "
+                "continues from it."
+                if last
+                else ""
+            ),
             file=sys.stderr,
         )
         return 1

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 from torch import nn
 
@@ -25,6 +24,11 @@ from ganstudio.core.render import atomic_write_bytes
 FORMAT = "ganstudio.generator"
 FORMAT_VERSION = 1
 META_KEY = "ganstudio"
+CHECKPOINT_FORMAT = "ganstudio.checkpoint"
+CHECKPOINT_VERSION = 1
+# The newest version of each file format this app can read.
+KNOWN_FORMATS = {FORMAT: FORMAT_VERSION, CHECKPOINT_FORMAT: CHECKPOINT_VERSION}
+_KIND = {FORMAT: "model file", CHECKPOINT_FORMAT: "training checkpoint"}
 
 
 class ModelFileError(ValueError):
@@ -78,70 +82,164 @@ def save_generator(
 
 
 def read_metadata(path: str | Path) -> dict:
-    """The JSON description of a model file, without building the network."""
-    return _read(Path(path))[1]
+    """The JSON description of a model file or checkpoint, without loading the weights."""
+    return open_file(path, tensors=False)[0]
 
 
-def _read(p: Path) -> tuple[dict[str, np.ndarray], dict]:
+# What the first bytes of files we refuse to open look like, to say what the file is.
+_FOREIGN = (
+    (b"\x80", "a Python pickle (a PyTorch .pt/.pth/.pkl file)"),
+    (b"PK\x03\x04", "a zip archive or a PyTorch .pt/.pth file (pickle inside)"),
+    (b"\x89HDF", "an HDF5 (Keras) file"),
+    (b"\x08", "an ONNX or other protobuf file"),
+)
+
+
+def _describe_foreign(p: Path) -> str:
+    with p.open("rb") as fh:
+        head = fh.read(8)
+    for magic, what in _FOREIGN:
+        if head.startswith(magic):
+            extra = (
+                "; GAN Studio never unpickles files, because loading a pickle can run code"
+                if "pickle" in what
+                else ""
+            )
+            return f"{what}, not a GAN Studio model file{extra}"
+    return "not a GAN Studio model file"
+
+
+def open_file(
+    path: str | Path, tensors: bool = True, formats: tuple[str, ...] | None = None
+) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read our JSON description and (optionally) the tensors of a safetensors file.
+
+    Only safetensors is ever parsed: nothing in the file can run code. Every problem is a
+    ModelFileError naming the file and the reason.
+    """
+    from safetensors import safe_open
+
+    p = Path(path)
+    if not p.exists():
+        raise ModelFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise ModelFileError(f"{p}: is a folder, not a model file")
     try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ModelFileError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{p}: is a folder, not a model file") from None
+        size = p.stat().st_size
+        if size < 8:
+            raise ModelFileError(f"{p}: not a GAN Studio model file (the file is empty or cut off)")
+        with safe_open(p, framework="pt", device="cpu") as fh:
+            header = fh.metadata() or {}
+            out = {k: fh.get_tensor(k) for k in fh.keys()} if tensors else {}  # noqa: SIM118
     except PermissionError:
         raise ModelFileError(f"{p}: permission denied") from None
-    return _parse(p, raw)
-
-
-def _parse(p: Path, raw: bytes) -> tuple[dict[str, np.ndarray], dict]:
-    if len(raw) < 8:
-        raise ModelFileError(f"{p}: not a GAN Studio model file (file is empty or truncated)")
-    try:
-        tensors = st_load(raw)
-        header_len = int.from_bytes(raw[:8], "little")
-        header = json.loads(raw[8 : 8 + header_len])
-    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{p}: not a GAN Studio model file ({exc})") from None
-    text = (header.get("__metadata__") or {}).get(META_KEY)
+    except SafetensorError as exc:
+        reason = str(exc).removeprefix("Error while deserializing header: ")
+        if "incomplete" in reason or "invalid header length" in reason:
+            raise ModelFileError(
+                f"{p}: the file is cut off (truncated: an interrupted copy or download?)"
+            ) from None
+        raise ModelFileError(f"{p}: {_describe_foreign(p)} ({reason})") from None
+    text = header.get(META_KEY)
     if text is None:
         raise ModelFileError(
             f"{p}: a safetensors file, but without GAN Studio's description of the network"
         )
     try:
         meta = json.loads(text)
-    except json.JSONDecodeError as exc:
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
         raise ModelFileError(f"{p}: the description is not valid JSON ({exc})") from None
-    if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{p}: not a generator file (format {meta.get('format')!r})")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+    fmt = meta.get("format")
+    if fmt not in KNOWN_FORMATS:
+        raise ModelFileError(f"{p}: not a GAN Studio model file (format {fmt!r})")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or version > KNOWN_FORMATS[fmt]:
         raise ModelFileError(
-            f"{p}: written by a newer GAN Studio ({meta.get('app_version')}); please update the app"
+            f"{p}: written by a newer GAN Studio ({meta.get('app_version', '?')}, "
+            f"{fmt} version {version}); this is {__version__}: please update the app"
         )
-    return tensors, meta
+    if formats is not None and fmt not in formats:
+        raise ModelFileError(
+            f"{p}: a GAN Studio {_KIND[fmt]}, but a {' or '.join(_KIND[f] for f in formats)} "
+            "is needed here"
+        )
+    return meta, out
+
+
+GENERATORS = ("mlp_g", "dcgan_g")
+
+
+def checked_weights(
+    p: Path, spec_dict: object, tensors: dict[str, torch.Tensor], prefix: str = ""
+) -> tuple[ModelSpec, dict[str, torch.Tensor]]:
+    """The weights under ``prefix`` after checking that they fit the described network.
+
+    The network is built on the meta device for the check, so a file that describes a giant
+    network fails cleanly instead of allocating it.
+    """
+    try:
+        spec = ModelSpec.from_dict(spec_dict)  # type: ignore[arg-type]
+        with torch.device("meta"):
+            shapes = {k: (tuple(v.shape), v.dtype) for k, v in build(spec).state_dict().items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ModelFileError(f"{p}: cannot rebuild the network it describes ({exc})") from None
+    weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    # Integer buffers (batch-norm counters) are not needed for sampling; model files omit them.
+    missing = [k for k, (_, dt) in shapes.items() if dt.is_floating_point and k not in weights]
+    if missing:
+        raise ModelFileError(
+            f"{p}: the weights do not match the described {spec.name} network (missing "
+            f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''})"
+        )
+    for key, value in weights.items():
+        if key not in shapes:
+            raise ModelFileError(
+                f"{p}: the weights do not match the described {spec.name} network "
+                f"(unexpected weight {key!r})"
+            )
+        if tuple(value.shape) != shapes[key][0]:
+            raise ModelFileError(
+                f"{p}: weight {key} has shape {tuple(value.shape)}, but the described "
+                f"{spec.name} network needs {shapes[key][0]}"
+            )
+    return spec, {k: v.to(shapes[k][1]) for k, v in weights.items()}
+
+
+def build_checked(
+    p: Path, spec_dict: object, tensors: dict[str, torch.Tensor], prefix: str = ""
+) -> tuple[ModelSpec, nn.Module]:
+    """Build the network a file describes, with its weights (see checked_weights)."""
+    spec, weights = checked_weights(p, spec_dict, tensors, prefix)
+    module = build(spec)
+    module.load_state_dict(weights, strict=False)
+    return spec, module
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu") -> GeneratorFile:
-    """Rebuild the generator a model file describes and load its weights (eval mode)."""
+    """Rebuild the generator of a model file or a training checkpoint (eval mode).
+
+    From a checkpoint, the EMA generator is used when the run had one.
+    """
     p = Path(path)
-    tensors, meta = _read(p)
-    try:
-        spec = ModelSpec.from_dict(meta["architecture"])
-        module = build(spec)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelFileError(f"{p}: cannot rebuild the network ({exc})") from None
-    state = module.state_dict()
-    missing = [k for k, v in state.items() if v.is_floating_point() and k not in tensors]
-    if missing:
-        raise ModelFileError(f"{p}: weights missing for {', '.join(missing[:3])}")
-    for key, value in tensors.items():
-        if key not in state:
-            raise ModelFileError(f"{p}: unexpected weight {key!r} for {spec.name}")
-        if tuple(state[key].shape) != value.shape:
-            raise ModelFileError(
-                f"{p}: weight {key} has shape {value.shape}, the network "
-                f"expects {tuple(state[key].shape)}"
-            )
-        state[key] = torch.from_numpy(value.copy()).to(state[key].dtype)
-    module.load_state_dict(state)
-    return GeneratorFile(module.to(device).eval().requires_grad_(False), spec, meta)
+    meta, tensors = open_file(p)
+    if meta["format"] == CHECKPOINT_FORMAT:
+        prefix = "G_ema/" if any(k.startswith("G_ema/") for k in tensors) else "G/"
+        spec_dict = meta.get("generator")
+        description = dict(meta.get("model") or {})
+    else:
+        prefix, spec_dict, description = "", meta.get("architecture"), meta
+    if not isinstance(spec_dict, dict) or spec_dict.get("name") not in GENERATORS:
+        name = spec_dict.get("name") if isinstance(spec_dict, dict) else None
+        raise ModelFileError(
+            f"{p}: describes no generator this version knows (network {name!r}; "
+            f"known: {', '.join(GENERATORS)})"
+        )
+    spec, module = build_checked(p, spec_dict, tensors, prefix)
+    if meta["format"] == CHECKPOINT_FORMAT:
+        state = {  # hashed exactly as in a model file of the same weights
+            k: v.float().numpy() for k, v in module.state_dict().items() if v.is_floating_point()
+        }
+        description |= {"architecture": spec.to_dict(), "content_hash": content_hash(state)}
+    return GeneratorFile(module.to(device).eval().requires_grad_(False), spec, description)

@@ -1,34 +1,51 @@
 """A run folder: everything one training run leaves behind.
 
 RUN/
-  config.json         resolved settings, dataset summary, app version
+  config.json         resolved settings, dataset summary, networks, app version
   metrics.jsonl       one JSON object per line, appended and flushed as training goes
-  previews/step_NNNNNNN.png   sample grids (or scatter plots) over time
-  generator.safetensors       the final (EMA) generator: open it with `ganstudio sample`
-  checkpoint.pt       models and optimiser states (loaded with weights_only=True)
+  previews/step_NNNNNNN.png        sample grids (or scatter plots) over time
+  checkpoints/step_NNNNNNN.safetensors   the last few checkpoints (autosaved, and at stop)
+  checkpoints/best.safetensors     the best checkpoint by a metric (2-D: mode coverage)
+  generator.safetensors            the final (EMA) generator: a model file
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ganstudio import __version__
+from ganstudio.core.checkpoint import Checkpoint, model_description, save_checkpoint
 from ganstudio.core.modelfile import save_generator
-from ganstudio.core.render import atomic_write_bytes, save_png, scatter_image
+from ganstudio.core.render import atomic_write, atomic_write_bytes, save_png, scatter_image
 from ganstudio.core.trainer import Outcome, Preview, Report, Trainer
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 PREVIEWS = "previews"
 GENERATOR = "generator.safetensors"
-CHECKPOINT = "checkpoint.pt"
+CHECKPOINTS = "checkpoints"
+BEST = "best.safetensors"
+
+# Default autosave interval (seconds of wall time) and how many step checkpoints to keep.
+CHECKPOINT_EVERY = 300.0
+KEEP_CHECKPOINTS = 3
+# A new best checkpoint is written at most this often (seconds).
+BEST_INTERVAL = 60.0
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step_{step:07d}.safetensors"
+
+
+def step_checkpoints(folder: str | Path) -> list[Path]:
+    """The run's step checkpoints, oldest first."""
+    d = Path(folder) / CHECKPOINTS
+    return sorted(d.glob("step_*.safetensors")) if d.is_dir() else []
 
 
 def _finite(x: float) -> float | None:
@@ -36,16 +53,39 @@ def _finite(x: float) -> float | None:
 
 
 class RunWriter:
-    """Writes a run folder for a trainer. Call its methods from the training thread."""
+    """Writes a run folder for a trainer. Call its methods from the training thread.
 
-    def __init__(self, folder: str | Path, trainer: Trainer, preview_every: int | None = None):
+    ``resumed_from``: the checkpoint the trainer was restored from; the metrics log is cut
+    back to its step (a killed run may have logged further) and continues from there.
+    """
+
+    def __init__(
+        self,
+        folder: str | Path,
+        trainer: Trainer,
+        preview_every: int | None = None,
+        checkpoint_every: float = CHECKPOINT_EVERY,
+        keep: int = KEEP_CHECKPOINTS,
+        resumed_from: Checkpoint | None = None,
+    ):
         self.folder = Path(folder)
         self.trainer = trainer
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / PREVIEWS).mkdir(exist_ok=True)
+        (self.folder / CHECKPOINTS).mkdir(exist_ok=True)
+        for stale in (self.folder / CHECKPOINTS).glob(".*.tmp"):  # left by a killed save
+            stale.unlink(missing_ok=True)
         steps = trainer.config.steps
         self.preview_every = max(1, preview_every or steps // 20)
-        self._next_preview = 0
+        self._next_preview = (trainer.step // self.preview_every + 1) * self.preview_every
+        if trainer.step == 0:
+            self._next_preview = 0
+        self.checkpoint_every = checkpoint_every
+        self.keep = max(1, keep)
+        self._last_save = time.monotonic()
+        self._last_saved_step = trainer.step if resumed_from is not None else -1
+        self.best: tuple[str, float, int, str] | None = None  # metric, value, step, detail
+        self._last_best_save = -math.inf
         self._extent = None
         info = trainer.info
         if not info.is_image:  # one fixed plot frame for the whole run, from the real data
@@ -63,8 +103,49 @@ class RunWriter:
             "generator": trainer.g_spec.to_dict(),
             "discriminator": trainer.d_spec.to_dict(),
         }
+        if resumed_from is not None:
+            doc = self._resume_doc(doc, resumed_from)
         atomic_write_bytes(self.folder / CONFIG, json.dumps(doc, indent=2).encode())
         self._metrics = (self.folder / METRICS).open("a", encoding="utf-8")
+        if resumed_from is not None:
+            self._log(
+                {
+                    "type": "resume",
+                    "step": trainer.step,
+                    "checkpoint": str(resumed_from.path),
+                    "notes": list(trainer.resume_notes),
+                }
+            )
+
+    def _resume_doc(self, doc: dict, ckpt: Checkpoint) -> dict:
+        """Keep the run's creation time and history; cut the metrics log back to the step."""
+        try:
+            old = json.loads((self.folder / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        doc["created"] = old.get("created", doc["created"])
+        doc["resumed"] = [
+            *old.get("resumed", []),
+            {"step": ckpt.step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+        ]
+        if ckpt.meta.get("best"):
+            best = ckpt.meta["best"]
+            self.best = (
+                best["metric"],
+                float(best["value"]),
+                int(best["step"]),
+                str(best.get("detail", "")),
+            )
+        log = self.folder / METRICS
+        if log.exists():
+            from ganstudio.core.runs import read_metrics
+
+            keep = [r for r in read_metrics(log) if int(r.get("step", 0)) <= ckpt.step]
+            atomic_write(
+                log,
+                lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in keep).encode()),
+            )
+        return doc
 
     def _log(self, record: dict) -> None:
         self._metrics.write(json.dumps(record) + "\n")
@@ -84,6 +165,13 @@ class RunWriter:
                 "d_steps": r.d_steps,
             }
         )
+        # Reports come between steps, so the state saved here is a consistent one.
+        if (
+            self.checkpoint_every > 0
+            and time.monotonic() - self._last_save >= self.checkpoint_every
+            and self.trainer.failure is None
+        ):
+            self.save_checkpoint()
 
     def on_preview(self, p: Preview) -> None:
         if p.coverage is not None:
@@ -95,6 +183,14 @@ class RunWriter:
                     "n_modes": p.coverage.n_modes,
                     "hq_fraction": round(p.coverage.hq_fraction, 4),
                 }
+            )
+            # Modes first, then the share of high-quality samples.
+            self.offer_metric(
+                "mode coverage",
+                p.coverage.modes_captured + p.coverage.hq_fraction,
+                p.step,
+                detail=f"{p.coverage.modes_captured}/{p.coverage.n_modes} modes, "
+                f"{p.coverage.hq_fraction:.1%} high quality",
             )
         final = p.step >= self.trainer.config.steps
         if p.step < self._next_preview and not final:
@@ -117,45 +213,51 @@ class RunWriter:
             {"ganstudio.step": str(p.step)},
         )
 
+    def offer_metric(
+        self,
+        name: str,
+        value: float,
+        step: int,
+        higher_is_better: bool = True,
+        detail: str = "",
+    ) -> None:
+        """Save checkpoints/best.safetensors when ``value`` (measured on the current weights,
+        at ``step``) beats the best so far; at most once per BEST_INTERVAL seconds."""
+        if step != self.trainer.step or not math.isfinite(value) or self.trainer.failure:
+            return
+        if self.best is not None:
+            better = value > self.best[1] if higher_is_better else value < self.best[1]
+            if not better or time.monotonic() - self._last_best_save < BEST_INTERVAL:
+                return
+        self.best = (name, float(value), step, detail)
+        self._last_best_save = time.monotonic()
+        save_checkpoint(self.trainer, self.folder / CHECKPOINTS / BEST, self._best_meta())
+        self._log({"type": "best", "step": step, "metric": name, "value": round(value, 6)})
+
+    def _best_meta(self) -> dict:
+        if self.best is None:
+            return {}
+        name, value, step, detail = self.best
+        return {"best": {"metric": name, "value": value, "step": step, "detail": detail}}
+
     def save_generator(self, path: str | Path | None = None) -> Path:
         t = self.trainer
         path = Path(path) if path else self.folder / GENERATOR
         snap = t.snapshot()
-        save_generator(
-            path,
-            snap.spec,
-            snap.state,
-            {
-                "step": t.step,
-                "loss": t.config.loss,
-                "ema": t.config.ema,
-                "image_size": t.info.image_size,
-                "channels": t.info.channels,
-                "latent_dim": t.config.latent_dim,
-                "dataset": {k: v for k, v in t.info.to_dict().items() if k != "class_names"}
-                | {"class_names": list(t.info.class_names)},
-            },
-        )
+        save_generator(path, snap.spec, snap.state, model_description(t))
         return path
 
     def save_checkpoint(self) -> Path:
+        """Write checkpoints/step_NNNNNNN.safetensors and keep only the newest few."""
         t = self.trainer
-        state = {
-            "format": "ganstudio.checkpoint",
-            "format_version": 1,
-            "app_version": __version__,
-            "step": t.step,
-            "config": json.dumps(t.config.to_dict()),
-            "G": t.G.state_dict(),
-            "D": t.D.state_dict(),
-            "G_ema": t.G_ema.state_dict() if t.G_ema is not None else {},
-            "opt_g": t.opt_g.state_dict(),
-            "opt_d": t.opt_d.state_dict(),
-        }
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        path = self.folder / CHECKPOINT
-        atomic_write_bytes(path, buf.getvalue())
+        path = self.folder / CHECKPOINTS / checkpoint_name(t.step)
+        extra = self._best_meta()
+        if t.step != self._last_saved_step or not path.exists():
+            save_checkpoint(t, path, extra)
+            self._last_saved_step = t.step
+        self._last_save = time.monotonic()
+        for old in step_checkpoints(self.folder)[: -self.keep]:
+            old.unlink(missing_ok=True)
         return path
 
     def finish(self, outcome: Outcome) -> None:
@@ -168,8 +270,3 @@ class RunWriter:
             }
         )
         self._metrics.close()
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint without executing code from it (weights_only)."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)

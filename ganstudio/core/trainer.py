@@ -13,7 +13,7 @@ import copy
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -22,9 +22,10 @@ from torch import nn
 from ganstudio.core.augment import diff_augment, parse_policy, random_hflip
 from ganstudio.core.config import TrainConfig, lr_factor, resolve
 from ganstudio.core.control import TrainControl
-from ganstudio.core.coverage import COVERAGE_SAMPLES, Coverage, mode_coverage
+from ganstudio.core.coverage import COVERAGE_SAMPLES, mode_coverage
 from ganstudio.core.data.dataset import Dataset, load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
+from ganstudio.core.events import Outcome, Preview, Report, Snapshot
 from ganstudio.core.losses import get_loss, gradient_penalty, r1_penalty
 from ganstudio.core.models import ModelSpec, build, model_specs
 from ganstudio.core.render import make_grid, to_uint8
@@ -33,65 +34,6 @@ log = logging.getLogger(__name__)
 
 # Largest share of wall time that previews and snapshots may take.
 PREVIEW_BUDGET = 0.02
-
-# Columns of the per-step statistics, in this order.
-STAT_NAMES = ("g_loss", "d_loss", "d_real", "d_fake")
-
-
-@dataclass(frozen=True)
-class Report:
-    """Everything since the previous report. Arrays hold one entry per generator step."""
-
-    step: int  # generator steps done
-    total_steps: int
-    steps: np.ndarray  # int64 step numbers (1-based) of the rows below
-    g_loss: np.ndarray
-    d_loss: np.ndarray
-    d_real: np.ndarray  # mean D(x): a probability for minimax/non-saturating, else a score
-    d_fake: np.ndarray  # mean D(G(z)), likewise
-    images_per_s: float  # real images through the discriminator per second
-    steps_per_s: float
-    elapsed: float  # seconds of training so far (paused time excluded)
-    memory: int | None  # device bytes in use, when measurable
-    lr_g: float
-    lr_d: float
-    d_steps: int
-
-    def means(self) -> dict[str, float]:
-        return {k: float(np.mean(getattr(self, k))) for k in STAT_NAMES if len(self.steps)}
-
-
-@dataclass(frozen=True)
-class Preview:
-    """Samples of the (EMA) generator from fixed latents."""
-
-    step: int
-    version: int  # the Snapshot of the same version holds the weights that drew it
-    grid: np.ndarray  # uint8 (H, W, 3): image grid, or empty for points
-    samples: np.ndarray  # uint8 (N, C, H, W) images, or float32 (N, 2) points
-    coverage: Coverage | None  # 2-D mixtures only
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """A versioned copy of the sampling generator's weights, on the CPU."""
-
-    version: int
-    step: int
-    spec: ModelSpec
-    state: dict[str, np.ndarray]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    status: str  # "completed" | "stopped" | "failed"
-    message: str
-    step: int
-
-    @property
-    def ok(self) -> bool:
-        return self.status != "failed"
-
 
 # Largest share of the device's free memory the dataset may take before it is kept on the host.
 DATA_MEMORY_BUDGET = 0.5
@@ -122,7 +64,10 @@ class Trainer:
         config: TrainConfig,
         dataset: Dataset | None = None,
         control: TrainControl | None = None,
+        specs: tuple[ModelSpec, ModelSpec] | None = None,
     ) -> None:
+        """``specs`` (generator, discriminator) replace the networks the config implies: a
+        resumed run keeps its own (see core.checkpoint.resume)."""
         self.device = pick_device(config.device)
         if dataset is None:
             dataset = load_dataset(config.dataset, seed=config.seed)
@@ -157,24 +102,27 @@ class Trainer:
         )
         memory_format = torch.channels_last if self.channels_last else torch.preserve_format
 
-        scale = {}
-        if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
-            pts = dataset.data.float()
-            scale = {
-                "data_mean": [round(float(v), 6) for v in pts.mean(0)],
-                "data_std": round(float(pts.std()), 6) or 1.0,
-            }
-        self.g_spec, self.d_spec = model_specs(
-            cfg.arch,
-            self.info.sample_shape,
-            cfg.latent_dim,
-            cfg.width,
-            cfg.depth,
-            cfg.d_norm,
-            cfg.pack,
-            g_norm=cfg.g_norm,
-            **scale,
-        )
+        if specs is not None:
+            self.g_spec, self.d_spec = specs
+        else:
+            scale = {}
+            if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
+                pts = dataset.data.float()
+                scale = {
+                    "data_mean": [round(float(v), 6) for v in pts.mean(0)],
+                    "data_std": round(float(pts.std()), 6) or 1.0,
+                }
+            self.g_spec, self.d_spec = model_specs(
+                cfg.arch,
+                self.info.sample_shape,
+                cfg.latent_dim,
+                cfg.width,
+                cfg.depth,
+                cfg.d_norm,
+                cfg.pack,
+                g_norm=cfg.g_norm,
+                **scale,
+            )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(cfg.seed)
             self.G = build(self.g_spec).to(self.device, memory_format=memory_format)
@@ -197,11 +145,14 @@ class Trainer:
         self.step = 0  # generator steps done
         self.elapsed = 0.0
         self.version = 0  # of previews/snapshots
+        self.resume_notes: list[str] = []  # set by core.checkpoint.resume
         self.failure: str | None = None  # why training cannot go on (NaN loss)
         self._pending: list[torch.Tensor] = []  # per-step stats, still on the device
         self._pending_from = 1
         self._last_report_time = time.perf_counter()
         self._last_report_step = 0
+        # Every step's statistics so far (for curves after a resume), in chunks.
+        self._history: list[tuple[np.ndarray, np.ndarray]] = []
 
     # ---------------------------------------------------------------------------------
     # One iteration
@@ -356,9 +307,21 @@ class Trainer:
             lr_d=self.config.lr_d,
             d_steps=self.config.d_steps,
         )
+        self._history.append((report.steps, stats))
         self._pending_from += n
         self._last_report_time = now
         return report
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every reported step: (steps int64 (n,), stats float32 (n, 4) in STAT_NAMES order)."""
+        if len(self._history) != 1:
+            steps = [h[0] for h in self._history] or [np.zeros(0, np.int64)]
+            stats = [h[1] for h in self._history] or [np.zeros((0, 4), np.float32)]
+            self._history = [(np.concatenate(steps), np.concatenate(stats))]
+        return self._history[0]
+
+    def set_history(self, steps: np.ndarray, stats: np.ndarray) -> None:
+        self._history = [(np.asarray(steps, np.int64), np.asarray(stats, np.float32))]
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:

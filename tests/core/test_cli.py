@@ -36,7 +36,12 @@ def test_train_ring8_then_sample(tmp_path, capsys):
         )
         == 0
     )
-    for name in ("config.json", "metrics.jsonl", "generator.safetensors", "checkpoint.pt"):
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "generator.safetensors",
+        "checkpoints/step_0000300.safetensors",
+    ):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
     assert config["config"]["steps"] == 300 and config["dataset"]["kind"] == "points"
