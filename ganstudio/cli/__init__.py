@@ -7,9 +7,11 @@ import logging
 import sys
 
 from ganstudio import __version__
+from ganstudio.cli import runs as runs_cli
 from ganstudio.cli.bench import cmd_bench
 from ganstudio.cli.common import CLIError
 from ganstudio.cli.data import cmd_data_inspect
+from ganstudio.cli.export import register as register_export
 from ganstudio.cli.sample import cmd_sample
 from ganstudio.cli.train import _add_train_args, cmd_train
 
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     _add_train_args(t)
     t.set_defaults(func=cmd_train)
+
+    runs_cli.register(sub)
 
     s = sub.add_parser("sample", help="draw samples from a model file")
     s.add_argument("model", help="a generator file (.safetensors) from a run folder")
@@ -83,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("-o", "--output", help="preview PNG (default <name>-preview.png)")
     i.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     i.set_defaults(func=cmd_data_inspect)
+
+    register_export(sub)
     return p
 
 
@@ -100,10 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     from ganstudio.core.data import DatasetError
     from ganstudio.core.device import DeviceError
     from ganstudio.core.modelfile import ModelFileError
+    from ganstudio.core.onnx_export import OnnxUnavailable
+    from ganstudio.core.runs import RunFolderError
 
     try:
         return args.func(args)
-    except (CLIError, ConfigError, DatasetError, DeviceError, ModelFileError) as exc:
+    except (
+        CLIError,
+        ConfigError,
+        DatasetError,
+        DeviceError,
+        ModelFileError,
+        OnnxUnavailable,
+        RunFolderError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -287,11 +287,12 @@ def restore(trainer, ckpt: Checkpoint) -> list[str]:
 
 def resume(
     ckpt: Checkpoint,
-    dataset: Dataset | None = None,
+    data: Dataset | None = None,
     control=None,
     **overrides,
 ):
-    """A Trainer that continues the checkpoint's run. ``overrides``: steps, dataset, device.
+    """A Trainer that continues the checkpoint's run on ``data`` (default: the dataset the
+    config names, loaded). ``overrides``: steps, dataset (spec), device.
 
     The trainer's ``resume_notes`` say what differs from an exact continuation (a changed
     dataset, another kind of device).
@@ -313,8 +314,7 @@ def resume(
             f"the checkpoint is at step {ckpt.step}; the step budget ({cfg.steps}) must be "
             "larger to train on"
         )
-    if dataset is None:
-        dataset = load_dataset(cfg.dataset, seed=cfg.seed)
+    dataset = data if data is not None else load_dataset(cfg.dataset, seed=cfg.seed)
     saved = ckpt.meta["dataset"]
     if tuple(saved.get("sample_shape", ())) != tuple(dataset.info.sample_shape):
         raise CheckpointError(

@@ -136,6 +136,7 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        _chmod_like(tmp, path)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
@@ -145,6 +146,20 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _chmod_like(tmp: str, path: Path) -> None:
+    """mkstemp makes owner-only files: give the new file the old one's mode, or the mode a
+    plain open() would have given it (0666 less the umask)."""
+    if os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)
 
 
 def _fsync_dir(folder: Path) -> None:
