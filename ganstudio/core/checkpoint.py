@@ -311,8 +311,8 @@ def resume(
         raise CheckpointError(f"{ckpt.path}: the saved settings are unusable ({exc})") from None
     if cfg.steps is not None and cfg.steps <= ckpt.step:
         raise ConfigError(
-            f"the checkpoint is at step {ckpt.step}; the step budget ({cfg.steps}) must be "
-            "larger to train on"
+            f"the checkpoint is at step {ckpt.step} of its {cfg.steps}-step budget: give a "
+            "larger budget (--steps) to train on"
         )
     dataset = data if data is not None else load_dataset(cfg.dataset, seed=cfg.seed)
     saved = ckpt.meta["dataset"]

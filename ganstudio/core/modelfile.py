@@ -183,7 +183,8 @@ def checked_weights(
         spec = ModelSpec.from_dict(spec_dict)  # type: ignore[arg-type]
         with torch.device("meta"):
             shapes = {k: (tuple(v.shape), v.dtype) for k, v in build(spec).state_dict().items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError) as exc:
+        # RuntimeError: sizes no tensor can have (negative, overflowing)
         raise ModelFileError(f"{p}: cannot rebuild the network it describes ({exc})") from None
     weights = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     # Integer buffers (batch-norm counters) are not needed for sampling; model files omit them.

@@ -160,7 +160,7 @@ def test_resume_checks_budget_settings_and_dataset(tmp_path):
     for _ in range(4):
         t.train_step()
     ckpt = read_checkpoint(save_checkpoint(t, tmp_path / "c.safetensors"))
-    with pytest.raises(ConfigError, match="step budget"):
+    with pytest.raises(ConfigError, match="larger budget"):
         resume(ckpt, steps=4)
     with pytest.raises(ConfigError, match="loss cannot change"):
         resume(ckpt, loss="hinge")
