@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     runs_cli.register(sub)
 
     s = sub.add_parser("sample", help="draw samples from a model file")
-    s.add_argument("model", help="a generator file (.safetensors) from a run folder")
+    s.add_argument(
+        "model", help="a generator file (.safetensors) or a checkpoint from a run folder"
+    )
     s.add_argument("--grid", default="8x8", help="ROWSxCOLS for an image grid (default 8x8)")
     s.add_argument(
         "--n",

@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog="Example: ganstudio export runs/ring8/generator.safetensors --onnx ring8.onnx. "
         'ONNX export needs the optional packages: pip install "ganstudio[onnx]".',
     )
-    e.add_argument("model", metavar="MODEL", help="a generator file (.safetensors) from a run")
+    e.add_argument("model", metavar="MODEL", help="a generator file or checkpoint (.safetensors)")
     e.add_argument("--onnx", metavar="OUT.onnx", help="write the generator as an ONNX model")
     e.add_argument(
         "--opset",
