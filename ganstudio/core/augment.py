@@ -15,7 +15,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-DIFFAUGMENT_OPS = ("color", "translation", "cutout")
+from ganstudio.core.choices import AUGMENT_OPS as DIFFAUGMENT_OPS  # noqa: E402
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:

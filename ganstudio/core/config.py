@@ -29,8 +29,8 @@ class ConfigError(ValueError):
     """A configuration value or combination is invalid."""
 
 
-DEFAULT_DATASET = "builtin:ring8"
-LR_SCHEDULES = ("constant", "linear", "cosine", "late-cosine")
+from ganstudio.core.choices import DEFAULT_DATASET, LR_SCHEDULES  # noqa: E402,F401
+
 G_NORMS = ("batch", "none")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-DCGAN_SIZES = (28, 32, 64)
+from ganstudio.core.choices import ARCHITECTURES, D_NORMS, DCGAN_SIZES  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,6 @@ def dcgan_init(module: nn.Module) -> None:
 # ----------------------------------------------------------------------------------------
 # Normalisation choices for discriminators. Batch norm couples the samples of a batch, which
 # makes gradient penalties (WGAN-GP, R1) ill-defined; "layer" and "none" do not.
-
-D_NORMS = ("batch", "layer", "spectral", "none")
 
 
 def _d_norm_conv(norm: str, channels: int) -> nn.Module:
@@ -260,8 +258,6 @@ class DCGANDiscriminator(nn.Module):
 
 # ----------------------------------------------------------------------------------------
 # Architecture families: what the user picks ("mlp" or "dcgan") turned into a G/D spec pair.
-
-ARCHITECTURES = ("mlp", "dcgan")
 
 
 def model_specs(

@@ -16,3 +16,25 @@ def test_core_imports_no_qt():
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_choices_match_the_engine():
+    """The torch-free lists the window shows before the engine loads are the engine's own."""
+    import ganstudio.core.data.builtin  # noqa: F401  (registers the built-ins)
+    from ganstudio.core import choices
+    from ganstudio.core.data.dataset import _BUILTINS
+    from ganstudio.core.losses import LOSSES
+
+    assert set(choices.LOSS_NAMES) == set(LOSSES)
+    assert set(choices.BUILTIN_DATASETS) == set(_BUILTINS)
+
+
+def test_choices_and_series_import_without_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import ganstudio.core.choices; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
