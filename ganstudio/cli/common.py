@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
+
+from ganstudio.core.runfolder_names import dataset_name  # noqa: F401  (re-exported)
 
 
 class CLIError(Exception):
@@ -65,18 +66,6 @@ class Progress:
         if self.enabled and self.tty:
             self.stream.write("\n")
             self.stream.flush()
-
-
-def dataset_name(spec: str) -> str:
-    """A short name for a dataset spec: 'builtin:shapes?n=9' -> 'shapes', '/a/b.zip' -> 'b'."""
-    base = spec.partition("?")[0].rstrip("/\\")
-    if base.startswith("builtin:"):
-        return base.removeprefix("builtin:")
-    name = Path(base).name or "dataset"
-    for suffix in (".tar.gz", ".tar.bz2", ".tar.xz", ".gz"):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)] or "dataset"
-    return Path(name).stem or "dataset"
 
 
 def load_with_progress(spec: str, seed: int, quiet: bool):

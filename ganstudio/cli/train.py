@@ -5,16 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 from pathlib import Path
 
 from ganstudio.cli.common import (
     CLIError,
     Progress,
-    dataset_name,
     load_with_progress,
     print_skips,
 )
+from ganstudio.core.runfolder_names import new_run_folder
 
 
 def _pair(text: str, name: str) -> tuple[float, float]:
@@ -245,8 +244,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not quiet:
             print_skips(dataset)
         trainer = Trainer(cfg, dataset)
-        name = dataset_name(trainer.config.dataset)
-        out = Path(args.out or f"runs/{name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        out = Path(args.out) if args.out else new_run_folder("runs", trainer.config.dataset)
     cfg = trainer.config
     writer = RunWriter(
         out,
