@@ -21,8 +21,8 @@ log = logging.getLogger("ganstudio")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ganstudio",
-        description="GAN Studio: train, watch and explore GANs. The desktop window is not "
-        "part of this version yet; the commands below run the same engine headless.",
+        description="GAN Studio: train, watch and explore GANs. Without a command it opens "
+        "the window; the commands below run the same engine headless.",
         epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8",
     )
     p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
@@ -71,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--n", type=int, default=10_000, help="pictures for --prepare")
     b.add_argument("--workers", type=int, help="decode threads for --prepare")
+    b.add_argument(
+        "--gui",
+        action="store_true",
+        help="the window's cost: startup time, training speed with the window against "
+        "headless, event-loop stalls (--datasets picks one dataset, default ring8)",
+    )
+    b.add_argument("--seconds", type=float, default=10.0, help="timed seconds per --gui run")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("data", help="look at a dataset before training on it")
@@ -102,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     if args.command is None:
-        parser.print_help()
-        return 0
+        from ganstudio.gui.app import main as window_main
+
+        return window_main()
     from ganstudio.core.config import ConfigError
     from ganstudio.core.data import DatasetError
     from ganstudio.core.device import DeviceError

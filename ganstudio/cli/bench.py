@@ -10,7 +10,17 @@ from ganstudio.cli.common import CLIError
 def cmd_bench(args: argparse.Namespace) -> int:
     from ganstudio.core import bench
 
-    if args.prepare:
+    if args.gui:
+        from ganstudio.gui.bench_gui import gui_table
+
+        dataset = args.datasets if args.datasets != "ring8,grid25" else "ring8"
+        gui_table(
+            seconds=args.seconds,
+            repeats=args.repeats if args.repeats != 3 else 2,
+            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
+            print_fn=print,
+        )
+    elif args.prepare:
         from ganstudio.core.data.bench_prepare import prepare_table
 
         if args.n < 1:

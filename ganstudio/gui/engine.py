@@ -1,0 +1,114 @@
+"""The window's calls into the engine. Each imports core (and so PyTorch) lazily: the window
+is on screen before the first of them runs. The ``*_task`` functions run in background
+threads and return frozen, Qt-free payloads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
+    """Import the engine; the devices to train on as (name, description), preferred first."""
+    import ganstudio.core.trainer  # noqa: F401  (the heavy import: PyTorch)
+    from ganstudio.core.device import available_devices
+
+    return [(d.name, d.description) for d in available_devices()]
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    spec: str
+    dataset: object  # core Dataset, on the CPU
+    info: object  # core DatasetInfo
+    summary: str
+    picture: np.ndarray | None  # images: a grid of real samples
+    points: np.ndarray | None  # 2-D: real points
+
+
+def prepare_dataset_task(spec: str) -> Callable[[Callable[[int, int], None]], PreparedData]:
+    def run(progress: Callable[[int, int], None]) -> PreparedData:
+        from ganstudio.core.data import load_dataset
+        from ganstudio.core.data.summary import describe, preview
+
+        dataset = load_dataset(spec, seed=0, progress=progress)
+        info = dataset.info
+        if info.is_image:
+            lines = describe(dataset)
+            return PreparedData(spec, dataset, info, "\n".join(lines), preview(dataset, 36), None)
+        n = len(dataset)
+        summary = f"{info.name}: {n:,} points in 2-D"
+        if info.modes:
+            summary += f", {len(info.modes)} modes (sigma {info.mode_sigma:g})"
+        return PreparedData(spec, dataset, info, summary, None, dataset.data[:2000].numpy())
+
+    return run
+
+
+def check_settings(fields: dict, info) -> tuple[dict | None, str]:
+    """(resolved settings, a sentence) for the set-up panel; (None, reason) when invalid."""
+    from ganstudio.core.config import ConfigError, TrainConfig, resolve
+
+    try:
+        cfg = resolve(TrainConfig(**fields), info)
+    except (ConfigError, TypeError, ValueError) as exc:
+        return None, str(exc)
+    d = cfg.to_dict()
+    d["_is_image"] = info.is_image
+    verdict = (
+        f"Ready: {cfg.arch.upper()} with the {cfg.loss} loss, batch {cfg.batch_size}, "
+        f"{cfg.steps:,} steps."
+    )
+    return d, verdict
+
+
+@dataclass(frozen=True)
+class OpenedModel:
+    path: str
+    generator: object  # core GeneratorFile
+    meta: dict
+    picture: np.ndarray | None  # images: an 8x8 grid from seed 0
+    points: np.ndarray | None  # 2-D: 2,500 samples from seed 0
+
+
+def open_model_task(path: str) -> Callable[[Callable[[int, int], None]], OpenedModel]:
+    def run(progress: Callable[[int, int], None]) -> OpenedModel:
+        from ganstudio.core import sampling
+        from ganstudio.core.modelfile import load_generator
+
+        gen = load_generator(path)
+        n = 64 if gen.is_image else 2500
+        samples = sampling.generate(gen.module, sampling.latents(0, n, gen.latent_dim))
+        if gen.is_image:
+            return OpenedModel(path, gen, gen.meta, sampling.picture(samples, True, 8, 8), None)
+        return OpenedModel(path, gen, gen.meta, None, sampling.samples_array(samples, False))
+
+    return run
+
+
+def save_snapshot(path: str, snapshot, meta: dict) -> None:
+    """Write a model file from a training snapshot (weights already on the CPU)."""
+    from ganstudio.core.modelfile import save_generator
+
+    save_generator(path, snapshot.spec, snapshot.state, {**meta, "step": snapshot.step})
+
+
+def save_opened_model(path: str, opened: OpenedModel) -> None:
+    from ganstudio.core.modelfile import save_generator
+
+    gen = opened.generator
+    state = {
+        k: v.detach().float().cpu().numpy()
+        for k, v in gen.module.state_dict().items()
+        if v.is_floating_point()
+    }
+    skip = {"format", "format_version", "app_version", "architecture", "content_hash"}
+    save_generator(path, gen.spec, state, {k: v for k, v in opened.meta.items() if k not in skip})
+
+
+def save_picture(path: str, picture: np.ndarray, provenance: dict[str, str]) -> None:
+    from ganstudio.core.render import save_png
+
+    save_png(path, picture, provenance)

@@ -1,0 +1,758 @@
+"""The main window: composes the set-up panel, the loss curves and the samples view, and
+wires menus, toolbar and status bar to a TrainingSession. It holds no training logic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ganstudio import __version__
+from ganstudio.core.choices import DEFAULT_DATASET
+from ganstudio.gui import engine
+from ganstudio.gui.curves import CurvesPanel
+from ganstudio.gui.samples_view import SamplesView
+from ganstudio.gui.setup_panel import SetupPanel
+from ganstudio.gui.threads import Task, running_threads
+from ganstudio.gui.training import Finished, Started, TrainingJob, TrainingSession
+
+log = logging.getLogger(__name__)
+
+MAX_RECENT = 10
+MODEL_FILTER = "GAN Studio models and checkpoints (*.safetensors);;All files (*)"
+
+
+def _fmt_duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "--"
+    s = int(seconds)
+    if s >= 3600:
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class Banner(QFrame):
+    """A message above the views: errors in red, warnings in amber; closable."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QPushButton("x")
+        close.setFlat(True)
+        close.setFixedWidth(24)
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 4, 4)
+        row.addWidget(self.label, 1)
+        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+        self.kind = ""
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        colours = {"error": ("#fdecea", "#8a1c12"), "warning": ("#fff4e0", "#7a4b00")}
+        bg, fg = colours.get(kind, ("#eef3fb", "#1f3b63"))
+        self.setStyleSheet(
+            f"Banner {{ background: {bg}; border-radius: 4px; }} QLabel {{ color: {fg}; }}"
+        )
+        self.label.setText(text)
+        self.kind = kind
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    """``settings``: where preferences live (tests pass a QSettings on a temporary file)."""
+
+    engine_ready = Signal()
+    dataset_ready = Signal()
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings()
+        self.setWindowTitle("GAN Studio")
+        self.setAcceptDrops(True)
+        self.session = TrainingSession(self)
+        self.devices: list[tuple[str, str]] | None = None
+        self.data: engine.PreparedData | None = None
+        self.resolved: dict | None = None
+        self.started_info: Started | None = None
+        self.last_snapshot = None
+        self.last_preview = None
+        self.opened_model: engine.OpenedModel | None = None
+        self.last_result: Finished | None = None
+        self._tasks: set[Task] = set()
+        self._data_task: Task | None = None
+        self._closing = False
+
+        self.setup = SetupPanel()
+        self.curves = CurvesPanel()
+        self.samples = SamplesView()
+        self.banner = Banner()
+        centre = QWidget()
+        v = QVBoxLayout(centre)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.banner)
+        self.views = QSplitter(Qt.Orientation.Horizontal)
+        self.views.addWidget(self.curves)
+        self.views.addWidget(self.samples)
+        self.views.setStretchFactor(0, 3)
+        self.views.setStretchFactor(1, 2)
+        v.addWidget(self.views, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.setup)
+        self.splitter.addWidget(centre)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_status_bar()
+        self._validate_timer = QTimer(self, singleShot=True, interval=120)
+        self._validate_timer.timeout.connect(self._validate)
+
+        self.setup.dataset_requested.connect(self._request_dataset)
+        self.setup.open_folder_clicked.connect(self.open_dataset_folder)
+        self.setup.open_file_clicked.connect(self.open_dataset_file)
+        self.setup.changed.connect(self._validate_timer.start)
+        self.setup.live_edit.connect(self._live_edit)
+        s = self.session
+        s.state_changed.connect(self._on_state)
+        s.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        s.data_progress.connect(self.setup.show_dataset_loading)
+        s.started.connect(self._on_started)
+        s.report.connect(self._on_report)
+        s.preview.connect(self._on_preview)
+        s.snapshot.connect(self._on_snapshot)
+        s.finished.connect(self._on_finished)
+
+        self._restore_settings()
+        self._on_state("idle")
+        QTimer.singleShot(0, self._start_engine)
+
+    # ---------------------------------------------------------------------------------
+    # Actions, menus, status bar
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
+        a = QAction(text, self)
+        if shortcuts:
+            a.setShortcuts([QKeySequence(k) for k in shortcuts])
+        if tip:
+            a.setToolTip(tip + (f" ({shortcuts[0]})" if shortcuts else ""))
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        return a
+
+    def _build_actions(self) -> None:
+        self.start_action = self._action(
+            "Start", self.start_training, ("F5", "Ctrl+Return"), "Start training"
+        )
+        self.pause_action = self._action(
+            "Pause", self.toggle_pause, ("F6", "Ctrl+P"), "Pause or resume training"
+        )
+        self.step_action = self._action(
+            "Step", self.step_once, ("F10",), "Train one iteration (D steps, then one G step)"
+        )
+        self.stop_action = self._action(
+            "Stop", self.stop_training, ("Shift+F5", "Ctrl+."), "Stop training (saves it)"
+        )
+        self.open_model_action = self._action(
+            "Open model...", self.open_model, (QKeySequence.StandardKey.Open,)
+        )
+        self.save_model_action = self._action(
+            "Save model...", self.save_model, (QKeySequence.StandardKey.Save,)
+        )
+        self.resume_action = self._action("Resume run...", self.resume_run, ("Ctrl+R",))
+        self.export_action = self._action("Export grid...", self.export_grid, ("Ctrl+E",))
+        self.open_folder_action = self._action("Open dataset folder...", self.open_dataset_folder)
+        self.open_file_action = self._action("Open dataset file...", self.open_dataset_file)
+        self.quit_action = self._action("Quit", self.close, (QKeySequence.StandardKey.Quit,))
+        self.about_action = self._action("About GAN Studio", self.about)
+        toolbar = QToolBar("Training")
+        toolbar.setObjectName("training_toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
+            toolbar.addAction(a)
+        self.addToolBar(toolbar)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        for a in (self.open_folder_action, self.open_file_action):
+            file_menu.addAction(a)
+        file_menu.addSeparator()
+        for a in (
+            self.open_model_action,
+            self.save_model_action,
+            self.resume_action,
+            self.export_action,
+        ):
+            file_menu.addAction(a)
+        self.recent_menu = file_menu.addMenu("Recent files")
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        train_menu = bar.addMenu("&Training")
+        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
+            train_menu.addAction(a)
+        view_menu = bar.addMenu("&View")
+        toggle = self._action("Set-up panel", lambda on: self.setup.setVisible(on), ("Ctrl+1",))
+        toggle.setCheckable(True)
+        toggle.setChecked(True)
+        view_menu.addAction(toggle)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.step_label = QLabel("")
+        self.speed_label = QLabel("")
+        self.eta_label = QLabel("")
+        self.memory_label = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setMaximumWidth(120)
+        self.busy.setRange(0, 0)
+        self.busy.hide()
+        for w in (self.busy, self.step_label, self.speed_label, self.eta_label, self.memory_label):
+            bar.addPermanentWidget(w)
+
+    # ---------------------------------------------------------------------------------
+    # Engine and dataset (background threads)
+
+    def _run_task(self, fn, name: str, done, failed, progress=None) -> Task:
+        task = Task(fn, name, self)
+        task.done.connect(done)
+        task.failed.connect(failed)
+        if progress is not None:
+            task.progress.connect(progress)
+        self._tasks.add(task)
+        task.done.connect(lambda _r: self._tasks.discard(task))
+        task.failed.connect(lambda _m: self._tasks.discard(task))
+        return task.start()
+
+    def _start_engine(self) -> None:
+        self.busy.show()
+        self.statusBar().showMessage("Loading the engine (PyTorch) ...")
+        self._run_task(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
+        self._request_dataset(self.setup.dataset_spec())
+
+    def _on_engine(self, devices: list[tuple[str, str]]) -> None:
+        self.devices = devices
+        self.setup.set_devices(devices)
+        saved = self.settings.value("device", "auto")
+        i = self.setup.device.findData(saved)
+        if i >= 0:
+            self.setup.device.setCurrentIndex(i)
+        self.statusBar().showMessage("Ready", 3000)
+        self._update_busy()
+        self._validate()
+        self.engine_ready.emit()
+
+    def _on_engine_failed(self, message: str) -> None:
+        self.banner.show_message(f"The training engine could not load: {message}")
+        self._update_busy()
+
+    def _update_busy(self) -> None:
+        self.busy.setVisible(any(t.is_running() for t in self._tasks))
+
+    def _request_dataset(self, spec: str) -> None:
+        if self._data_task is not None:
+            self._data_task.cancel()  # newest request wins
+        self.data = None
+        self.resolved = None
+        self.setup.show_dataset_loading(0, 0)
+        self.busy.show()
+        self._on_state(self.session.state)
+        self._data_task = self._run_task(
+            engine.prepare_dataset_task(spec),
+            "dataset",
+            self._on_dataset,
+            self._on_dataset_failed,
+            self.setup.show_dataset_loading,
+        )
+
+    def _on_dataset(self, data: engine.PreparedData) -> None:
+        self.data = data
+        self.setup.show_dataset(
+            data.summary, data.picture, data.points, getattr(data.info, "modes", ())
+        )
+        self._remember_dataset(data.spec)
+        self._update_busy()
+        self._validate()
+        self.dataset_ready.emit()
+
+    def _on_dataset_failed(self, message: str) -> None:
+        self.setup.show_dataset_error(message)
+        self.setup.show_verdict("Choose a dataset that can be read.", error=True)
+        self._update_busy()
+        self._on_state(self.session.state)
+
+    def _remember_dataset(self, spec: str) -> None:
+        self.settings.setValue("dataset", spec)
+        base = spec.partition("?")[0]
+        if not base.startswith("builtin:"):
+            self._add_recent("dataset", base)
+
+    def _validate(self) -> None:
+        if self.session.active:
+            return
+        if self.devices is None:
+            self.setup.show_verdict("Loading the engine ...", error=False)
+        elif self.data is None:
+            if self._data_task is not None and self._data_task.is_running():
+                self.setup.show_verdict("Preparing the dataset ...", error=False)
+        else:
+            try:
+                fields = self.setup.config_fields()
+            except ValueError as exc:
+                self.resolved = None
+                self.setup.show_verdict(str(exc), error=True)
+            else:
+                self.resolved, verdict = engine.check_settings(fields, self.data.info)
+                self.setup.show_verdict(verdict, error=self.resolved is None)
+                self.setup.show_resolved(self.resolved)
+        self._on_state(self.session.state)
+
+    # ---------------------------------------------------------------------------------
+    # Training controls
+
+    def _runs_dir(self) -> str:
+        saved = self.settings.value("runs_dir", "")
+        if saved:
+            return str(saved)
+        docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return str(Path(docs or Path.home()) / "GAN Studio" / "runs")
+
+    def start_training(self) -> None:
+        if self.session.active or not self.start_action.isEnabled():
+            return
+        try:
+            fields = self.setup.config_fields()
+        except ValueError as exc:
+            self.setup.show_verdict(str(exc), error=True)
+            return
+        self.banner.hide()
+        self._save_settings()
+        job = TrainingJob(runs_dir=self._runs_dir(), config=fields, dataset=self.data.dataset)
+        self.session.start(job)
+
+    def resume_run(self, path: str | None = None) -> None:
+        if self.session.active:
+            return
+        if not path:
+            path = QFileDialog.getExistingDirectory(
+                self, "Resume a run: choose its run folder", self._runs_dir()
+            )
+        if not path:
+            return
+        self.banner.hide()
+        self._add_recent("run", path)
+        self.session.start(TrainingJob(runs_dir=self._runs_dir(), resume=str(path)))
+
+    def toggle_pause(self) -> None:
+        if self.session.state == "running":
+            self.session.pause()
+        elif self.session.state == "paused":
+            self.session.resume()
+
+    def step_once(self) -> None:
+        self.session.step(1)
+
+    def stop_training(self) -> None:
+        self.session.stop(save=True)
+
+    def _live_edit(self, edits: dict) -> None:
+        try:
+            self.session.set_live(**edits)
+        except ValueError as exc:
+            self.setup.show_verdict(str(exc), error=True)
+            return
+        name, value = next(iter(edits.items()))
+        self.statusBar().showMessage(f"{name} set to {value:g}; applies from the next step", 4000)
+
+    def _on_state(self, state: str) -> None:
+        idle = state == "idle"
+        can_start = (
+            idle
+            and self.devices is not None
+            and self.data is not None
+            and self.resolved is not None
+        )
+        self.start_action.setEnabled(can_start)
+        self.pause_action.setEnabled(state in ("running", "paused"))
+        self.pause_action.setText("Resume" if state == "paused" else "Pause")
+        self.step_action.setEnabled(state in ("running", "paused"))
+        self.stop_action.setEnabled(state in ("starting", "running", "paused"))
+        self.resume_action.setEnabled(idle)
+        self.open_model_action.setEnabled(idle)
+        self.save_model_action.setEnabled(
+            self.last_snapshot is not None or (idle and self.opened_model is not None)
+        )
+        self.export_action.setEnabled(self.samples.picture_available())
+        self.setup.set_running(not idle)
+        title = "GAN Studio"
+        if self.started_info is not None and not idle:
+            title += f" - {Path(self.started_info.run_folder).name} ({state})"
+        self.setWindowTitle(title)
+
+    # ---------------------------------------------------------------------------------
+    # What the training thread sends
+
+    def _on_started(self, info: Started) -> None:
+        self.started_info = info
+        self.last_snapshot = None
+        self.opened_model = None
+        self.curves.clear()
+        self.curves.set_d_output_is_probability(info.probabilistic)
+        if len(info.history_steps):
+            self.curves.set_history(info.history_steps, info.history_stats)
+        is_image = info.dataset.get("kind") == "images"
+        if not is_image:
+            self.samples.set_real_points(info.real_points, info.modes)
+        self.setup.set_config_fields(info.config)
+        self.setup.select_dataset(info.config.get("dataset", DEFAULT_DATASET))
+        self.setup.show_verdict(
+            f"Training {info.config['arch'].upper()} ({info.config['loss']}) on {info.device}"
+            f"{' with bf16' if info.bf16 else ''}. Run folder: {info.run_folder}",
+            error=False,
+        )
+        if info.warnings:
+            self.banner.show_message("\n".join(info.warnings), "warning")
+        self._add_recent("run", info.run_folder)
+        self._update_step(info.step, info.total_steps)
+        self._t0 = time.monotonic()
+
+    def _update_step(self, step: int, total: int) -> None:
+        self.step_label.setText(f"step {step:,} / {total:,}")
+
+    def _on_report(self, r) -> None:
+        self.curves.append(r.steps, r.g_loss, r.d_loss, r.d_real, r.d_fake)
+        self._update_step(r.step, r.total_steps)
+        self.speed_label.setText(f"{r.images_per_s:,.0f} img/s")
+        eta = (r.total_steps - r.step) / r.steps_per_s if r.steps_per_s > 0 else math.inf
+        self.eta_label.setText(f"ETA {_fmt_duration(eta)}")
+        self.memory_label.setText(
+            f"{r.memory / 2**20:,.0f} MiB on device" if r.memory is not None else ""
+        )
+
+    def _on_preview(self, p) -> None:
+        self.last_preview = p
+        if p.coverage is not None or p.grid.size == 0:
+            caption = ""
+            if p.coverage is not None:
+                c = p.coverage
+                caption = (
+                    f"Mode coverage: {c.modes_captured} of {c.n_modes} modes captured, "
+                    f"{c.hq_fraction:.1%} of samples high quality (within 3 sigma of a mode)"
+                )
+            self.samples.show_points(
+                p.samples, f"Step {p.step:,}: real (blue) and generated (orange) points", caption
+            )
+        else:
+            self.samples.show_images(
+                p.grid, f"Step {p.step:,}: samples of the EMA generator from fixed latents"
+            )
+        self.export_action.setEnabled(True)
+
+    def _on_snapshot(self, snap) -> None:
+        self.last_snapshot = snap
+        self.save_model_action.setEnabled(True)
+
+    def _on_finished(self, result: Finished) -> None:
+        self.last_result = result
+        if result.status == "failed":
+            self.banner.show_message(f"Training stopped: {result.message}", "error")
+        else:
+            saved = f" Model saved to {result.model_path}." if result.model_path else ""
+            self.statusBar().showMessage(f"{result.message}.{saved}", 15000)
+        self.eta_label.setText("")
+        self._validate()
+
+    # ---------------------------------------------------------------------------------
+    # Files
+
+    def _pick_save(self, title: str, name: str, filters: str) -> str:
+        start = str(Path(self.settings.value("last_folder", str(Path.home()))) / name)
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
+        if path:
+            self.settings.setValue("last_folder", str(Path(path).parent))
+        return path
+
+    def open_dataset_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of pictures", self.settings.value("last_folder", "")
+        )
+        if path:
+            self.settings.setValue("last_folder", path)
+            self.setup.add_dataset_path(path)
+
+    def open_dataset_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a dataset file",
+            self.settings.value("last_folder", ""),
+            "Datasets (*.zip *.tar *.tgz *.gz *.bz2 *.xz *.npy *.npz *.bin *idx*-ubyte*);;"
+            "All files (*)",
+        )
+        if path:
+            self.settings.setValue("last_folder", str(Path(path).parent))
+            self.setup.add_dataset_path(path)
+
+    def open_model(self, path: str | None = None) -> None:
+        if self.session.active:
+            return
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open a model", self.settings.value("last_folder", ""), MODEL_FILTER
+            )
+        if not path:
+            return
+        self.statusBar().showMessage(f"Opening {path} ...")
+        self._run_task(
+            engine.open_model_task(str(path)),
+            "open model",
+            self._on_model_opened,
+            self._on_model_failed,
+        )
+
+    def _on_model_opened(self, opened: engine.OpenedModel) -> None:
+        self.opened_model = opened
+        self.last_snapshot = None
+        meta = opened.meta
+        name = Path(opened.path).name
+        dataset = meta.get("dataset", {}).get("name", "?")
+        step = meta.get("step")
+        title = f"{name}: step {step:,} on {dataset}" if isinstance(step, int) else name
+        caption = f"Seed 0. Model hash {meta.get('content_hash')}"
+        if opened.picture is not None:
+            self.samples.show_images(opened.picture, title, caption)
+        else:
+            modes = meta.get("dataset", {}).get("modes") or ()
+            self.samples.set_real_points(None, modes)
+            self.samples.show_points(opened.points, title, caption)
+        self._add_recent("model", opened.path)
+        self.statusBar().showMessage(f"Opened {opened.path}", 5000)
+        self._on_state(self.session.state)
+
+    def _on_model_failed(self, message: str) -> None:
+        self.banner.show_message(f"Could not open the model: {message}", "error")
+        self.statusBar().clearMessage()
+
+    def save_model(self, path: str | None = None) -> None:
+        if self.last_snapshot is None and self.opened_model is None:
+            return
+        if not path:
+            path = self._pick_save("Save model", "generator.safetensors", MODEL_FILTER)
+        if not path:
+            return
+        try:
+            if self.last_snapshot is not None and self.started_info is not None:
+                engine.save_snapshot(path, self.last_snapshot, self.started_info.model_meta)
+            else:
+                engine.save_opened_model(path, self.opened_model)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not save the model to {path}: {exc}", "error")
+            return
+        self._add_recent("model", path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def export_grid(self, path: str | None = None) -> None:
+        picture = self.samples.picture()
+        if picture is None:
+            return
+        if not path:
+            path = self._pick_save("Export grid", "samples.png", "PNG pictures (*.png)")
+        if not path:
+            return
+        provenance = {"ganstudio.app_version": __version__}
+        if self.opened_model is not None:
+            provenance |= {
+                "ganstudio.model_hash": str(self.opened_model.meta.get("content_hash", "")),
+                "ganstudio.seed": "0",
+            }
+        elif self.last_preview is not None and self.started_info is not None:
+            provenance |= {
+                "ganstudio.run": self.started_info.run_folder,
+                "ganstudio.step": str(self.last_preview.step),
+                "ganstudio.latents": "the run's fixed preview latents",
+            }
+        try:
+            engine.save_picture(path, picture, provenance)
+        except (OSError, ValueError) as exc:
+            self.banner.show_message(f"Could not export to {path}: {exc}", "error")
+            return
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+
+    # ---------------------------------------------------------------------------------
+    # Recent files
+
+    def _recent(self) -> list[dict]:
+        try:
+            items = json.loads(self.settings.value("recent", "[]"))
+        except (TypeError, ValueError):
+            return []
+        return [i for i in items if isinstance(i, dict) and "path" in i and "kind" in i]
+
+    def _add_recent(self, kind: str, path: str) -> None:
+        items = [i for i in self._recent() if i["path"] != str(path)]
+        items.insert(0, {"kind": kind, "path": str(path)})
+        self.settings.setValue("recent", json.dumps(items[:MAX_RECENT]))
+        self._rebuild_recent_menu()
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        items = self._recent()
+        labels = {"model": "Model", "run": "Run", "dataset": "Dataset"}
+        for item in items:
+            a = self.recent_menu.addAction(f"{labels[item['kind']]}: {item['path']}")
+            a.triggered.connect(lambda _c=False, i=item: self._open_recent(i))
+        self.recent_menu.setEnabled(bool(items))
+
+    def _open_recent(self, item: dict) -> None:
+        if self.session.active:
+            return
+        if not Path(item["path"]).exists():
+            self.banner.show_message(f"{item['path']} no longer exists.", "warning")
+            return
+        if item["kind"] == "model":
+            self.open_model(item["path"])
+        elif item["kind"] == "run":
+            self.resume_run(item["path"])
+        else:
+            self.setup.add_dataset_path(item["path"])
+
+    # ---------------------------------------------------------------------------------
+    # Drag and drop
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and not self.session.active:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+        urls = event.mimeData().urls()
+        if not urls or not urls[0].isLocalFile():
+            return
+        self.drop_path(urls[0].toLocalFile())
+        event.acceptProposedAction()
+
+    def drop_path(self, path: str) -> None:
+        """A dropped model file opens; a folder, archive or dataset file becomes the dataset."""
+        if self.session.active:
+            return
+        if path.lower().endswith(".safetensors"):
+            self.open_model(path)
+        else:
+            self.setup.add_dataset_path(path)
+
+    # ---------------------------------------------------------------------------------
+    # Settings
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1440, 900)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        for key, splitter in (("splitter", self.splitter), ("views", self.views)):
+            value = self.settings.value(key)
+            if value is not None:
+                splitter.restoreState(value)
+        try:
+            fields = json.loads(self.settings.value("config", "{}"))
+            curves = json.loads(self.settings.value("curves", "{}"))
+        except (TypeError, ValueError):
+            fields, curves = {}, {}
+        if isinstance(fields, dict):
+            self.setup.set_config_fields(fields)
+        if isinstance(curves, dict) and curves:
+            self.curves.restore_state(curves)
+        for item in self._recent():
+            if item["kind"] == "dataset" and Path(item["path"]).exists():
+                self.setup.add_dataset_path(item["path"], select=False)
+        spec = str(self.settings.value("dataset", DEFAULT_DATASET))
+        self.setup.dataset_combo.blockSignals(True)
+        self.setup.select_dataset(spec)
+        self.setup.dataset_combo.blockSignals(False)
+        self._rebuild_recent_menu()
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("splitter", self.splitter.saveState())
+        self.settings.setValue("views", self.views.saveState())
+        try:
+            fields = self.setup.config_fields()
+        except ValueError:
+            fields = None
+        if fields is not None:
+            fields.pop("dataset", None)
+            self.settings.setValue("device", fields.pop("device", "auto"))
+            self.settings.setValue("config", json.dumps(fields))
+        self.settings.setValue("curves", json.dumps(self.curves.state()))
+        self.settings.sync()
+
+    # ---------------------------------------------------------------------------------
+    # Closing
+
+    def ask_save_on_close(self) -> str:
+        """'save', 'discard' or 'cancel' (tests replace this)."""
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Training is running")
+        box.setText("Training is still running. Save a checkpoint and the model before closing?")
+        box.setInformativeText("Saved runs can be continued later with File > Resume run.")
+        save = box.addButton("Save and close", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Close without saving", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "discard" if clicked is discard else "cancel"
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if self.session.active:
+            answer = self.ask_save_on_close()
+            if answer == "cancel":
+                event.ignore()
+                return
+            self.session.stop(save=answer == "save")
+        self._closing = True
+        self._save_settings()
+        if not self.session.wait(30_000):
+            log.error("the training thread did not stop within 30 s")
+        for task in list(self._tasks):
+            task.cancel()
+        for thread in running_threads():
+            thread.wait(30_000)
+        event.accept()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About GAN Studio",
+            f"<b>GAN Studio {__version__}</b><p>Train, watch and explore generative "
+            "adversarial networks on your own pictures.</p>",
+        )

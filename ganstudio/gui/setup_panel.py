@@ -1,0 +1,528 @@
+"""The set-up panel: dataset, model, objective, optimiser, augmentation, run and device.
+
+Every field may be left on "auto": the engine then picks the value and the field shows what
+it picked. The panel knows no torch; the window validates the settings with core and shows
+the verdict inline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ganstudio.core.choices import (
+    ARCHITECTURES,
+    AUGMENT_OPS,
+    BUILTIN_DATASETS,
+    DEFAULT_DATASET,
+    LOSS_NAMES,
+    LR_SCHEDULES,
+)
+from ganstudio.gui.samples_view import ImageView, PointsView
+
+# Fields that may change while training runs (core.control.LIVE_SETTINGS).
+LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
+
+
+class NumberEdit(QLineEdit):
+    """A float that may be left empty for "auto"; the placeholder shows the automatic value."""
+
+    def __init__(self, minimum: float, maximum: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.minimum, self.maximum = minimum, maximum
+        self.setPlaceholderText("auto")
+        self.setClearButtonEnabled(True)
+
+    def value(self) -> float | None:
+        """The number, None when empty; ValueError with a sentence when it is not valid."""
+        text = self.text().strip()
+        if not text:
+            return None
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a number") from None
+        if not (math.isfinite(v) and self.minimum <= v <= self.maximum):
+            raise ValueError(f"{text} is outside {self.minimum:g} to {self.maximum:g}")
+        return v
+
+    def set_value(self, v: float | None) -> None:
+        self.setText("" if v is None else f"{v:g}")
+
+
+class PairEdit(QLineEdit):
+    """Two floats "b1, b2" (Adam betas), or empty for auto."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setPlaceholderText("auto")
+        self.setClearButtonEnabled(True)
+
+    def value(self) -> tuple[float, float] | None:
+        text = self.text().strip()
+        if not text:
+            return None
+        try:
+            a, b = (float(x) for x in text.replace(";", ",").split(","))
+        except ValueError:
+            raise ValueError(f"betas take two numbers like 0.5, 0.999, not {text!r}") from None
+        if not (0 <= a < 1 and 0 <= b < 1):
+            raise ValueError("betas must be in [0, 1)")
+        return a, b
+
+    def set_value(self, v) -> None:
+        self.setText("" if v is None else f"{v[0]:g}, {v[1]:g}")
+
+
+def _auto_spin(maximum: int, minimum_real: int = 1, step: int = 1) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(minimum_real - 1, maximum)
+    s.setSingleStep(step)
+    s.setSpecialValueText("auto")
+    s.setValue(minimum_real - 1)
+    s.setAccelerated(True)
+    return s
+
+
+class SetupPanel(QScrollArea):
+    """Emits ``dataset_requested(spec)`` when another dataset is chosen, ``changed`` on any
+    edit, and ``live_edit(dict)`` when a live setting is edited during training."""
+
+    dataset_requested = Signal(str)
+    open_folder_clicked = Signal()
+    open_file_clicked = Signal()
+    changed = Signal()
+    live_edit = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self._dataset_box())
+        layout.addWidget(self._model_box())
+        layout.addWidget(self._training_box())
+        layout.addWidget(self._augment_box())
+        layout.addWidget(self._run_box())
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("verdict")
+        layout.addWidget(self.verdict)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.setMinimumWidth(330)
+        self._running = False
+        self._wire()
+
+    # ---------------------------------------------------------------------------------
+    # Building
+
+    def _dataset_box(self) -> QGroupBox:
+        box = QGroupBox("Dataset")
+        v = QVBoxLayout(box)
+        self.dataset_combo = QComboBox()
+        self.dataset_combo.setToolTip("A built-in dataset, or pictures you opened")
+        for name, label in BUILTIN_DATASETS.items():
+            self.dataset_combo.addItem(label, f"builtin:{name}")
+        v.addWidget(self.dataset_combo)
+        row = QHBoxLayout()
+        self.open_folder_button = QPushButton("Open folder...")
+        self.open_file_button = QPushButton("Open file...")
+        self.open_file_button.setToolTip(
+            "A .zip/.tar archive, MNIST idx, CIFAR .bin or a .npy/.npz array"
+        )
+        row.addWidget(self.open_folder_button)
+        row.addWidget(self.open_file_button)
+        v.addLayout(row)
+        self.size_combo = QComboBox()
+        for text, data in (("64 px", 64), ("32 px", 32), ("28 px", 28), ("128 px", 128)):
+            self.size_combo.addItem(text, data)
+        self.size_row = QWidget()
+        srow = QHBoxLayout(self.size_row)
+        srow.setContentsMargins(0, 0, 0, 0)
+        srow.addWidget(QLabel("Prepare your pictures at"))
+        srow.addWidget(self.size_combo)
+        srow.addStretch(1)
+        v.addWidget(self.size_row)
+        self.size_row.setVisible(False)
+        self.data_progress = QProgressBar()
+        self.data_progress.setVisible(False)
+        self.data_progress.setFormat("preparing %v / %m")
+        v.addWidget(self.data_progress)
+        self.data_images = ImageView()
+        self.data_images.setMinimumSize(120, 120)
+        self.data_points = PointsView()
+        self.data_points.setMinimumHeight(160)
+        self.data_points.setMaximumHeight(220)
+        self.data_images.setMaximumHeight(220)
+        v.addWidget(self.data_images)
+        v.addWidget(self.data_points)
+        self.data_images.setVisible(False)
+        self.data_points.setVisible(False)
+        self.data_summary = QLabel("")
+        self.data_summary.setWordWrap(True)
+        self.data_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        v.addWidget(self.data_summary)
+        return box
+
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        f = QFormLayout(box)
+        self.arch = QComboBox()
+        self.arch.addItem("auto", None)
+        for a in ARCHITECTURES:
+            self.arch.addItem({"mlp": "MLP", "dcgan": "DCGAN (convolutional)"}[a], a)
+        f.addRow("Architecture", self.arch)
+        self.width = _auto_spin(4096, step=16)
+        self.width.setToolTip("MLP hidden size, or DCGAN base channels (DCGAN size)")
+        f.addRow("Width", self.width)
+        self.latent_dim = _auto_spin(1024)
+        f.addRow("Latent size", self.latent_dim)
+        return box
+
+    def _training_box(self) -> QGroupBox:
+        box = QGroupBox("Objective and optimiser")
+        f = QFormLayout(box)
+        self.loss = QComboBox()
+        for name, label in LOSS_NAMES.items():
+            self.loss.addItem(label, name)
+        self.loss.setCurrentIndex(list(LOSS_NAMES).index("nonsaturating"))
+        f.addRow("Loss", self.loss)
+        self.lr_g = NumberEdit(1e-8, 1.0)
+        self.lr_g.setToolTip("Generator learning rate (Adam); can change while training")
+        self.lr_d = NumberEdit(1e-8, 1.0)
+        self.lr_d.setToolTip("Discriminator learning rate (Adam); can change while training")
+        f.addRow("Learning rate G", self.lr_g)
+        f.addRow("Learning rate D", self.lr_d)
+        self.betas_g = PairEdit()
+        self.betas_d = PairEdit()
+        f.addRow("Adam betas G", self.betas_g)
+        f.addRow("Adam betas D", self.betas_d)
+        self.batch_size = _auto_spin(8192)
+        f.addRow("Batch size", self.batch_size)
+        self.d_steps = _auto_spin(100)
+        self.d_steps.setToolTip("Discriminator updates per generator update; live")
+        f.addRow("D steps per G step", self.d_steps)
+        self.ema = NumberEdit(0.0, 0.99999)
+        self.ema.setToolTip("Decay of the generator's weight average used for samples (0 = off)")
+        f.addRow("EMA", self.ema)
+        self.r1_gamma = NumberEdit(0.0, 1000.0)
+        self.r1_gamma.setToolTip("R1 gradient penalty on real data (0 = off)")
+        f.addRow("R1 penalty", self.r1_gamma)
+        self.lr_schedule = QComboBox()
+        self.lr_schedule.addItem("auto", None)
+        for s in LR_SCHEDULES:
+            self.lr_schedule.addItem(s, s)
+        f.addRow("LR schedule", self.lr_schedule)
+        return box
+
+    def _augment_box(self) -> QGroupBox:
+        box = QGroupBox("Augmentation (images)")
+        v = QVBoxLayout(box)
+        self.hflip = QCheckBox("Mirror real images left-right")
+        v.addWidget(self.hflip)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("DiffAugment:"))
+        self.diffaugment = {}
+        for op in AUGMENT_OPS:
+            cb = QCheckBox(op)
+            self.diffaugment[op] = cb
+            row.addWidget(cb)
+        row.addStretch(1)
+        v.addLayout(row)
+        self.augment_box = box
+        return box
+
+    def _run_box(self) -> QGroupBox:
+        box = QGroupBox("Run")
+        f = QFormLayout(box)
+        self.steps = _auto_spin(100_000_000, step=1000)
+        self.steps.setToolTip("Generator updates to train for (the step budget)")
+        f.addRow("Steps", self.steps)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        f.addRow("Seed", self.seed)
+        self.device = QComboBox()
+        self.device.addItem("auto (loading ...)", "auto")
+        f.addRow("Device", self.device)
+        return box
+
+    def _wire(self) -> None:
+        self.dataset_combo.currentIndexChanged.connect(self._dataset_changed)
+        self.size_combo.currentIndexChanged.connect(self._dataset_changed)
+        self.open_folder_button.clicked.connect(self.open_folder_clicked)
+        self.open_file_button.clicked.connect(self.open_file_clicked)
+        for w in self._all_fields():
+            signal = (
+                w.currentIndexChanged
+                if isinstance(w, QComboBox)
+                else w.toggled
+                if isinstance(w, QCheckBox)
+                else w.valueChanged
+                if isinstance(w, QSpinBox)
+                else w.textChanged
+            )
+            signal.connect(self.changed)
+        self.lr_g.editingFinished.connect(lambda: self._live("lr_g"))
+        self.lr_d.editingFinished.connect(lambda: self._live("lr_d"))
+        self.d_steps.valueChanged.connect(lambda _v: self._live("d_steps"))
+
+    def _all_fields(self) -> list[QWidget]:
+        return [
+            self.arch,
+            self.width,
+            self.latent_dim,
+            self.loss,
+            self.lr_g,
+            self.lr_d,
+            self.betas_g,
+            self.betas_d,
+            self.batch_size,
+            self.d_steps,
+            self.ema,
+            self.r1_gamma,
+            self.lr_schedule,
+            self.hflip,
+            *self.diffaugment.values(),
+            self.steps,
+            self.seed,
+            self.device,
+        ]
+
+    # ---------------------------------------------------------------------------------
+    # Dataset
+
+    def dataset_spec(self) -> str:
+        spec = self.dataset_combo.currentData() or DEFAULT_DATASET
+        if not spec.startswith("builtin:"):
+            spec = f"{spec}?size={self.size_combo.currentData()}"
+        return spec
+
+    def add_dataset_path(self, path: str, select: bool = True) -> None:
+        """Add a folder/file of the user's to the list (once) and select it."""
+        index = self.dataset_combo.findData(path)
+        if index < 0:
+            from pathlib import Path
+
+            self.dataset_combo.addItem(f"{Path(path).name}  ({path})", path)
+            index = self.dataset_combo.count() - 1
+        if select:
+            self.dataset_combo.setCurrentIndex(index)
+
+    def select_dataset(self, spec: str) -> None:
+        base, _, query = spec.partition("?")
+        if not base.startswith("builtin:"):
+            self.add_dataset_path(base, select=False)
+            for part in query.split("&"):
+                if part.startswith("size="):
+                    i = self.size_combo.findData(int(part[5:]) if part[5:].isdigit() else 64)
+                    if i >= 0:
+                        self.size_combo.setCurrentIndex(i)
+        index = self.dataset_combo.findData(base)
+        if index >= 0:
+            self.dataset_combo.setCurrentIndex(index)
+
+    def _dataset_changed(self) -> None:
+        user = not str(self.dataset_combo.currentData()).startswith("builtin:")
+        self.size_row.setVisible(user)
+        self.dataset_requested.emit(self.dataset_spec())
+
+    def show_dataset_loading(self, done: int, total: int) -> None:
+        self.data_progress.setVisible(True)
+        self.data_progress.setRange(0, max(total, 0))
+        self.data_progress.setValue(done)
+        if total <= 0:
+            self.data_summary.setText("Preparing ...")
+
+    def show_dataset(
+        self,
+        summary: str,
+        picture: np.ndarray | None = None,
+        points: np.ndarray | None = None,
+        modes=(),
+    ) -> None:
+        self.data_progress.setVisible(False)
+        self.data_summary.setText(summary)
+        self.data_summary.setStyleSheet("")
+        self.data_images.setVisible(picture is not None)
+        self.data_points.setVisible(points is not None)
+        if picture is not None:
+            self.data_images.set_picture(picture)
+        if points is not None:
+            self.data_points.set_real(points, modes)
+
+    def show_dataset_error(self, message: str) -> None:
+        self.data_progress.setVisible(False)
+        self.data_images.setVisible(False)
+        self.data_points.setVisible(False)
+        self.data_summary.setText(message)
+        self.data_summary.setStyleSheet("color: #b00020;")
+
+    # ---------------------------------------------------------------------------------
+    # Devices
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """(name, description) pairs, preferred first; keeps the current choice if present."""
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        best = devices[0][1] if devices else "CPU"
+        self.device.addItem(f"auto: {best}", "auto")
+        for name, text in devices:
+            self.device.addItem(text, name)
+        index = self.device.findData(current)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.blockSignals(False)
+
+    # ---------------------------------------------------------------------------------
+    # Settings in and out
+
+    def config_fields(self) -> dict:
+        """TrainConfig fields chosen here (auto fields left out). ValueError with a sentence
+        naming the field when one is not valid."""
+        out: dict = {"dataset": self.dataset_spec(), "seed": self.seed.value()}
+        for name in ("width", "latent_dim", "batch_size", "d_steps", "steps"):
+            v = getattr(self, name).value()
+            if v > getattr(self, name).minimum():
+                out[name] = v
+        for name, label in (
+            ("lr_g", "Learning rate G"),
+            ("lr_d", "Learning rate D"),
+            ("ema", "EMA"),
+            ("r1_gamma", "R1 penalty"),
+        ):
+            try:
+                v = getattr(self, name).value()
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+            if v is not None:
+                out[name] = v
+        for name, label in (("betas_g", "Adam betas G"), ("betas_d", "Adam betas D")):
+            try:
+                pair = getattr(self, name).value()
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+            if pair is not None:
+                out[f"beta1_{name[-1]}"], out[f"beta2_{name[-1]}"] = pair
+        if self.arch.currentData():
+            out["arch"] = self.arch.currentData()
+        out["loss"] = self.loss.currentData()
+        if self.lr_schedule.currentData():
+            out["lr_schedule"] = self.lr_schedule.currentData()
+        if self.hflip.isChecked():
+            out["hflip"] = True
+        ops = [op for op, cb in self.diffaugment.items() if cb.isChecked()]
+        if ops:
+            out["diffaugment"] = ",".join(ops)
+        out["device"] = self.device.currentData() or "auto"
+        return out
+
+    def set_config_fields(self, d: dict) -> None:
+        """Show saved settings (unknown or bad values are ignored, never raised)."""
+        self.blockSignals(True)
+        try:
+            for name in ("width", "latent_dim", "batch_size", "d_steps", "steps", "seed"):
+                w = getattr(self, name)
+                v = d.get(name)
+                w.setValue(int(v) if isinstance(v, (int, float)) else w.minimum())
+            for name in ("lr_g", "lr_d", "ema", "r1_gamma"):
+                v = d.get(name)
+                getattr(self, name).set_value(float(v) if isinstance(v, (int, float)) else None)
+            for side in ("g", "d"):
+                b1, b2 = d.get(f"beta1_{side}"), d.get(f"beta2_{side}")
+                ok = isinstance(b1, (int, float)) and isinstance(b2, (int, float))
+                getattr(self, f"betas_{side}").set_value((b1, b2) if ok else None)
+            for combo, key in (
+                (self.arch, "arch"),
+                (self.loss, "loss"),
+                (self.lr_schedule, "lr_schedule"),
+                (self.device, "device"),
+            ):
+                i = combo.findData(d.get(key))
+                if i >= 0:
+                    combo.setCurrentIndex(i)
+            self.hflip.setChecked(bool(d.get("hflip")))
+            ops = str(d.get("diffaugment") or "").split(",")
+            for op, cb in self.diffaugment.items():
+                cb.setChecked(op in ops)
+        finally:
+            self.blockSignals(False)
+        self.changed.emit()
+
+    def show_resolved(self, resolved: dict | None) -> None:
+        """Show the engine's automatic choices as the placeholders of "auto" fields."""
+        r = resolved or {}
+        for name in ("lr_g", "lr_d", "ema", "r1_gamma"):
+            v = r.get(name)
+            getattr(self, name).setPlaceholderText("auto" if v is None else f"auto: {v:g}")
+        for side in ("g", "d"):
+            b1, b2 = r.get(f"beta1_{side}"), r.get(f"beta2_{side}")
+            getattr(self, f"betas_{side}").setPlaceholderText(
+                "auto" if b1 is None else f"auto: {b1:g}, {b2:g}"
+            )
+        for name in ("width", "latent_dim", "batch_size", "d_steps", "steps"):
+            v = r.get(name)
+            getattr(self, name).setSpecialValueText("auto" if v is None else f"auto: {v}")
+        for combo, key in ((self.arch, "arch"), (self.lr_schedule, "lr_schedule")):
+            v = r.get(key)
+            combo.setItemText(0, "auto" if v is None else f"auto: {v}")
+        is_image = r.get("_is_image")
+        self.augment_box.setEnabled(bool(is_image) or is_image is None)
+
+    def show_verdict(self, text: str, error: bool) -> None:
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet("color: #b00020;" if error else "color: #555;")
+
+    # ---------------------------------------------------------------------------------
+    # While training
+
+    def set_running(self, running: bool) -> None:
+        """While a run is going only the live settings can be edited."""
+        self._running = running
+        for w in self._all_fields():
+            w.setEnabled(not running)
+        for name in LIVE_FIELDS:
+            getattr(self, name).setEnabled(True)
+        for w in (
+            self.dataset_combo,
+            self.open_folder_button,
+            self.open_file_button,
+            self.size_combo,
+        ):
+            w.setEnabled(not running)
+
+    def _live(self, name: str) -> None:
+        if not self._running:
+            return
+        try:
+            if name == "d_steps":
+                value = self.d_steps.value()
+                if value < 1:
+                    return
+            else:
+                value = getattr(self, name).value()
+                if value is None:
+                    return
+        except ValueError as exc:
+            self.show_verdict(f"{name}: {exc}", error=True)
+            return
+        self.live_edit.emit({name: value})

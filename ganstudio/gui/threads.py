@@ -1,0 +1,181 @@
+"""Running work off the GUI thread: one QThread per task, results back as queued signals.
+
+Every thread started here is registered, so the window (and the tests) can stop and wait for
+all of them: no QThread is ever left running when the window closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+
+class _Registry(QObject):
+    """Holds every started thread and its worker (created in the GUI thread) until the
+    thread has finished, so neither is destroyed while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alive: dict[int, tuple[QThread, QObject]] = {}
+
+    def add(self, thread: QThread, worker: QObject) -> None:
+        self.alive[id(thread)] = (thread, worker)
+        thread.finished.connect(self.release, Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def release(self) -> None:
+        thread = self.sender()
+        pair = self.alive.get(id(thread))
+        if pair is not None and not pair[0].isRunning():
+            del self.alive[id(thread)]
+
+
+_registry: _Registry | None = None
+
+
+def running_threads() -> list[QThread]:
+    if _registry is None:
+        return []
+    return [t for t, _ in _registry.alive.values() if t.isRunning()]
+
+
+def wait_all(ms: int = 5000) -> bool:
+    """Wait for every running thread; True when none is left running."""
+    return all(t.wait(ms) for t in running_threads())
+
+
+def start_thread(worker: QObject, entry: Callable[[], None], name: str) -> QThread:
+    """Move ``worker`` to a new QThread, call ``entry`` there; the worker quits the thread
+    when its work is done (QThread.currentThread().quit()). Call from the GUI thread."""
+    global _registry
+    if _registry is None:
+        _registry = _Registry()
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.started.connect(entry)
+    _registry.add(thread, worker)
+    thread.start()
+    return thread
+
+
+class Cancelled(Exception):
+    """Raised inside a task's progress callback once the task was cancelled."""
+
+
+class TaskWorker(QObject):
+    """Runs ``fn(progress)`` once in its thread; emits ``done(result)`` or ``failed(message)``.
+
+    ``progress(done, total)`` may be called from ``fn`` to report progress.
+    """
+
+    done = Signal(object)
+    failed = Signal(str)
+    progress = Signal(int, int)
+    finished = Signal()
+
+    def __init__(self, fn: Callable[[Callable[[int, int], None]], Any]) -> None:
+        super().__init__()
+        self._fn = fn
+        self.cancel_requested = False  # set from the GUI thread; checked at each progress call
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.cancel_requested:
+            raise Cancelled
+        self.progress.emit(int(done), int(total))
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._fn(self._progress)
+        except Cancelled:
+            pass
+        except Exception as exc:  # a user-caused error (bad folder ...) or a bug: say it
+            if not _is_user_error(exc):
+                log.error("background task failed:\n%s", traceback.format_exc())
+            self.failed.emit(error_message(exc))
+        else:
+            self.done.emit(result)
+        finally:
+            self.finished.emit()
+            QThread.currentThread().quit()
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    names = {c.__name__ for c in type(exc).__mro__}
+    return bool(
+        names
+        & {
+            "ConfigError",
+            "DatasetError",
+            "ModelFileError",
+            "DeviceError",
+            "RunFolderError",
+            "OSError",
+        }
+    )
+
+
+def error_message(exc: BaseException) -> str:
+    """One sentence for the user: the message of errors we raise on purpose, otherwise the
+    exception's type and text (the traceback goes to the log)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    if _is_user_error(exc):
+        return str(exc)
+    return f"unexpected error ({type(exc).__name__}: {exc}); details are in the log"
+
+
+class Task(QObject):
+    """A function run once in a background thread, owned by the GUI thread.
+
+    Connect to ``done``/``failed``/``progress`` (delivered in the GUI thread), then call
+    ``start``. ``cancel`` only drops the result: the function runs to its end.
+    """
+
+    done = Signal(object)
+    failed = Signal(str)
+    progress = Signal(int, int)
+
+    def __init__(self, fn: Callable[[Callable[[int, int], None]], Any], name: str, parent=None):
+        super().__init__(parent)
+        self._worker = TaskWorker(fn)
+        self._name = name
+        self._thread: QThread | None = None
+        self.cancelled = False
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
+        self._worker.progress.connect(self._on_progress)
+
+    def start(self) -> Task:
+        self._thread = start_thread(self._worker, self._worker.run, self._name)
+        return self
+
+    def cancel(self) -> None:
+        """Drop the result; work that reports progress also stops at its next report."""
+        self.cancelled = True
+        self._worker.cancel_requested = True
+
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.isRunning()
+
+    def wait(self, ms: int = 30_000) -> bool:
+        return self._thread is None or self._thread.wait(ms)
+
+    def _on_done(self, result: object) -> None:
+        if not self.cancelled:
+            self.done.emit(result)
+
+    def _on_failed(self, message: str) -> None:
+        if not self.cancelled:
+            self.failed.emit(message)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if not self.cancelled:
+            self.progress.emit(done, total)
