@@ -16,7 +16,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         dataset = args.datasets if args.datasets != "ring8,grid25" else "ring8"
         gui_table(
             seconds=args.seconds,
-            repeats=args.repeats if args.repeats != 3 else 2,
+            repeats=args.repeats,
             dataset=dataset if ":" in dataset else f"builtin:{dataset}",
             print_fn=print,
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,11 @@ CURVES = (
     ("d_fake", "D(G(z))", "d_output", "#c5221f"),
 )
 SMOOTHING_WINDOWS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)  # steps; 1 = off
-REDRAW_HZ = 20
+REDRAW_HZ = 10
+# Largest share of wall time drawing may take while data streams in: the GUI thread shares
+# the interpreter (and, on a small CPU, the cores) with training, so a slow redraw is spaced
+# out instead of slowing training down.
+DRAW_BUDGET = 0.02
 MOUSE_MOVES_PER_S = 30
 POINTS_PER_PIXEL = 2
 D_OUTPUT_LABELS = {True: "D output (probability)", False: "Critic score"}
@@ -155,6 +160,7 @@ class CurvesPanel(QWidget):
             slot=self._on_mouse_moved,
             threadSafe=False,
         )
+        self._next_draw = 0.0
         self._timer = QTimer(self)
         self._timer.setInterval(1000 // REDRAW_HZ)
         self._timer.timeout.connect(self._on_timer)
@@ -277,8 +283,15 @@ class CurvesPanel(QWidget):
         self._dirty = False
 
     def _on_timer(self) -> None:
-        if self._dirty and self.isVisible():
-            self.redraw()
+        if not (self._dirty and self.isVisible()):
+            return
+        now = time.perf_counter()
+        if now < self._next_draw:
+            return
+        self.redraw()
+        self._plots.viewport().repaint()  # paint now, so the cost below includes it
+        cost = time.perf_counter() - now
+        self._next_draw = now + cost / DRAW_BUDGET
 
     def _mark_dirty(self, *_: Any) -> None:
         self._dirty = True

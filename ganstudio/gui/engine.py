@@ -12,8 +12,14 @@ import numpy as np
 
 def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
     """Import the engine; the devices to train on as (name, description), preferred first."""
+    import gc
+
     import ganstudio.core.trainer  # noqa: F401  (the heavy import: PyTorch)
     from ganstudio.core.device import available_devices
+
+    # Modules live as long as the program: keep the collector's full passes from walking
+    # PyTorch's many objects again and again (each pass would pause the window).
+    gc.freeze()
 
     return [(d.name, d.description) for d in available_devices()]
 

@@ -38,6 +38,7 @@ from ganstudio.gui.training import Finished, Started, TrainingJob, TrainingSessi
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10
+STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
 MODEL_FILTER = "GAN Studio models and checkpoints (*.safetensors);;All files (*)"
 
 
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self._tasks: set[Task] = set()
         self._data_task: Task | None = None
         self._closing = False
+        self._status_time = 0.0
 
         self.setup = SetupPanel()
         self.curves = CurvesPanel()
@@ -232,6 +234,8 @@ class MainWindow(QMainWindow):
         self.busy.setMaximumWidth(120)
         self.busy.setRange(0, 0)
         self.busy.hide()
+        for w in (self.step_label, self.speed_label, self.eta_label, self.memory_label):
+            w.setStyleSheet("padding: 0 10px; border-left: 1px solid palette(mid);")
         for w in (self.busy, self.step_label, self.speed_label, self.eta_label, self.memory_label):
             bar.addPermanentWidget(w)
 
@@ -446,6 +450,10 @@ class MainWindow(QMainWindow):
 
     def _on_report(self, r) -> None:
         self.curves.append(r.steps, r.g_loss, r.d_loss, r.d_real, r.d_fake)
+        now = time.monotonic()
+        if now - self._status_time < STATUS_INTERVAL and r.step < r.total_steps:
+            return  # the status bar changes at most a few times a second
+        self._status_time = now
         self._update_step(r.step, r.total_steps)
         self.speed_label.setText(f"{r.images_per_s:,.0f} img/s")
         eta = (r.total_steps - r.step) / r.steps_per_s if r.steps_per_s > 0 else math.inf

@@ -11,6 +11,11 @@ from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget, QVBoxLayout, 
 
 from ganstudio.gui.images import to_pixmap
 
+# Points drawn per set: a few thousand fragments cost ~25 ms per paint on a small CPU, which
+# would stall the window while training; this many show the distribution as well.
+MAX_REAL_SHOWN = 600
+MAX_FAKE_SHOWN = 1200
+
 REAL = (40, 90, 200)
 FAKE = (245, 130, 30)
 
@@ -76,7 +81,8 @@ class PointsView(pg.PlotWidget):
         if points is None or len(points) == 0:
             self.real.setData([], [])
         else:
-            self.real.setData(points[:, 0], points[:, 1])
+            shown = points[:MAX_REAL_SHOWN]
+            self.real.setData(shown[:, 0], shown[:, 1])
         m = np.asarray(modes, dtype=np.float64).reshape(-1, 2)
         self.modes.setData(m[:, 0], m[:, 1]) if len(m) else self.modes.setData([], [])
         self._framed = False
@@ -95,7 +101,8 @@ class PointsView(pg.PlotWidget):
             self.fake.setData([], [])
             return
         finite = points[np.isfinite(points).all(axis=1)]
-        self.fake.setData(finite[:, 0], finite[:, 1])
+        shown = finite[:MAX_FAKE_SHOWN]
+        self.fake.setData(shown[:, 0], shown[:, 1])
         if not self._framed and len(finite):
             self._frame(finite)
 

@@ -8,6 +8,7 @@ runs, so control goes through core's thread-safe TrainControl, not through queue
 
 from __future__ import annotations
 
+import gc
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ class TrainingWorker(QObject):
 
         job = self.job
         ckpt = None
+        gc.freeze()  # see below; also keeps setting up from pausing the window
         if job.resume:
             self.status.emit(f"Opening {job.resume} ...")
             ckpt = read_checkpoint(find_checkpoint(job.resume))
@@ -161,6 +163,10 @@ class TrainingWorker(QObject):
             )
         )
         self.status.emit("Training")
+        # Everything allocated so far (the engine, the networks, the data) lives for the whole
+        # run: freezing it keeps the garbage collector's full passes short, which would
+        # otherwise pause both threads for ~100 ms while they walk it. Undone at the end.
+        gc.freeze()
 
         def on_report(r) -> None:
             writer.on_report(r)
@@ -181,6 +187,7 @@ class TrainingWorker(QObject):
                 writer.save_checkpoint()
                 model = str(writer.save_generator())
         finally:
+            gc.unfreeze()
             if outcome is None:  # an unexpected error: the log still says how the run ended
                 from ganstudio.core.events import Outcome
 
