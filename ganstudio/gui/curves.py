@@ -81,7 +81,8 @@ class CurvesPanel(QWidget):
         )
         self._readout = QLabel()
         self._readout.setTextFormat(Qt.TextFormat.RichText)
-        self._readout.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self._readout.setContentsMargins(6, 0, 4, 0)
         self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         toolbar = QHBoxLayout()
@@ -94,8 +95,7 @@ class CurvesPanel(QWidget):
         toolbar.addWidget(self._log_hint)
         toolbar.addSpacing(8)
         toolbar.addWidget(self._follow_box)
-        toolbar.addSpacing(8)
-        toolbar.addWidget(self._readout, 1)
+        toolbar.addStretch(1)
 
         # ---- the plots
         palette = self.palette()
@@ -148,6 +148,7 @@ class CurvesPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(toolbar)
+        layout.addWidget(self._readout)  # its own line: four values need the width
         layout.addWidget(self._plots, 1)
 
         self._smoothing.valueChanged.connect(self._on_smoothing_changed)

@@ -47,9 +47,9 @@ class ImageView(QWidget):
             return
         pw, ph = self._pixmap.width(), self._pixmap.height()
         scale = min(self.width() / pw, self.height() / ph)
-        if scale >= 1:
+        if scale >= 3:
             scale = float(int(scale))  # whole pixels: crisp
-        else:
+        else:  # whole pixels would waste up to half the space: scale smoothly instead
             painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         w, h = int(pw * scale), int(ph * scale)
         x, y = (self.width() - w) // 2, (self.height() - h) // 2
