@@ -3,25 +3,18 @@ wires menus, toolbar and status bar to a TrainingSession. It holds no training l
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
-    QPushButton,
     QSplitter,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -29,17 +22,19 @@ from PySide6.QtWidgets import (
 from ganstudio import __version__
 from ganstudio.core.choices import DEFAULT_DATASET
 from ganstudio.gui import engine
+from ganstudio.gui.banner import Banner
 from ganstudio.gui.curves import CurvesPanel
+from ganstudio.gui.file_actions import FileActions
+from ganstudio.gui.menus import MenusAndBars
 from ganstudio.gui.samples_view import SamplesView
 from ganstudio.gui.setup_panel import SetupPanel
 from ganstudio.gui.threads import Task, running_threads
 from ganstudio.gui.training import Finished, Started, TrainingJob, TrainingSession
+from ganstudio.gui.window_state import WindowState
 
 log = logging.getLogger(__name__)
 
-MAX_RECENT = 10
 STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
-MODEL_FILTER = "GAN Studio models and checkpoints (*.safetensors);;All files (*)"
 
 
 def _fmt_duration(seconds: float) -> str:
@@ -51,38 +46,7 @@ def _fmt_duration(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-class Banner(QFrame):
-    """A message above the views: errors in red, warnings in amber; closable."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QPushButton("x")
-        close.setFlat(True)
-        close.setFixedWidth(24)
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(self.label, 1)
-        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.hide()
-        self.kind = ""
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        colours = {"error": ("#fdecea", "#8a1c12"), "warning": ("#fff4e0", "#7a4b00")}
-        bg, fg = colours.get(kind, ("#eef3fb", "#1f3b63"))
-        self.setStyleSheet(
-            f"Banner {{ background: {bg}; border-radius: 4px; }} QLabel {{ color: {fg}; }}"
-        )
-        self.label.setText(text)
-        self.kind = kind
-        self.show()
-
-
-class MainWindow(QMainWindow):
+class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
     """``settings``: where preferences live (tests pass a QSettings on a temporary file)."""
 
     engine_ready = Signal()
@@ -151,93 +115,6 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._on_state("idle")
         QTimer.singleShot(0, self._start_engine)
-
-    # ---------------------------------------------------------------------------------
-    # Actions, menus, status bar
-
-    def _action(self, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
-        a = QAction(text, self)
-        if shortcuts:
-            a.setShortcuts([QKeySequence(k) for k in shortcuts])
-        if tip:
-            a.setToolTip(tip + (f" ({shortcuts[0]})" if shortcuts else ""))
-            a.setStatusTip(tip)
-        a.triggered.connect(slot)
-        return a
-
-    def _build_actions(self) -> None:
-        self.start_action = self._action(
-            "Start", self.start_training, ("F5", "Ctrl+Return"), "Start training"
-        )
-        self.pause_action = self._action(
-            "Pause", self.toggle_pause, ("F6", "Ctrl+P"), "Pause or resume training"
-        )
-        self.step_action = self._action(
-            "Step", self.step_once, ("F10",), "Train one iteration (D steps, then one G step)"
-        )
-        self.stop_action = self._action(
-            "Stop", self.stop_training, ("Shift+F5", "Ctrl+."), "Stop training (saves it)"
-        )
-        self.open_model_action = self._action(
-            "Open model...", self.open_model, (QKeySequence.StandardKey.Open,)
-        )
-        self.save_model_action = self._action(
-            "Save model...", self.save_model, (QKeySequence.StandardKey.Save,)
-        )
-        self.resume_action = self._action("Resume run...", self.resume_run, ("Ctrl+R",))
-        self.export_action = self._action("Export grid...", self.export_grid, ("Ctrl+E",))
-        self.open_folder_action = self._action("Open dataset folder...", self.open_dataset_folder)
-        self.open_file_action = self._action("Open dataset file...", self.open_dataset_file)
-        self.quit_action = self._action("Quit", self.close, (QKeySequence.StandardKey.Quit,))
-        self.about_action = self._action("About GAN Studio", self.about)
-        toolbar = QToolBar("Training")
-        toolbar.setObjectName("training_toolbar")
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
-            toolbar.addAction(a)
-        self.addToolBar(toolbar)
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        for a in (self.open_folder_action, self.open_file_action):
-            file_menu.addAction(a)
-        file_menu.addSeparator()
-        for a in (
-            self.open_model_action,
-            self.save_model_action,
-            self.resume_action,
-            self.export_action,
-        ):
-            file_menu.addAction(a)
-        self.recent_menu = file_menu.addMenu("Recent files")
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        train_menu = bar.addMenu("&Training")
-        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
-            train_menu.addAction(a)
-        view_menu = bar.addMenu("&View")
-        toggle = self._action("Set-up panel", lambda on: self.setup.setVisible(on), ("Ctrl+1",))
-        toggle.setCheckable(True)
-        toggle.setChecked(True)
-        view_menu.addAction(toggle)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self.about_action)
-
-    def _build_status_bar(self) -> None:
-        bar = self.statusBar()
-        self.step_label = QLabel("")
-        self.speed_label = QLabel("")
-        self.eta_label = QLabel("")
-        self.memory_label = QLabel("")
-        self.busy = QProgressBar()
-        self.busy.setMaximumWidth(120)
-        self.busy.setRange(0, 0)
-        self.busy.hide()
-        for w in (self.step_label, self.speed_label, self.eta_label, self.memory_label):
-            w.setStyleSheet("padding: 0 10px; border-left: 1px solid palette(mid);")
-        for w in (self.busy, self.step_label, self.speed_label, self.eta_label, self.memory_label):
-            bar.addPermanentWidget(w)
 
     # ---------------------------------------------------------------------------------
     # Engine and dataset (background threads)
@@ -494,233 +371,6 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{result.message}.{saved}", 15000)
         self.eta_label.setText("")
         self._validate()
-
-    # ---------------------------------------------------------------------------------
-    # Files
-
-    def _pick_save(self, title: str, name: str, filters: str) -> str:
-        start = str(Path(self.settings.value("last_folder", str(Path.home()))) / name)
-        path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
-        if path:
-            self.settings.setValue("last_folder", str(Path(path).parent))
-        return path
-
-    def open_dataset_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "Open a folder of pictures", self.settings.value("last_folder", "")
-        )
-        if path:
-            self.settings.setValue("last_folder", path)
-            self.setup.add_dataset_path(path)
-
-    def open_dataset_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self,
-            "Open a dataset file",
-            self.settings.value("last_folder", ""),
-            "Datasets (*.zip *.tar *.tgz *.gz *.bz2 *.xz *.npy *.npz *.bin *idx*-ubyte*);;"
-            "All files (*)",
-        )
-        if path:
-            self.settings.setValue("last_folder", str(Path(path).parent))
-            self.setup.add_dataset_path(path)
-
-    def open_model(self, path: str | None = None) -> None:
-        if self.session.active:
-            return
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open a model", self.settings.value("last_folder", ""), MODEL_FILTER
-            )
-        if not path:
-            return
-        self.statusBar().showMessage(f"Opening {path} ...")
-        self._run_task(
-            engine.open_model_task(str(path)),
-            "open model",
-            self._on_model_opened,
-            self._on_model_failed,
-        )
-
-    def _on_model_opened(self, opened: engine.OpenedModel) -> None:
-        self.opened_model = opened
-        self.last_snapshot = None
-        meta = opened.meta
-        name = Path(opened.path).name
-        dataset = meta.get("dataset", {}).get("name", "?")
-        step = meta.get("step")
-        title = f"{name}: step {step:,} on {dataset}" if isinstance(step, int) else name
-        caption = f"Seed 0. Model hash {meta.get('content_hash')}"
-        if opened.picture is not None:
-            self.samples.show_images(opened.picture, title, caption)
-        else:
-            modes = meta.get("dataset", {}).get("modes") or ()
-            self.samples.set_real_points(None, modes)
-            self.samples.show_points(opened.points, title, caption)
-        self._add_recent("model", opened.path)
-        self.statusBar().showMessage(f"Opened {opened.path}", 5000)
-        self._on_state(self.session.state)
-
-    def _on_model_failed(self, message: str) -> None:
-        self.banner.show_message(f"Could not open the model: {message}", "error")
-        self.statusBar().clearMessage()
-
-    def save_model(self, path: str | None = None) -> None:
-        if self.last_snapshot is None and self.opened_model is None:
-            return
-        if not path:
-            path = self._pick_save("Save model", "generator.safetensors", MODEL_FILTER)
-        if not path:
-            return
-        try:
-            if self.last_snapshot is not None and self.started_info is not None:
-                engine.save_snapshot(path, self.last_snapshot, self.started_info.model_meta)
-            else:
-                engine.save_opened_model(path, self.opened_model)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not save the model to {path}: {exc}", "error")
-            return
-        self._add_recent("model", path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-
-    def export_grid(self, path: str | None = None) -> None:
-        picture = self.samples.picture()
-        if picture is None:
-            return
-        if not path:
-            path = self._pick_save("Export grid", "samples.png", "PNG pictures (*.png)")
-        if not path:
-            return
-        provenance = {"ganstudio.app_version": __version__}
-        if self.opened_model is not None:
-            provenance |= {
-                "ganstudio.model_hash": str(self.opened_model.meta.get("content_hash", "")),
-                "ganstudio.seed": "0",
-            }
-        elif self.last_preview is not None and self.started_info is not None:
-            provenance |= {
-                "ganstudio.run": self.started_info.run_folder,
-                "ganstudio.step": str(self.last_preview.step),
-                "ganstudio.latents": "the run's fixed preview latents",
-            }
-        try:
-            engine.save_picture(path, picture, provenance)
-        except (OSError, ValueError) as exc:
-            self.banner.show_message(f"Could not export to {path}: {exc}", "error")
-            return
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-
-    # ---------------------------------------------------------------------------------
-    # Recent files
-
-    def _recent(self) -> list[dict]:
-        try:
-            items = json.loads(self.settings.value("recent", "[]"))
-        except (TypeError, ValueError):
-            return []
-        return [i for i in items if isinstance(i, dict) and "path" in i and "kind" in i]
-
-    def _add_recent(self, kind: str, path: str) -> None:
-        items = [i for i in self._recent() if i["path"] != str(path)]
-        items.insert(0, {"kind": kind, "path": str(path)})
-        self.settings.setValue("recent", json.dumps(items[:MAX_RECENT]))
-        self._rebuild_recent_menu()
-
-    def _rebuild_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        items = self._recent()
-        labels = {"model": "Model", "run": "Run", "dataset": "Dataset"}
-        for item in items:
-            a = self.recent_menu.addAction(f"{labels[item['kind']]}: {item['path']}")
-            a.triggered.connect(lambda _c=False, i=item: self._open_recent(i))
-        self.recent_menu.setEnabled(bool(items))
-
-    def _open_recent(self, item: dict) -> None:
-        if self.session.active:
-            return
-        if not Path(item["path"]).exists():
-            self.banner.show_message(f"{item['path']} no longer exists.", "warning")
-            return
-        if item["kind"] == "model":
-            self.open_model(item["path"])
-        elif item["kind"] == "run":
-            self.resume_run(item["path"])
-        else:
-            self.setup.add_dataset_path(item["path"])
-
-    # ---------------------------------------------------------------------------------
-    # Drag and drop
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
-        urls = event.mimeData().urls()
-        if urls and urls[0].isLocalFile() and not self.session.active:
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
-        urls = event.mimeData().urls()
-        if not urls or not urls[0].isLocalFile():
-            return
-        self.drop_path(urls[0].toLocalFile())
-        event.acceptProposedAction()
-
-    def drop_path(self, path: str) -> None:
-        """A dropped model file opens; a folder, archive or dataset file becomes the dataset."""
-        if self.session.active:
-            return
-        if path.lower().endswith(".safetensors"):
-            self.open_model(path)
-        else:
-            self.setup.add_dataset_path(path)
-
-    # ---------------------------------------------------------------------------------
-    # Settings
-
-    def _restore_settings(self) -> None:
-        geometry = self.settings.value("geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1440, 900)
-        state = self.settings.value("window_state")
-        if state is not None:
-            self.restoreState(state)
-        for key, splitter in (("splitter", self.splitter), ("views", self.views)):
-            value = self.settings.value(key)
-            if value is not None:
-                splitter.restoreState(value)
-        try:
-            fields = json.loads(self.settings.value("config", "{}"))
-            curves = json.loads(self.settings.value("curves", "{}"))
-        except (TypeError, ValueError):
-            fields, curves = {}, {}
-        if isinstance(fields, dict):
-            self.setup.set_config_fields(fields)
-        if isinstance(curves, dict) and curves:
-            self.curves.restore_state(curves)
-        for item in self._recent():
-            if item["kind"] == "dataset" and Path(item["path"]).exists():
-                self.setup.add_dataset_path(item["path"], select=False)
-        spec = str(self.settings.value("dataset", DEFAULT_DATASET))
-        self.setup.dataset_combo.blockSignals(True)
-        self.setup.select_dataset(spec)
-        self.setup.dataset_combo.blockSignals(False)
-        self._rebuild_recent_menu()
-
-    def _save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState())
-        self.settings.setValue("splitter", self.splitter.saveState())
-        self.settings.setValue("views", self.views.saveState())
-        try:
-            fields = self.setup.config_fields()
-        except ValueError:
-            fields = None
-        if fields is not None:
-            fields.pop("dataset", None)
-            self.settings.setValue("device", fields.pop("device", "auto"))
-            self.settings.setValue("config", json.dumps(fields))
-        self.settings.setValue("curves", json.dumps(self.curves.state()))
-        self.settings.sync()
 
     # ---------------------------------------------------------------------------------
     # Closing

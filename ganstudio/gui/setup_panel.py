@@ -7,8 +7,6 @@ the verdict inline.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -18,7 +16,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -35,70 +32,11 @@ from ganstudio.core.choices import (
     LOSS_NAMES,
     LR_SCHEDULES,
 )
+from ganstudio.gui.fields import NumberEdit, PairEdit, auto_spin
 from ganstudio.gui.samples_view import ImageView, PointsView
 
 # Fields that may change while training runs (core.control.LIVE_SETTINGS).
 LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
-
-
-class NumberEdit(QLineEdit):
-    """A float that may be left empty for "auto"; the placeholder shows the automatic value."""
-
-    def __init__(self, minimum: float, maximum: float, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.minimum, self.maximum = minimum, maximum
-        self.setPlaceholderText("auto")
-        self.setClearButtonEnabled(True)
-
-    def value(self) -> float | None:
-        """The number, None when empty; ValueError with a sentence when it is not valid."""
-        text = self.text().strip()
-        if not text:
-            return None
-        try:
-            v = float(text)
-        except ValueError:
-            raise ValueError(f"{text!r} is not a number") from None
-        if not (math.isfinite(v) and self.minimum <= v <= self.maximum):
-            raise ValueError(f"{text} is outside {self.minimum:g} to {self.maximum:g}")
-        return v
-
-    def set_value(self, v: float | None) -> None:
-        self.setText("" if v is None else f"{v:g}")
-
-
-class PairEdit(QLineEdit):
-    """Two floats "b1, b2" (Adam betas), or empty for auto."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setPlaceholderText("auto")
-        self.setClearButtonEnabled(True)
-
-    def value(self) -> tuple[float, float] | None:
-        text = self.text().strip()
-        if not text:
-            return None
-        try:
-            a, b = (float(x) for x in text.replace(";", ",").split(","))
-        except ValueError:
-            raise ValueError(f"betas take two numbers like 0.5, 0.999, not {text!r}") from None
-        if not (0 <= a < 1 and 0 <= b < 1):
-            raise ValueError("betas must be in [0, 1)")
-        return a, b
-
-    def set_value(self, v) -> None:
-        self.setText("" if v is None else f"{v[0]:g}, {v[1]:g}")
-
-
-def _auto_spin(maximum: int, minimum_real: int = 1, step: int = 1) -> QSpinBox:
-    s = QSpinBox()
-    s.setRange(minimum_real - 1, maximum)
-    s.setSingleStep(step)
-    s.setSpecialValueText("auto")
-    s.setValue(minimum_real - 1)
-    s.setAccelerated(True)
-    return s
 
 
 class SetupPanel(QScrollArea):
@@ -192,10 +130,10 @@ class SetupPanel(QScrollArea):
         for a in ARCHITECTURES:
             self.arch.addItem({"mlp": "MLP", "dcgan": "DCGAN (convolutional)"}[a], a)
         f.addRow("Architecture", self.arch)
-        self.width = _auto_spin(4096, step=16)
+        self.width = auto_spin(4096, step=16)
         self.width.setToolTip("MLP hidden size, or DCGAN base channels (DCGAN size)")
         f.addRow("Width", self.width)
-        self.latent_dim = _auto_spin(1024)
+        self.latent_dim = auto_spin(1024)
         f.addRow("Latent size", self.latent_dim)
         return box
 
@@ -217,9 +155,9 @@ class SetupPanel(QScrollArea):
         self.betas_d = PairEdit()
         f.addRow("Adam betas G", self.betas_g)
         f.addRow("Adam betas D", self.betas_d)
-        self.batch_size = _auto_spin(8192)
+        self.batch_size = auto_spin(8192)
         f.addRow("Batch size", self.batch_size)
-        self.d_steps = _auto_spin(100)
+        self.d_steps = auto_spin(100)
         self.d_steps.setToolTip("Discriminator updates per generator update; live")
         f.addRow("D steps per G step", self.d_steps)
         self.ema = NumberEdit(0.0, 0.99999)
@@ -255,7 +193,7 @@ class SetupPanel(QScrollArea):
     def _run_box(self) -> QGroupBox:
         box = QGroupBox("Run")
         f = QFormLayout(box)
-        self.steps = _auto_spin(100_000_000, step=1000)
+        self.steps = auto_spin(100_000_000, step=1000)
         self.steps.setToolTip("Generator updates to train for (the step budget)")
         f.addRow("Steps", self.steps)
         self.seed = QSpinBox()

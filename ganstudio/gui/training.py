@@ -69,8 +69,9 @@ class Finished:
         return self.status != "failed"
 
 
-class TrainingWorker(QObject):
-    """Lives in the training thread. ``run`` sets up the trainer and trains until done."""
+class TrainingSignals(QObject):
+    """What a run tells the window: status lines, dataset progress, Started, core's Report,
+    Preview and Snapshot, then Finished."""
 
     status = Signal(str)
     data_progress = Signal(int, int)
@@ -79,6 +80,10 @@ class TrainingWorker(QObject):
     preview = Signal(object)
     snapshot = Signal(object)
     finished = Signal(object)
+
+
+class TrainingWorker(TrainingSignals):
+    """Lives in the training thread. ``run`` sets up the trainer and trains until done."""
 
     def __init__(self, job: TrainingJob, control: TrainControl) -> None:
         super().__init__()
@@ -206,7 +211,7 @@ class TrainingWorker(QObject):
         return Finished(outcome.status, message, outcome.step, str(folder), model)
 
 
-class TrainingSession(QObject):
+class TrainingSession(TrainingSignals):
     """The GUI thread's handle on one training run at a time.
 
     Signals are re-emitted in the GUI thread. ``state``: idle, starting, running, paused,
@@ -214,13 +219,6 @@ class TrainingSession(QObject):
     """
 
     state_changed = Signal(str)
-    status = Signal(str)
-    data_progress = Signal(int, int)
-    started = Signal(object)
-    report = Signal(object)
-    preview = Signal(object)
-    snapshot = Signal(object)
-    finished = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
