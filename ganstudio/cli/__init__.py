@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "headless, event-loop stalls (--datasets picks one dataset, default ring8)",
     )
     b.add_argument("--seconds", type=float, default=10.0, help="timed seconds per --gui run")
+    b.add_argument(
+        "--explorer",
+        action="store_true",
+        help="the explorer's latency on a DCGAN-64: slider move to picture, 8x8 grid",
+    )
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("data", help="look at a dataset before training on it")

@@ -10,7 +10,11 @@ from ganstudio.cli.common import CLIError
 def cmd_bench(args: argparse.Namespace) -> int:
     from ganstudio.core import bench
 
-    if args.gui:
+    if args.explorer:
+        from ganstudio.gui.bench_explorer import explorer_table
+
+        explorer_table(seconds=min(args.seconds, 30.0), print_fn=print)
+    elif args.gui:
         from ganstudio.gui.bench_gui import gui_table
 
         dataset = args.datasets if args.datasets != "ring8,grid25" else "ring8"

@@ -68,6 +68,8 @@ class FileActions:
 
     def _on_model_opened(self, opened: engine.OpenedModel) -> None:
         self.opened_model = opened
+        self.explorer.set_model(opened)
+        self.tabs.setCurrentWidget(self.explorer)
         self.last_snapshot = None
         meta = opened.meta
         name = Path(opened.path).name

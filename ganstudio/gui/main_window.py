@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -24,6 +25,7 @@ from ganstudio.core.choices import DEFAULT_DATASET
 from ganstudio.gui import engine
 from ganstudio.gui.banner import Banner
 from ganstudio.gui.curves import CurvesPanel
+from ganstudio.gui.explorer import ExplorerPanel
 from ganstudio.gui.file_actions import FileActions
 from ganstudio.gui.menus import MenusAndBars
 from ganstudio.gui.samples_view import SamplesView
@@ -84,7 +86,13 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         self.views.addWidget(self.samples)
         self.views.setStretchFactor(0, 3)
         self.views.setStretchFactor(1, 2)
-        v.addWidget(self.views, 1)
+        self.explorer = ExplorerPanel()
+        self.explorer.message.connect(self.banner.show_message)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.views, "Train")
+        self.tabs.addTab(self.explorer, "Explore")
+        v.addWidget(self.tabs, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.setup)
         self.splitter.addWidget(centre)
@@ -361,6 +369,8 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
     def _on_snapshot(self, snap) -> None:
         self.last_snapshot = snap
         self.save_model_action.setEnabled(True)
+        if self.started_info is not None:
+            self.explorer.set_snapshot(snap, self.started_info.model_meta)
 
     def _on_finished(self, result: Finished) -> None:
         self.last_result = result
@@ -401,6 +411,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         self._save_settings()
         if not self.session.wait(30_000):
             log.error("the training thread did not stop within 30 s")
+        self.explorer.close_renderer()
         for task in list(self._tasks):
             task.cancel()
         for thread in running_threads():

@@ -44,6 +44,12 @@ class MenusAndBars:
         )
         self.resume_action = self._action("Resume run...", self.resume_run, ("Ctrl+R",))
         self.export_action = self._action("Export grid...", self.export_grid, ("Ctrl+E",))
+        self.open_export_action = self._action(
+            "Open export...",
+            lambda: self.explorer.open_export(),
+            ("Ctrl+Shift+O",),
+            "Restore the explorer view a grid or animation was made from",
+        )
         self.open_folder_action = self._action("Open dataset folder...", self.open_dataset_folder)
         self.open_file_action = self._action("Open dataset file...", self.open_dataset_file)
         self.quit_action = self._action("Quit", self.close, (QKeySequence.StandardKey.Quit,))
@@ -66,6 +72,7 @@ class MenusAndBars:
             self.save_model_action,
             self.resume_action,
             self.export_action,
+            self.open_export_action,
         ):
             file_menu.addAction(a)
         self.recent_menu = file_menu.addMenu("Recent files")

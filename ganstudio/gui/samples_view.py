@@ -72,7 +72,10 @@ class PointsView(pg.PlotWidget):
         self.modes = pg.ScatterPlotItem(
             size=10, symbol="+", pen=pg.mkPen(60, 60, 60, width=1.5), brush=None
         )
-        for item in (self.real, self.fake, self.modes):
+        self.marker = pg.ScatterPlotItem(
+            size=14, symbol="o", pen=pg.mkPen(200, 0, 0, width=2), brush=None
+        )
+        for item in (self.real, self.fake, self.modes, self.marker):
             self.addItem(item)
         legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._framed = False
