@@ -180,6 +180,7 @@ class ExplorerPanel(ExplorerFiles, QWidget):
         self.interpolate.changed.connect(self.render_path)
         self.interpolate.add_current.connect(self._add_current_key)
         self.interpolate.add_seed.connect(self._add_seed_key)
+        self.interpolate.add_selected.connect(self._add_selected_key)
         self.interpolate.frame.connect(self._show_frame)
         self.browse.export_clicked.connect(lambda: self.export_grid())
         self.interpolate.export_clicked.connect(lambda: self.export_animation())
@@ -469,6 +470,14 @@ class ExplorerPanel(ExplorerFiles, QWidget):
             self.interpolate.add_key(
                 seed_vector(self.seed.value(), self.state.dim), self.seed.value()
             )
+
+    def _add_selected_key(self) -> None:
+        cell, z = self.browse.view.selection, self.browse.vectors
+        if cell is None or z is None or cell >= len(z):
+            self.message.emit("Select a sample in the Browse grid first.", "warning")
+            return
+        seeds = self.browse.seeds
+        self.interpolate.add_key(z[cell], seeds[cell] if seeds is not None else None)
 
     def _grid_activated(self, cell: int) -> None:
         z = self.browse.vectors

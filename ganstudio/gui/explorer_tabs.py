@@ -33,6 +33,7 @@ class InterpolateTab(QWidget):
     changed = Signal()
     add_current = Signal()
     add_seed = Signal()
+    add_selected = Signal()
     frame = Signal(int)
     export_clicked = Signal()
 
@@ -50,6 +51,9 @@ class InterpolateTab(QWidget):
         add.setToolTip("Add the current sample as the next keyframe")
         add_seed = QPushButton("Add seed")
         add_seed.setToolTip("Add the seed in the seed box as the next keyframe")
+        add_cell = QPushButton("Add selected cell")
+        add_cell.setToolTip("Add the sample selected in the Browse grid")
+        add_cell.clicked.connect(self.add_selected)
         remove = QPushButton("Remove last")
         clear = QPushButton("Clear")
         add.clicked.connect(self.add_current)
@@ -76,7 +80,7 @@ class InterpolateTab(QWidget):
         self.export_button.clicked.connect(self.export_clicked)
         self.info = QLabel("Add two or more keyframes.")
         buttons = QHBoxLayout()
-        for b in (add, add_seed, remove, clear):
+        for b in (add, add_seed, add_cell, remove, clear):
             buttons.addWidget(b)
         buttons.addStretch(1)
         form = QFormLayout()

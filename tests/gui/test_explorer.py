@@ -89,6 +89,8 @@ def test_grid_click_selects_and_double_click_makes_current(qtbot, explorer):
     )
     qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=target)
     assert cells == [3] and view.selection == 3
+    explorer.interpolate.add_selected.emit()  # a clicked cell becomes a keyframe
+    assert explorer.interpolate.key_seeds == [explorer.browse.seeds[3]]
     qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=target)
     assert explorer.seed.value() == explorer.browse.seeds[3]
 
