@@ -140,6 +140,7 @@ class ExplorerPanel(ExplorerFiles, QWidget):
         cl.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(controls)
         scroll.setMinimumWidth(330)
 

@@ -59,12 +59,12 @@ class ImageView(QWidget):
 class PointsView(pg.PlotWidget):
     """Real (blue) and generated (orange) 2-D points, with the mixture's mode centres."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, legend: bool = True) -> None:
         super().__init__(parent, background="w")
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.getPlotItem().hideButtons()
-        legend = self.addLegend(offset=(8, 8))
+        legend = self.addLegend(offset=(8, 8)) if legend else None
         self.real = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*REAL, 90), name="real")
         self.fake = pg.ScatterPlotItem(
             size=3, pen=None, brush=pg.mkBrush(*FAKE, 140), name="generated"
@@ -77,7 +77,8 @@ class PointsView(pg.PlotWidget):
         )
         for item in (self.real, self.fake, self.modes, self.marker):
             self.addItem(item)
-        legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        if legend is not None:
+            legend.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._framed = False
 
     def set_real(self, points: np.ndarray | None, modes=()) -> None:

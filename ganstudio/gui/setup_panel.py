@@ -108,7 +108,7 @@ class SetupPanel(QScrollArea):
         v.addWidget(self.data_progress)
         self.data_images = ImageView()
         self.data_images.setMinimumSize(120, 120)
-        self.data_points = PointsView()
+        self.data_points = PointsView(legend=False)
         self.data_points.setMinimumHeight(160)
         self.data_points.setMaximumHeight(220)
         self.data_images.setMaximumHeight(220)
