@@ -57,6 +57,7 @@ class ExplorerPanel(ExplorerFiles, QWidget):
         self.generator = None  # the GeneratorFile or Snapshot being explored
         self.shown: dict[str, RenderResult] = {}  # newest result shown per purpose
         self._pca_task = None
+        self._waiting_snapshot = None
         self._pca_stdev = np.ones(PCA_SLIDERS, np.float32)
         self.path_images: np.ndarray | None = None
         self.grid_images: np.ndarray | None = None
@@ -198,9 +199,17 @@ class ExplorerPanel(ExplorerFiles, QWidget):
         self.source_label.setText(f"Model: {opened.path}")
 
     def set_snapshot(self, snapshot, meta: dict) -> None:
-        """A new snapshot of the run being trained; used when following the run."""
+        """A new snapshot of the run being trained; used when following the run.
+
+        While the explorer is hidden (the Train tab is showing) the newest snapshot only
+        waits here: rendering it would take CPU from training for nothing on screen.
+        """
         if not self.follow.isChecked() and self.source_kind == "model":
             return
+        if not self.isVisible():
+            self._waiting_snapshot = (snapshot, meta)
+            return
+        self._waiting_snapshot = None
         first = self.source_kind != "run" or self.state is None
         is_image = meta.get("dataset", {}).get("kind") == "images"
         self._set_source(snapshot, meta | {"step": snapshot.step}, "run", is_image, keep=not first)
@@ -227,6 +236,11 @@ class ExplorerPanel(ExplorerFiles, QWidget):
 
     # ---------------------------------------------------------------------------------
     # Navigation
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._waiting_snapshot is not None:
+            self.set_snapshot(*self._waiting_snapshot)
 
     def _seed_changed(self, seed: int) -> None:
         if self.state is None:

@@ -317,8 +317,9 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         is_image = info.dataset.get("kind") == "images"
         if not is_image:
             self.samples.set_real_points(info.real_points, info.modes)
-        self.setup.set_config_fields(info.config)
-        self.setup.select_dataset(info.config.get("dataset", DEFAULT_DATASET))
+        if info.resumed:  # show the checkpoint's settings; a new run keeps the user's "auto"s
+            self.setup.set_config_fields(info.config)
+            self.setup.select_dataset(info.config.get("dataset", DEFAULT_DATASET))
         self.setup.show_verdict(
             f"Training {info.config['arch'].upper()} ({info.config['loss']}) on {info.device}"
             f"{' with bf16' if info.bf16 else ''}. Run folder: {info.run_folder}",

@@ -54,6 +54,7 @@ class Started:
     real_points: np.ndarray | None = None  # 2-D: real samples for the scatter
     modes: tuple = ()
     model_meta: dict = field(default_factory=dict)  # for saving a model file from a snapshot
+    resumed: bool = False  # settings come from a checkpoint, not from the set-up panel
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class TrainingWorker(TrainingSignals):
                 real_points=None if info.is_image else trainer.data.data[:1000].cpu().numpy(),
                 modes=tuple(info.modes),
                 model_meta=model_description(trainer),
+                resumed=ckpt is not None,
             )
         )
         self.status.emit("Training")

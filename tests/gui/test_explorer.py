@@ -203,6 +203,8 @@ def test_explorer_follows_the_training_run(qtbot, window):
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
         window.start_action.trigger()
     panel = window.explorer
+    assert panel.source_kind == ""  # hidden behind the Train tab: nothing rendered yet
+    window.tabs.setCurrentWidget(panel)
     assert panel.source_kind == "run" and panel.isEnabled()
     qtbot.waitUntil(lambda: "current" in panel.shown, timeout=10_000)
     assert panel.shown["current"].points is not None  # ring8: a 2-D model

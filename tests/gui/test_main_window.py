@@ -237,3 +237,14 @@ def test_dropping_a_model_file_opens_it(qtbot, window, tmp_path, path):
     window.drop_path(model)
     qtbot.waitUntil(lambda: window.opened_model is not None, timeout=30_000)
     assert window.opened_model.path == model
+
+
+def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
+    """A run fills in the values the engine chose, but the panel keeps them on auto, so the
+    next dataset gets its own defaults (not the MLP width of the last run)."""
+    window.setup.width.setValue(0)
+    window._validate()
+    with qtbot.waitSignal(window.session.finished, timeout=60_000):
+        window.start_action.trigger()
+    assert window.setup.width.value() == 0
+    assert window.setup.width.specialValueText() == "auto: 256"
