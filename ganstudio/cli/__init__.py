@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
 import sys
 
 from ganstudio import __version__
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # in a PyInstaller bundle, a spawn worker stops here
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

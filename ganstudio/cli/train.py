@@ -25,9 +25,11 @@ def _pair(text: str, name: str) -> tuple[float, float]:
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from ganstudio.core.config import LR_SCHEDULES
-    from ganstudio.core.losses import LOSSES
-    from ganstudio.core.models import ARCHITECTURES, D_NORMS
+    # Torch-free lists: building the parser must not import PyTorch (plain `ganstudio` opens
+    # the window first and loads the engine afterwards).
+    from ganstudio.core.choices import ARCHITECTURES, D_NORMS, LOSS_NAMES, LR_SCHEDULES
+
+    LOSSES = LOSS_NAMES
 
     g = p.add_argument_group("data and run")
     g.add_argument("--config", metavar="FILE.toml", help="settings file (options below win)")

@@ -420,9 +420,36 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         event.accept()
 
     def about(self) -> None:
-        QMessageBox.about(
-            self,
-            "About GAN Studio",
-            f"<b>GAN Studio {__version__}</b><p>Train, watch and explore generative "
-            "adversarial networks on your own pictures.</p>",
+        """The icon, name and version, the versions of what we run on, the log file, the
+        licence. Opens without blocking (window-modal) and deletes itself when closed."""
+        import platform
+        import sys
+        from html import escape
+
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+        from PySide6.QtGui import QIcon
+
+        from ganstudio.gui.app import log_file
+        from ganstudio.resources import resource_path
+
+        torch = sys.modules.get("torch")  # only if the engine has loaded: no import here
+        torch_line = f"PyTorch {escape(torch.__version__)}" if torch else "PyTorch (not loaded yet)"
+        bundled = " (installed bundle)" if getattr(sys, "frozen", False) else ""
+        box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("about_box")
+        box.setWindowTitle("About GAN Studio")
+        box.setIconPixmap(QIcon(str(resource_path("icons", "ganstudio.png"))).pixmap(96, 96))
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(
+            f"<h3>GAN Studio {escape(__version__)}</h3>"
+            "<p>Train, watch and explore generative adversarial networks on your own "
+            "pictures.</p>"
+            f"<p>{torch_line}<br>Qt {escape(qVersion())}, PySide6 {escape(pyside_version)}"
+            f"<br>Python {escape(platform.python_version())}{bundled}</p>"
+            f"<p>Log file:<br><code>{escape(str(log_file()))}</code></p>"
+            "<p>Free software under the MIT licence.</p>"
         )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()

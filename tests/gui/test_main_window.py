@@ -218,6 +218,15 @@ def test_window_imports_no_torch_before_it_is_shown():
     import subprocess
     import sys
 
+    # The command line's parser (what plain `ganstudio` runs before the window) ...
+    code = (
+        "import sys\n"
+        "from ganstudio.cli import build_parser\n"
+        "build_parser().parse_args([])\n"
+        "assert 'torch' not in sys.modules, 'the parser imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    # ... and the window itself.
     code = (
         "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
         "from PySide6.QtWidgets import QApplication\n"
