@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from _tiny import run_cli, train_tiny
 from PIL import Image
 
-from ganstudio.cli import main
 from ganstudio.core import exports
 from ganstudio.core.exports import (
     ExportError,
@@ -33,19 +33,9 @@ from ganstudio.core.modelfile import load_generator
 SIZE = 28  # the tiny DCGAN's image size
 
 
-def run_cli(*args):
-    return main([str(a) for a in args])
-
-
-def _train(folder, *args):
-    torch.set_num_threads(1)
-    assert run_cli("train", *args, "--out", folder, "-q", "--device", "cpu", "--seed", 0) == 0
-    return folder / "generator.safetensors"
-
-
 @pytest.fixture(scope="module")
 def image_model(tmp_path_factory):
-    return _train(
+    return train_tiny(
         tmp_path_factory.mktemp("digits"),
         *("--dataset", "builtin:digits?n=256", "--model", "dcgan", "--width", 4),
         *("--latent-dim", 16, "--steps", 3, "--batch-size", 8),
@@ -65,7 +55,7 @@ def other_image_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def points_model(tmp_path_factory):
-    return _train(
+    return train_tiny(
         tmp_path_factory.mktemp("ring8"),
         *("--dataset", "builtin:ring8?n=256", "--model", "mlp", "--width", 16, "--depth", 1),
         *("--latent-dim", 4, "--steps", 2, "--batch-size", 16),

@@ -4,10 +4,9 @@ import sys
 
 import numpy as np
 import pytest
-import torch
+from _tiny import run_cli, train_tiny
 
 from ganstudio import __version__
-from ganstudio.cli import main
 from ganstudio.core import sampling
 from ganstudio.core.modelfile import load_generator
 from ganstudio.core.onnx_export import (
@@ -18,21 +17,11 @@ from ganstudio.core.onnx_export import (
 )
 
 
-def run_cli(*args):
-    return main([str(a) for a in args])
-
-
-def _train(folder, *args):
-    torch.set_num_threads(1)
-    assert run_cli("train", *args, "--out", folder, "-q", "--device", "cpu", "--seed", 0) == 0
-    return folder / "generator.safetensors"
-
-
 @pytest.fixture(scope="module")
 def mlp_model(tmp_path_factory):
     """A 2-D MLP generator with batch norm and the data-unit output scaling."""
     folder = tmp_path_factory.mktemp("ring8")
-    return _train(
+    return train_tiny(
         folder,
         "--dataset",
         "builtin:ring8?n=512",
@@ -57,7 +46,7 @@ def mlp_model(tmp_path_factory):
 def dcgan_model(tmp_path_factory):
     """A 28 px DCGAN generator (transposed convolutions, batch norm, tanh)."""
     folder = tmp_path_factory.mktemp("digits")
-    return _train(
+    return train_tiny(
         folder,
         "--dataset",
         "builtin:digits?n=256",
