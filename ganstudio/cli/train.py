@@ -270,7 +270,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     progress = Progress(cfg.steps, enabled=not quiet)
 
     def on_report(r):
-        writer.on_report(r)
+        for w in writer.on_report(r):
+            progress.close()  # end the progress line on a terminal
+            print(f"warning: step {w.step}: {w.text()}", file=sys.stderr)
         m = r.means()
         progress.update(
             r.step, f"{r.images_per_s:,.0f} img/s  G {m['g_loss']:.3f} D {m['d_loss']:.3f}  "

@@ -20,6 +20,7 @@ import numpy as np
 
 from ganstudio import __version__
 from ganstudio.core.checkpoint import Checkpoint, model_description, save_checkpoint
+from ganstudio.core.diagnostics import Diagnostics, TrainingWarning
 from ganstudio.core.modelfile import save_generator
 from ganstudio.core.render import atomic_write, atomic_write_bytes, save_png, scatter_image
 from ganstudio.core.trainer import Outcome, Preview, Report, Trainer
@@ -85,6 +86,7 @@ class RunWriter:
         self._last_save = time.monotonic()
         self._last_saved_step = trainer.step if resumed_from is not None else -1
         self.best: tuple[str, float, int, str] | None = None  # metric, value, step, detail
+        self.diagnostics = Diagnostics(trainer.loss.probabilistic)
         self._last_best_save = -math.inf
         self._extent = None
         info = trainer.info
@@ -151,7 +153,8 @@ class RunWriter:
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
 
-    def on_report(self, r: Report) -> None:
+    def on_report(self, r: Report) -> list[TrainingWarning]:
+        """Log the report (and autosave when due); the warnings it raised, also logged."""
         m = r.means()
         self._log(
             {
@@ -165,6 +168,17 @@ class RunWriter:
                 "d_steps": r.d_steps,
             }
         )
+        warnings = self.diagnostics.update(r)
+        for w in warnings:
+            self._log(
+                {
+                    "type": "warning",
+                    "step": w.step,
+                    "kind": w.kind,
+                    "message": w.message,
+                    "advice": w.advice,
+                }
+            )
         # Reports come between steps, so the state saved here is a consistent one.
         if (
             self.checkpoint_every > 0
@@ -172,6 +186,7 @@ class RunWriter:
             and self.trainer.failure is None
         ):
             self.save_checkpoint()
+        return warnings
 
     def on_preview(self, p: Preview) -> None:
         if p.coverage is not None:

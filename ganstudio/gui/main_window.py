@@ -118,6 +118,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         s.report.connect(self._on_report)
         s.preview.connect(self._on_preview)
         s.snapshot.connect(self._on_snapshot)
+        s.warning.connect(self._on_warning)
         s.finished.connect(self._on_finished)
 
         self._restore_settings()
@@ -366,6 +367,9 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
                 p.grid, f"Step {p.step:,}: samples of the EMA generator from fixed latents"
             )
         self.export_action.setEnabled(True)
+
+    def _on_warning(self, w) -> None:
+        self.banner.show_message(f"Step {w.step:,}: {w.text()}", "warning")
 
     def _on_snapshot(self, snap) -> None:
         self.last_snapshot = snap

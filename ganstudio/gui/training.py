@@ -80,6 +80,7 @@ class TrainingSignals(QObject):
     report = Signal(object)
     preview = Signal(object)
     snapshot = Signal(object)
+    warning = Signal(object)  # core.diagnostics.TrainingWarning
     finished = Signal(object)
 
 
@@ -176,7 +177,8 @@ class TrainingWorker(TrainingSignals):
         gc.freeze()
 
         def on_report(r) -> None:
-            writer.on_report(r)
+            for w in writer.on_report(r):
+                self.warning.emit(w)
             self.report.emit(r)
 
         def on_preview(p) -> None:
@@ -243,7 +245,7 @@ class TrainingSession(TrainingSignals):
             raise RuntimeError("a training run is already going")
         self.control = TrainControl()
         worker = TrainingWorker(job, self.control)
-        for name in ("status", "data_progress", "report", "preview", "snapshot"):
+        for name in ("status", "data_progress", "report", "preview", "snapshot", "warning"):
             getattr(worker, name).connect(getattr(self, name).emit)
         worker.started.connect(self._on_started)
         worker.finished.connect(self._on_finished)

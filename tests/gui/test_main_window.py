@@ -257,3 +257,13 @@ def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
         window.start_action.trigger()
     assert window.setup.width.value() == 0
     assert window.setup.width.specialValueText() == "auto: 256"
+
+
+def test_a_collapsing_run_is_explained_in_the_window(qtbot, window, fill):
+    fill(window, {"lr_g": 1e-6, "lr_d": 1e-3, "steps": 500})
+    with qtbot.waitSignal(window.session.warning, timeout=60_000) as got:
+        window.start_action.trigger()
+    assert got.args[0].kind == "d_wins"
+    assert window.banner.isVisible() and "winning outright" in window.banner.label.text()
+    window.stop_action.trigger()
+    qtbot.waitUntil(lambda: window.session.state == "idle", timeout=30_000)
