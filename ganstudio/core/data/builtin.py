@@ -6,22 +6,25 @@ as Python values when called directly. All randomness comes from one CPU
 ``torch.Generator`` seeded with ``seed``, so the same seed gives the same data.
 
 2-D mixtures (``ring8``, ``grid25``) carry their mode centres and sigma for mode coverage.
+This module holds the 2-D point sets; the image sets live in builtin_digits and
+builtin_shapes, registered when this module is imported.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import time
-from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ganstudio.core.data.builtin_common import (
+    MAX_POINTS,
+    _check_options,
+    _generator,
+    _parse_count,
+)
 from ganstudio.core.data.dataset import (
-    IMAGES,
     POINTS,
     Dataset,
     DatasetInfo,
@@ -29,59 +32,6 @@ from ganstudio.core.data.dataset import (
 )
 
 log = logging.getLogger(__name__)
-
-MAX_POINTS = 2_000_000
-MAX_IMAGES = 200_000
-
-DIGIT_SIZE = 28
-SHAPE_SIZES = (32, 64)
-SHAPE_NAMES = ("circle", "square", "triangle", "hexagon", "star", "ring")
-
-# Images are generated in chunks to bound memory and stay in cache: digits this many
-# samples at a time, shapes about _CHUNK_PIXELS pixels at a time.
-_CHUNK = 128
-_CHUNK_PIXELS = 1 << 18
-
-
-# ---------------------------------------------------------------------------------------------
-# Option parsing
-
-
-def _check_options(name: str, extra: Mapping[str, object], allowed: tuple[str, ...]) -> None:
-    """Reject option names the builder does not know, listing the ones it does."""
-    if extra:
-        unknown = ", ".join(repr(k) for k in extra)
-        raise ValueError(
-            f"unknown option {unknown} for builtin:{name}; options are: {', '.join(allowed)}"
-        )
-
-
-def _parse_int(name: str, value: object) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
-
-
-def _parse_count(value: object, maximum: int) -> int:
-    """The ``n`` option: a positive whole number no larger than ``maximum``."""
-    n = _parse_int("n", value)
-    if not 1 <= n <= maximum:
-        raise ValueError(f"n must be between 1 and {maximum:,}, got {n}")
-    return n
-
-
-def _generator(seed: int) -> torch.Generator:
-    return torch.Generator(device="cpu").manual_seed(int(seed))
-
-
-def _uniform(g: torch.Generator, shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
-    return torch.rand(shape, generator=g) * (hi - lo) + lo
-
 
 # ---------------------------------------------------------------------------------------------
 # 2-D point sets
@@ -189,339 +139,11 @@ def moons(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
     return Dataset(data.contiguous(), info, labels)
 
 
-# ---------------------------------------------------------------------------------------------
-# Digits: glyphs of Pillow's bundled font, jittered like handwriting, MNIST-style framing
-
-_TEMPLATE = 96  # template canvas size (pixels)
-# (font size, stroke width) pairs: after scaling every glyph to the same height these give
-# strokes from about 2.6 to 4.2 output pixels thick, the range of MNIST's pens.
-_VARIANTS = ((88, 0), (88, 1), (88, 2), (88, 3), (72, 0), (72, 1), (72, 2))
-_SUPERSAMPLE = 3  # render at 3x and area-average down to 28x28
-_DIGIT_BOX = 20.0  # MNIST fits each digit in a 20x20 box, centred by mass in 28x28
-_DIGIT_LIMIT = 12.0  # keep the ink within this many pixels of the centre after jitter
-
-
-@functools.lru_cache(maxsize=1)
-def _digit_templates() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Render every digit at each (font size, stroke width) variant.
-
-    Returns (templates (K, 1, T, T) float in [0, 1], digit (K,), centre of mass (K, 2) and
-    ink bounding box (K, 4) as x0, y0, x1, y1, both in template pixels relative to the
-    canvas centre). Templates are ordered variant-major: index = variant * 10 + digit.
-    """
-    from PIL import Image, ImageDraw, ImageFont
-
-    images, digits, coms, boxes = [], [], [], []
-    ys, xs = np.mgrid[0:_TEMPLATE, 0:_TEMPLATE].astype(np.float64) + 0.5
-    half = _TEMPLATE / 2
-    for size, stroke in _VARIANTS:
-        font = ImageFont.load_default(size=size)
-        for d in range(10):
-            img = Image.new("L", (_TEMPLATE, _TEMPLATE), 0)
-            ImageDraw.Draw(img).text(
-                (half, half), str(d), fill=255, font=font, anchor="mm", stroke_width=stroke
-            )
-            bbox = img.getbbox()
-            if bbox is None or min(bbox) == 0 or max(bbox) == _TEMPLATE:
-                raise RuntimeError(f"digit {d} does not fit the {_TEMPLATE}px template")
-            a = np.asarray(img, dtype=np.float64) / 255.0
-            mass = a.sum()
-            coms.append(((a * xs).sum() / mass - half, (a * ys).sum() / mass - half))
-            boxes.append([v - half for v in bbox])
-            images.append(a.astype(np.float32))
-            digits.append(d)
-    return (
-        torch.from_numpy(np.stack(images))[:, None],
-        torch.tensor(digits),
-        torch.tensor(coms, dtype=torch.float32),
-        torch.tensor(boxes, dtype=torch.float32),
-    )
-
-
-def _cubic_upsampler(coarse: int, size: int) -> torch.Tensor:
-    """Matrix (size, coarse) that bicubically upsamples a coarse 1-D signal (align corners).
-
-    Applied on both sides (P @ X @ P.T) it equals 2-D bicubic upsampling, as two small
-    matrix products instead of a much slower interpolation kernel.
-    """
-    eye = torch.eye(coarse)[:, None, :, None]
-    up = F.interpolate(eye, size=(size, 1), mode="bicubic", align_corners=True)
-    return up[:, 0, :, 0].T.contiguous()
-
-
-@register_builtin("digits")
-def digits(seed: int = 0, n: object = 60_000, **extra: object) -> Dataset:
-    """MNIST-like 28x28 grayscale digits 0-9, white on black, labels 0-9.
-
-    Glyphs of Pillow's bundled Aileron font at several sizes and stroke widths, scaled to
-    fit a box of about 20 px and centred by mass as in MNIST, then jittered per sample:
-    rotation (+-15 deg), slant, scale, aspect, a pixel or two of shift and a smooth elastic
-    wobble. The ink is kept at least 2 px from the edges (bar the wobble).
-    """
-    _check_options("digits", extra, ("n",))
-    count = _parse_count(n, MAX_IMAGES)
-    start = time.perf_counter()
-    templates, _, com, box = _digit_templates()
-    g = _generator(seed)
-
-    labels = torch.randint(10, (count,), generator=g)
-    index = torch.randint(len(_VARIANTS), (count,), generator=g) * 10 + labels
-    angle = _uniform(g, (count,), -15.0, 15.0) * (math.pi / 180.0)
-    shear = _uniform(g, (count,), -0.25, 0.25)
-    scale = _uniform(g, (count,), 0.85, 1.05)
-    aspect = _uniform(g, (count,), 0.8, 1.15)
-    shift = _uniform(g, (count, 2), -1.5, 1.5)
-
-    # Inverse map from output pixels u (relative to the centre) to template pixels p:
-    # p = com + k * M (u - shift), with k template pixels per output pixel.
-    b = box[index]
-    extent = torch.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    k = extent / (_DIGIT_BOX * scale)
-    cos, sin = torch.cos(angle), torch.sin(angle)
-    rot = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)
-    shr = torch.zeros(count, 2, 2)
-    shr[:, 0, 0] = 1.0 / aspect
-    shr[:, 0, 1] = shear
-    shr[:, 1, 1] = 1.0
-    m = (shr @ rot) * k[:, None, None]
-    # Move the shift where needed so the transformed ink box stays inside the frame.
-    corners = torch.stack([b[:, [0, 1]], b[:, [2, 1]], b[:, [0, 3]], b[:, [2, 3]]], dim=1)
-    mapped = torch.einsum("nij,nkj->nki", torch.linalg.inv(m), corners - com[index, None])
-    low = mapped.amin(dim=1) + shift
-    high = mapped.amax(dim=1) + shift
-    shift = shift + (-_DIGIT_LIMIT - low).clamp(min=0) - (high - _DIGIT_LIMIT).clamp(min=0)
-
-    # Smooth elastic wobble: random displacements (output pixels) on a 4x4 lattice.
-    wobble = torch.randn((count, 2, 4, 4), generator=g) * 0.5
-
-    # Fold grid_sample's normalisation ([-1, 1] across the template) into the map.
-    m = m / (_TEMPLATE / 2)
-    offset = com[index] / (_TEMPLATE / 2)
-    hi = DIGIT_SIZE * _SUPERSAMPLE
-    up = _cubic_upsampler(4, hi)
-    # Supersampled output pixel centres in output-pixel units, relative to the centre.
-    axis = (torch.arange(hi, dtype=torch.float32) + 0.5) / _SUPERSAMPLE - DIGIT_SIZE / 2
-    out = torch.empty((count, 1, DIGIT_SIZE, DIGIT_SIZE), dtype=torch.uint8)
-    for lo in range(0, count, _CHUNK):
-        sl = slice(lo, min(lo + _CHUNK, count))
-        field = up @ wobble[sl] @ up.T  # (c, 2, hi, hi)
-        ux = field[:, 0].add_(axis[None, None, :] - shift[sl, 0, None, None])
-        uy = field[:, 1].add_(axis[None, :, None] - shift[sl, 1, None, None])
-        mm = m[sl, :, :, None, None]
-        # Write x and y straight into the interleaved grid (much faster than stacking).
-        grid = torch.empty((len(ux), hi, hi, 2))
-        for i in range(2):
-            torch.addcmul(offset[sl, i, None, None], mm[:, i, 0], ux, out=grid[..., i])
-            grid[..., i].addcmul_(mm[:, i, 1], uy)
-        ink = F.grid_sample(templates[index[sl]], grid, mode="bilinear", align_corners=False)
-        ink = F.avg_pool2d(ink, _SUPERSAMPLE)
-        out[sl] = ink.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
-
-    log.debug("generated %d digits in %.2f s", count, time.perf_counter() - start)
-    info = DatasetInfo(
-        name="builtin:digits",
-        kind=IMAGES,
-        count=count,
-        sample_shape=(1, DIGIT_SIZE, DIGIT_SIZE),
-        class_names=tuple(str(d) for d in range(10)),
-    )
-    return Dataset(out, info, labels)
-
-
-# ---------------------------------------------------------------------------------------------
-# Shapes: signed-distance rendering of coloured shapes on gradient backgrounds
-
-
-def _sd_circle(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return torch.sqrt(x * x + y * y) - r
-
-
-def _sd_square(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    h = r * 0.74  # half side
-    qx, qy = x.abs() - h, y.abs() - h
-    outside = torch.sqrt(qx.clamp(min=0) ** 2 + qy.clamp(min=0) ** 2)
-    return outside + torch.maximum(qx, qy).clamp(max=0)
-
-
-def _sd_triangle(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    # Equilateral triangle with circumradius r (after Inigo Quilez's sdEquilateralTriangle).
-    h = r * (math.sqrt(3.0) / 2.0)  # half side
-    k = math.sqrt(3.0)
-    x = x.abs() - h
-    y = y + h / k
-    fold = (x + k * y) > 0
-    x, y = torch.where(fold, (x - k * y) / 2, x), torch.where(fold, (-k * x - y) / 2, y)
-    x = x - torch.minimum(torch.maximum(x, -2 * h), torch.zeros_like(x))
-    return -torch.sqrt(x * x + y * y) * torch.sign(y)
-
-
-def _sd_hexagon(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    # Regular hexagon with circumradius r (after Inigo Quilez's sdHexagon).
-    kx, ky, kz = -0.866025404, 0.5, 0.577350269
-    a = r * (math.sqrt(3.0) / 2.0)  # apothem
-    x, y = x.abs(), y.abs()
-    d = 2.0 * (kx * x + ky * y).clamp(max=0)
-    x, y = x - d * kx, y - d * ky
-    x = x - torch.minimum(torch.maximum(x, -kz * a), kz * a)
-    y = y - a
-    return torch.sqrt(x * x + y * y) * torch.sign(y)
-
-
-def _sd_star(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    # Five-pointed star, outer radius r, inner radius 0.45 r (after Inigo Quilez's sdStar5).
-    k1x, k1y = 0.809016994375, -0.587785252292
-    k2x, k2y = -k1x, k1y
-    rf = 0.45
-    y = -y  # point up in image coordinates (y grows downwards)
-    x = x.abs()
-    d = 2.0 * (k1x * x + k1y * y).clamp(min=0)
-    x, y = x - d * k1x, y - d * k1y
-    d = 2.0 * (k2x * x + k2y * y).clamp(min=0)
-    x, y = x - d * k2x, y - d * k2y
-    x = x.abs()
-    y = y - r
-    bax, bay = rf * -k1y, rf * k1x - 1.0
-    h = ((x * bax + y * bay) / (bax * bax + bay * bay)).clamp(min=0)
-    h = torch.minimum(h, r)
-    dx, dy = x - bax * h, y - bay * h
-    return torch.sqrt(dx * dx + dy * dy) * torch.sign(y * bax - x * bay)
-
-
-def _sd_ring(x: torch.Tensor, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    return (torch.sqrt(x * x + y * y) - 0.7 * r).abs() - 0.3 * r
-
-
-_SDFS: tuple[Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], ...] = (
-    _sd_circle,
-    _sd_square,
-    _sd_triangle,
-    _sd_hexagon,
-    _sd_star,
-    _sd_ring,
+# The image datasets register themselves on import; their public names are re-exported.
+from ganstudio.core.data.builtin_digits import DIGIT_SIZE, _digit_templates, digits  # noqa: E402,F401
+from ganstudio.core.data.builtin_shapes import (  # noqa: E402,F401
+    SHAPE_NAMES,
+    SHAPE_SIZES,
+    _shape_colours,
+    shapes,
 )
-
-
-def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """HSV (each in [0, 1], any shape) -> RGB stacked on a new last axis."""
-    n = torch.tensor([5.0, 3.0, 1.0])
-    k = (n + h[..., None] * 6.0) % 6.0
-    ramp = torch.minimum(torch.minimum(k, 4.0 - k), torch.ones_like(k)).clamp(min=0)
-    return v[..., None] - v[..., None] * s[..., None] * ramp
-
-
-def _shape_colours(
-    g: torch.Generator, count: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Background end colours (two, muted) and a fill colour that stands out from both."""
-    hue = torch.rand(count, generator=g)
-    c1 = _hsv_to_rgb(hue, _uniform(g, (count,), 0.05, 0.6), _uniform(g, (count,), 0.1, 0.95))
-    hue2 = (hue + _uniform(g, (count,), -0.2, 0.2)) % 1.0
-    c2 = _hsv_to_rgb(hue2, _uniform(g, (count,), 0.05, 0.6), _uniform(g, (count,), 0.1, 0.95))
-    # Several candidate fills per image; keep the first far enough from both background
-    # colours, or failing that the farthest.
-    tries = 16
-    fills = _hsv_to_rgb(
-        torch.rand((count, tries), generator=g),
-        _uniform(g, (count, tries), 0.45, 1.0),
-        _uniform(g, (count, tries), 0.35, 1.0),
-    )
-    dist = torch.minimum((fills - c1[:, None]).norm(dim=-1), (fills - c2[:, None]).norm(dim=-1))
-    ok = dist > 0.5
-    pick = torch.where(ok.any(1), ok.float().argmax(1), dist.argmax(1))
-    fill = fills[torch.arange(count), pick]
-    return c1, c2, fill
-
-
-def _parse_size(value: object) -> int:
-    try:
-        s = _parse_int("size", value)
-    except ValueError:
-        raise ValueError(f"size must be 32 or 64, got {value!r}") from None
-    if s not in SHAPE_SIZES:
-        raise ValueError(f"size must be 32 or 64, got {s}")
-    return s
-
-
-@register_builtin("shapes")
-def shapes(seed: int = 0, n: object = 20_000, size: object = 32, **extra: object) -> Dataset:
-    """Coloured shapes (circle, square, triangle, hexagon, star, ring) on varied backgrounds.
-
-    RGB, ``size`` 32 or 64. Each image has one shape at a random position, scale and
-    rotation, in a colour chosen to contrast with its background: a two-colour linear
-    gradient in a random direction, sometimes with faint stripes, plus light noise.
-    Labels are the shape type (see SHAPE_NAMES).
-    """
-    _check_options("shapes", extra, ("n", "size"))
-    s = _parse_size(size)
-    count = _parse_count(n, MAX_IMAGES)
-    start = time.perf_counter()
-    g = _generator(seed)
-
-    labels = torch.randint(len(SHAPE_NAMES), (count,), generator=g)
-    radius = _uniform(g, (count,), 0.2, 0.4) * s
-    # Keep the whole shape inside the image: centre at least radius + 1 px from the edges.
-    centre = (
-        radius[:, None]
-        + 1.0
-        + torch.rand((count, 2), generator=g) * (s - 2.0 * (radius[:, None] + 1.0))
-    )
-    angle = torch.rand(count, generator=g) * (2.0 * math.pi)
-    c1, c2, fill = _shape_colours(g, count)
-    grad_angle = torch.rand(count, generator=g) * (2.0 * math.pi)
-    striped = torch.rand(count, generator=g) < 0.3
-    stripe_amp = torch.where(striped, _uniform(g, (count,), 0.02, 0.06), torch.zeros(count))
-    stripe_freq = _uniform(g, (count,), 3.0, 8.0) * (2.0 * math.pi / s)
-    stripe_angle = torch.rand(count, generator=g) * (2.0 * math.pi)
-    stripe_phase = torch.rand(count, generator=g) * (2.0 * math.pi)
-    noise_amp = _uniform(g, (count,), 0.0, 0.025)
-
-    axis = torch.arange(s, dtype=torch.float32) + 0.5  # pixel centres
-    px = axis[None, None, :]
-    py = axis[None, :, None]
-    gx, gy = px - s / 2, py - s / 2
-    cos_grad, sin_grad = torch.cos(grad_angle) / (0.75 * s), torch.sin(grad_angle) / (0.75 * s)
-    cos_stripe = torch.cos(stripe_angle) * stripe_freq
-    sin_stripe = torch.sin(stripe_angle) * stripe_freq
-    cos_shape, sin_shape = torch.cos(angle), torch.sin(angle)
-    out = torch.empty((count, 3, s, s), dtype=torch.uint8)
-    chunk = max(64, _CHUNK_PIXELS // (s * s))  # small chunks keep the work in cache
-    for lo in range(0, count, chunk):
-        sl = slice(lo, min(lo + chunk, count))
-        c = sl.stop - sl.start
-
-        def per(v: torch.Tensor, sl: slice = sl) -> torch.Tensor:
-            return v[sl, None, None]
-
-        # Background: gradient across the image, optional stripes, light noise.
-        t = (gx * per(cos_grad) + gy * per(sin_grad)).add_(0.5).clamp_(0.0, 1.0)[:, None]
-        phase = gx * per(cos_stripe) + gy * per(sin_stripe) + per(stripe_phase)
-        shade = torch.randn((c, s, s), generator=g).mul_(per(noise_amp))
-        shade.addcmul_(phase.sin_(), per(stripe_amp))
-        c1c = c1[sl, :, None, None]
-        bg = torch.addcmul(c1c, c2[sl, :, None, None] - c1c, t).add_(shade[:, None])
-
-        # Shape: signed distance in pixels, in the shape's rotated frame.
-        dx, dy = px - per(centre[:, 0]), py - per(centre[:, 1])
-        ca, sa = per(cos_shape), per(sin_shape)
-        x, y = dx * ca + dy * sa, dy * ca - dx * sa
-        dist = torch.empty((c, s, s))
-        lab = labels[sl]
-        for kind, sdf in enumerate(_SDFS):
-            sel = (lab == kind).nonzero().squeeze(1)
-            if len(sel):
-                dist[sel] = sdf(x[sel], y[sel], radius[sl][sel, None, None])
-        # Antialiased coverage: smoothstep across one pixel of the edge.
-        a = dist.neg_().add_(0.5).clamp_(0.0, 1.0)
-        a = (a * a * (3.0 - 2.0 * a))[:, None]
-        img = bg.addcmul_(fill[sl, :, None, None] - bg, a)
-        out[sl] = img.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
-
-    log.debug("generated %d shapes (%dpx) in %.2f s", count, s, time.perf_counter() - start)
-    info = DatasetInfo(
-        name="builtin:shapes",
-        kind=IMAGES,
-        count=count,
-        sample_shape=(3, s, s),
-        class_names=SHAPE_NAMES,
-    )
-    return Dataset(out, info, labels)
