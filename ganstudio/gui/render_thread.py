@@ -122,14 +122,14 @@ def _build(source: object):
 
 
 def _render(module, z: np.ndarray, is_image: bool):
+    """Batched exactly as core.exports renders, so the window's pictures equal the CLI's."""
     import torch
 
+    from ganstudio.core.exports import _RENDER_BATCH
     from ganstudio.core.render import to_uint8
+    from ganstudio.core.sampling import generate
 
-    with torch.no_grad():
-        out = torch.cat(
-            [module(torch.from_numpy(c)) for c in np.array_split(z, max(1, len(z) // 64))]
-        )
+    out = generate(module, torch.from_numpy(z), batch=_RENDER_BATCH)
     if is_image:
         return to_uint8(out), None
     return None, out.float().numpy()
