@@ -288,21 +288,21 @@ def run_parallel(
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="ganstudio-decode") as pool:
         pending: set[Future[int]] = set()
+
+        def collect() -> None:  # wait for some chunks, count them, report progress
+            nonlocal done, pending
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            done += sum(f.result() for f in finished)
+            if progress:
+                progress(done, total)
+
         try:
             for batch in batches():
                 pending.add(pool.submit(run_chunk, batch))
                 if len(pending) >= 4 * workers:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        done += f.result()
-                    if progress:
-                        progress(done, total)
+                    collect()
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    done += f.result()
-                if progress:
-                    progress(done, total)
+                collect()
         except BaseException:
             for f in pending:
                 f.cancel()
