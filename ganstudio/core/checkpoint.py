@@ -26,6 +26,7 @@ import torch
 from ganstudio import __version__
 from ganstudio.core.config import ConfigError, TrainConfig
 from ganstudio.core.data.dataset import Dataset, load_dataset
+from ganstudio.core.events import STAT_NAMES
 from ganstudio.core.modelfile import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -273,7 +274,7 @@ def restore(trainer, ckpt: Checkpoint) -> list[str]:
         raise CheckpointError(f"{ckpt.path}: damaged random-number state ({exc})") from None
 
     steps = ckpt.tensors.get("history/steps", torch.zeros(0, dtype=torch.int64)).numpy()
-    stats = ckpt.tensors.get("history/stats", torch.zeros(0, 4)).numpy()
+    stats = ckpt.tensors.get("history/stats", torch.zeros(0, len(STAT_NAMES))).numpy()
     keep = steps <= ckpt.step
     t.set_history(steps[keep], stats[keep])
     t.step = ckpt.step

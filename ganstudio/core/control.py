@@ -26,6 +26,9 @@ class TrainControl:
         self._stop = False
         self._step_credit = 0
         self._edits: dict[str, Any] = {}
+        # Slow motion: while stepping (paused), each step is half a step: the
+        # discriminator's update, then, at the next step, the generator's.
+        self.slow_motion = False
 
     # -- called from any thread --------------------------------------------------------
     def pause(self) -> None:

@@ -12,8 +12,10 @@ import numpy as np
 from ganstudio.core.coverage import Coverage
 from ganstudio.core.models import ModelSpec
 
-# Columns of the per-step statistics, in this order.
-STAT_NAMES = ("g_loss", "d_loss", "d_real", "d_fake")
+# Columns of the per-step statistics, in this order. g_grad and d_grad are the L2 norms of
+# the gradients of all the network's weights (D: its last update of the step), before the
+# optimiser step. Histories saved before they existed read back with NaN there.
+STAT_NAMES = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Report:
     d_loss: np.ndarray
     d_real: np.ndarray  # mean D(x): a probability for minimax/non-saturating, else a score
     d_fake: np.ndarray  # mean D(G(z)), likewise
+    g_grad: np.ndarray  # gradient norm of G's weights
+    d_grad: np.ndarray  # gradient norm of D's weights
     images_per_s: float  # real images through the discriminator per second
     steps_per_s: float
     elapsed: float  # seconds of training so far (paused time excluded)
@@ -69,3 +73,41 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.status != "failed"
+
+
+@dataclass(frozen=True)
+class Field2D:
+    """The game on the plane (2-D datasets): what D thinks of every point and where G goes."""
+
+    extent: tuple[float, float, float, float]  # x0, x1, y0, y1 of the heat map
+    heat: np.ndarray  # float32 (H, W): D's output on a grid over extent, row 0 at y0
+    real: np.ndarray  # float32 (M, 2): a real sample
+    fake: np.ndarray  # float32 (N, 2): the current generator's points (fixed latents)
+    # float32 (N, 2): -dL_G/dx at each generated point: the direction the generator's loss
+    # pushes it (the generator's update moves its points this way, through its weights)
+    push: np.ndarray
+    manifold: np.ndarray  # float32 (R, C, 2): G of an R x C grid in a plane of latent space
+    mode_counts: np.ndarray  # int64 (K + 1,): generated points nearest each mode; last: none
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the discriminator makes of a real and a generated batch, at one moment.
+
+    ``phase`` is "" between whole steps, "d" after the discriminator's half of a step and
+    "g" after the generator's half (slow motion). The networks are the ones being trained
+    (not the EMA generator); taking a probe changes no training state.
+    """
+
+    step: int
+    phase: str
+    probabilistic: bool  # D's outputs are probabilities (else critic scores)
+    d_real: np.ndarray  # float32 (n,): D's output on each real sample (one per pack)
+    d_fake: np.ndarray  # float32 (n,): on each generated sample
+    # Images only: uint8 (k, C, H, W) real images D finds least real, generated images it
+    # finds most real, and their outputs; empty for points.
+    least_real: np.ndarray
+    least_real_scores: np.ndarray
+    most_real: np.ndarray
+    most_real_scores: np.ndarray
+    field: Field2D | None  # 2-D datasets only

@@ -12,7 +12,6 @@ import contextlib
 import copy
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -25,15 +24,21 @@ from ganstudio.core.control import TrainControl
 from ganstudio.core.coverage import COVERAGE_SAMPLES, mode_coverage
 from ganstudio.core.data.dataset import Dataset, load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
-from ganstudio.core.events import Outcome, Preview, Report, Snapshot
+from ganstudio.core.events import STAT_NAMES, Outcome, Preview, Report, Snapshot
 from ganstudio.core.losses import get_loss, gradient_penalty, r1_penalty
 from ganstudio.core.models import ModelSpec, build, model_specs
 from ganstudio.core.render import make_grid, to_uint8
+from ganstudio.core.runloop import (
+    PreviewFn,
+    ProbeFn,
+    ReportFn,
+    SnapshotFn,
+    TaskFn,
+    TrainingFailed,  # noqa: F401  (re-exported)
+    run_training,
+)
 
 log = logging.getLogger(__name__)
-
-# Largest share of wall time that previews and snapshots may take.
-PREVIEW_BUDGET = 0.02
 
 # Largest share of the device's free memory the dataset may take before it is kept on the host.
 DATA_MEMORY_BUDGET = 0.5
@@ -47,13 +52,12 @@ def data_fits_device(dataset: Dataset, device: torch.device) -> bool:
     return dataset.data.numel() * dataset.data.element_size() <= DATA_MEMORY_BUDGET * free
 
 
-class TrainingFailed(RuntimeError):
-    """Training cannot go on (NaN loss, out of memory); the message says why and what to try."""
-
-
-ReportFn = Callable[[Report], None]
-PreviewFn = Callable[[Preview], None]
-SnapshotFn = Callable[[Snapshot], None]
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of all the parameters' gradients together (on the device, no sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=params[0].device if params else None)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
 
 
 class Trainer:
@@ -131,6 +135,9 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
         self.fixed_z = fixed.to(self.device)
         self.rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        # Probes draw from their own generator, so watching never changes the run.
+        self.probe_rng = torch.Generator().manual_seed(cfg.seed + 3)
+        self._field_extent: tuple[float, float, float, float] | None = None
 
         fused = self.device.type == "cuda"
         self.opt_g = torch.optim.Adam(
@@ -192,6 +199,11 @@ class Trainer:
 
     def train_step(self) -> None:
         """d_steps discriminator updates, then one generator update, then the EMA update."""
+        self.g_half(self.d_half())
+
+    def d_half(self) -> tuple:
+        """The discriminator's half of a step: d_steps updates of D. Returns what the
+        generator's half needs (slow motion runs the two halves with a pause between)."""
         cfg, loss, G, D = self.config, self.loss, self.G, self.D
         if cfg.lr_schedule != "constant":
             self._set_learning_rates()
@@ -220,21 +232,29 @@ class Trainer:
                 d_loss = d_loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
+            if last:
+                d_grad = grad_norm(self._d_params)
             self.opt_d.step()
             if cfg.loss == "wgan":
                 with torch.no_grad():
                     torch._foreach_clamp_min_(self._d_params, -cfg.clip)
                     torch._foreach_clamp_max_(self._d_params, cfg.clip)
             d_total += d_loss.detach()
+        return fake, real_out, fake_out, d_total, d_grad
 
-        # Generator update. D's weights need no gradients here: skipping them saves about a
-        # third of D's backward pass.
+    def g_half(self, d_result: tuple) -> None:
+        """The generator's half of a step: one update of G against the current D, then EMA."""
+        cfg, loss, D = self.config, self.loss, self.D
+        fake, real_out, fake_out, d_total, d_grad = d_result
+        # D's weights need no gradients here: skipping them saves about a third of D's
+        # backward pass.
         D.requires_grad_(False)
         with self._autocast():
             g_out = D(self._d_input(fake))
             g_loss = loss.g_loss(g_out.float())
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
+        g_grad = grad_norm(self._g_params)
         self.opt_g.step()
         self._update_ema()
 
@@ -247,7 +267,9 @@ class Trainer:
             else:
                 d_real, d_fake = real_out.float().mean(), fake_out.float().mean()
             self._pending.append(
-                torch.stack([g_loss.detach(), d_total / cfg.d_steps, d_real, d_fake])
+                torch.stack(
+                    [g_loss.detach(), d_total / cfg.d_steps, d_real, d_fake, g_grad, d_grad]
+                )
             )
         self.step += 1
 
@@ -299,6 +321,8 @@ class Trainer:
             d_loss=stats[:, 1].copy(),
             d_real=stats[:, 2].copy(),
             d_fake=stats[:, 3].copy(),
+            g_grad=stats[:, 4].copy(),
+            d_grad=stats[:, 5].copy(),
             images_per_s=n * self.config.batch_size * self.config.d_steps / dt,
             steps_per_s=n / dt,
             elapsed=self.elapsed,
@@ -313,15 +337,21 @@ class Trainer:
         return report
 
     def history(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every reported step: (steps int64 (n,), stats float32 (n, 4) in STAT_NAMES order)."""
+        """Every reported step: (steps int64 (n,), stats float32 (n, 6) in STAT_NAMES order)."""
         if len(self._history) != 1:
             steps = [h[0] for h in self._history] or [np.zeros(0, np.int64)]
-            stats = [h[1] for h in self._history] or [np.zeros((0, 4), np.float32)]
+            stats = [h[1] for h in self._history] or [np.zeros((0, len(STAT_NAMES)), np.float32)]
             self._history = [(np.concatenate(steps), np.concatenate(stats))]
         return self._history[0]
 
     def set_history(self, steps: np.ndarray, stats: np.ndarray) -> None:
-        self._history = [(np.asarray(steps, np.int64), np.asarray(stats, np.float32))]
+        """Replace the history; older files' fewer columns read back as NaN."""
+        stats = np.asarray(stats, np.float32)
+        stats = stats.reshape(len(steps), stats.shape[-1] if stats.ndim == 2 else len(STAT_NAMES))
+        if stats.shape[1] < len(STAT_NAMES):
+            pad = np.full((len(stats), len(STAT_NAMES) - stats.shape[1]), np.nan, np.float32)
+            stats = np.concatenate([stats, pad], axis=1)
+        self._history = [(np.asarray(steps, np.int64), stats[:, : len(STAT_NAMES)])]
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
@@ -373,79 +403,9 @@ class Trainer:
         on_report: ReportFn | None = None,
         on_preview: PreviewFn | None = None,
         on_snapshot: SnapshotFn | None = None,
+        on_probe: ProbeFn | None = None,
+        tasks: tuple[TaskFn, ...] = (),
     ) -> Outcome:
-        """Train until the step budget is spent, the control says stop, or training fails.
-
-        Never raises for a failure a user can cause: the Outcome says what happened.
-        """
-        cfg, control = self.config, self.control
-
-        def emit_report() -> None:
-            report = self.flush_report()
-            if report is not None and on_report is not None:
-                on_report(report)
-            if self.failure is not None:
-                raise TrainingFailed(self.failure)
-
-        next_preview = 0.0
-
-        def emit_preview() -> None:
-            # Previews cost a generator forward pass (and whatever the callbacks do). On a
-            # slow device they are spaced out so they never take more than PREVIEW_BUDGET of
-            # the time: training speed comes first.
-            nonlocal next_preview
-            t0 = time.perf_counter()
-            self.version += 1
-            if on_preview is not None:
-                on_preview(self.preview())
-            if on_snapshot is not None:
-                on_snapshot(self.snapshot())
-            now = time.perf_counter()
-            next_preview = now + max(self.config.preview_interval, (now - t0) / PREVIEW_BUDGET)
-
-        blocked = False
-
-        def on_pause() -> None:
-            nonlocal blocked
-            blocked = True
-            emit_report()
-            emit_preview()
-
-        try:
-            emit_preview()
-            self._last_report_time = time.perf_counter()
-            while self.step < cfg.steps:
-                if not control.acquire_step(on_pause):
-                    break
-                if blocked:  # paused time is not training time: restart the clock
-                    blocked = False
-                    self._last_report_time = time.perf_counter()
-                self.apply_edits(control.take_edits())
-                cfg = self.config
-                self.train_step()
-                now = time.perf_counter()
-                if now - self._last_report_time >= cfg.report_interval or control.paused:
-                    emit_report()
-                    if now >= next_preview or control.paused:
-                        emit_preview()
-            emit_report()
-            emit_preview()
-        except TrainingFailed as exc:
-            log.warning("training failed: %s", exc)
-            return Outcome("failed", str(exc), self.step)
-        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
-            if (
-                not isinstance(exc, torch.cuda.OutOfMemoryError)
-                and "out of memory" not in str(exc).lower()
-            ):
-                raise
-            self._pending.clear()
-            msg = (
-                f"out of memory on {self.device} at step {self.step} with batch size "
-                f"{cfg.batch_size}: lower the batch size or the model width"
-            )
-            log.warning(msg)
-            return Outcome("failed", msg, self.step)
-        if control.stopped and self.step < cfg.steps:
-            return Outcome("stopped", f"stopped at step {self.step}", self.step)
-        return Outcome("completed", f"completed {self.step} steps", self.step)
+        """Train until the step budget is spent, the control says stop, or training fails
+        (see core.runloop). Never raises for a failure a user can cause."""
+        return run_training(self, on_report, on_preview, on_snapshot, on_probe, tasks)
