@@ -5,7 +5,7 @@ All are frozen dataclasses of NumPy arrays and plain values, safe to pass to ano
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -111,3 +111,25 @@ class Probe:
     most_real: np.ndarray
     most_real_scores: np.ndarray
     field: Field2D | None  # 2-D datasets only
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Sample-quality metrics measured during training (see core.quality), or their state.
+
+    ``status``: "preparing" (the feature extractor is being trained: ``progress``),
+    "ready" (``metrics`` at ``step``), or "off" (``message`` says why).
+    Metric names: fd, kid, precision, recall, and score when the data has classes; the
+    ``floor`` holds the same metrics between two halves of the real data (what "as good as
+    real data" reads at this sample size). ``diversity``: spread of generated samples over
+    that of real ones in the same feature space (1 = as diverse; near 0 = collapse).
+    """
+
+    step: int
+    status: str
+    progress: float = 0.0
+    message: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+    diversity: float | None = None
+    seconds: float = 0.0  # what the evaluation cost

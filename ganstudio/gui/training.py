@@ -50,7 +50,8 @@ class Started:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # from resuming: a changed dataset, another device
     history_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    history_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    # (n, 6) in core.events.STAT_NAMES order (not imported: it would load PyTorch)
+    history_stats: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.float32))
     real_points: np.ndarray | None = None  # 2-D: real samples for the scatter
     modes: tuple = ()
     model_meta: dict = field(default_factory=dict)  # for saving a model file from a snapshot
@@ -81,6 +82,8 @@ class TrainingSignals(QObject):
     preview = Signal(object)
     snapshot = Signal(object)
     warning = Signal(object)  # core.diagnostics.TrainingWarning
+    probe = Signal(object)  # core.events.Probe: D's view, the 2-D field
+    quality = Signal(object)  # core.events.Quality: metrics measured during the run
     finished = Signal(object)
 
 
@@ -188,7 +191,10 @@ class TrainingWorker(TrainingSignals):
         outcome = None
         try:
             outcome = trainer.run(
-                on_report=on_report, on_preview=on_preview, on_snapshot=self.snapshot.emit
+                on_report=on_report,
+                on_preview=on_preview,
+                on_snapshot=self.snapshot.emit,
+                on_probe=self.probe.emit,
             )
             model = None
             if outcome.ok and self.save_at_end:
@@ -230,6 +236,13 @@ class TrainingSession(TrainingSignals):
         self.control: TrainControl | None = None
         self._worker: TrainingWorker | None = None
         self._thread: QThread | None = None
+        self.slow_motion = False
+
+    def set_slow_motion(self, on: bool) -> None:
+        """While paused, Step runs half a step: D's update, then (next Step) G's."""
+        self.slow_motion = bool(on)
+        if self.control is not None:
+            self.control.slow_motion = self.slow_motion
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -244,8 +257,18 @@ class TrainingSession(TrainingSignals):
         if self.active:
             raise RuntimeError("a training run is already going")
         self.control = TrainControl()
+        self.control.slow_motion = self.slow_motion
         worker = TrainingWorker(job, self.control)
-        for name in ("status", "data_progress", "report", "preview", "snapshot", "warning"):
+        for name in (
+            "status",
+            "data_progress",
+            "report",
+            "preview",
+            "snapshot",
+            "warning",
+            "probe",
+            "quality",
+        ):
             getattr(worker, name).connect(getattr(self, name).emit)
         worker.started.connect(self._on_started)
         worker.finished.connect(self._on_finished)
