@@ -36,6 +36,8 @@ CURVES = (
     ("d_loss", "D loss", "loss", "#1a73e8"),
     ("d_real", "D(x)", "d_output", "#188038"),
     ("d_fake", "D(G(z))", "d_output", "#c5221f"),
+    ("g_grad", "|grad G|", "grad", "#9334e6"),
+    ("d_grad", "|grad D|", "grad", "#007b83"),
 )
 SMOOTHING_WINDOWS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200, 300, 500, 1000)  # steps; 1 = off
 REDRAW_HZ = 10
@@ -106,14 +108,23 @@ class CurvesPanel(QWidget):
         self._plots.ci.setSpacing(0)
         self._loss_plot = self._plots.addPlot(row=0, col=0)
         self._d_plot = self._plots.addPlot(row=1, col=0)
+        self._grad_plot = self._plots.addPlot(row=2, col=0)
+        self._all_plots = (self._loss_plot, self._d_plot, self._grad_plot)
+        for row, stretch in enumerate((3, 3, 2)):
+            self._plots.ci.layout.setRowStretchFactor(row, stretch)
         self._d_plot.setXLink(self._loss_plot)
+        self._grad_plot.setXLink(self._loss_plot)
         self._loss_plot.setLabel("left", "Loss")
-        self._d_plot.setLabel("bottom", "Step")
-        self._loss_plot.getAxis("bottom").setStyle(showValues=False)
+        self._grad_plot.setLabel("left", "Gradient norm")
+        self._grad_plot.setLabel("bottom", "Step")
+        # Gradient norms span orders of magnitude (and explode by them): always a log axis.
+        self._grad_plot.setLogMode(y=True)
+        for plot in (self._loss_plot, self._d_plot):
+            plot.getAxis("bottom").setStyle(showValues=False)
         self._items: dict[str, pg.PlotDataItem] = {}
         self._cursor_lines: list[pg.InfiniteLine] = []
         legend_brush = pg.mkBrush(background.red(), background.green(), background.blue(), 200)
-        for plot in (self._loss_plot, self._d_plot):
+        for plot in self._all_plots:
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setPen(foreground)
                 plot.getAxis(axis).setTextPen(foreground)
@@ -135,7 +146,7 @@ class CurvesPanel(QWidget):
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self._cursor_lines.append(line)
-        plots = {"loss": self._loss_plot, "d_output": self._d_plot}
+        plots = {"loss": self._loss_plot, "d_output": self._d_plot, "grad": self._grad_plot}
         for key, name, plot, colour in CURVES:
             item = pg.PlotDataItem(
                 pen=pg.mkPen(colour, width=1), name=name, antialias=False, connect="finite"
@@ -177,26 +188,50 @@ class CurvesPanel(QWidget):
         d_loss: np.ndarray,
         d_real: np.ndarray,
         d_fake: np.ndarray,
+        g_grad: np.ndarray | None = None,
+        d_grad: np.ndarray | None = None,
     ) -> None:
-        """Add points (equal-length arrays). A step not after the newest one rewinds."""
-        columns = (g_loss, d_loss, d_real, d_fake)
+        """Add points (equal-length arrays; missing gradient norms are NaN). A step not
+        after the newest one rewinds."""
+        missing = np.full(np.shape(steps), np.nan)
+        columns = (
+            g_loss,
+            d_loss,
+            d_real,
+            d_fake,
+            missing if g_grad is None else g_grad,
+            missing if d_grad is None else d_grad,
+        )
         if any(np.shape(values) != np.shape(steps) for values in columns):
-            raise ValueError("steps and the four statistics must have the same length")
+            raise ValueError("steps and the statistics must have the same length")
         for series, values in zip(self._series.values(), columns):
             series.append(steps, values)
         self._dirty = True
 
     def append_report(self, report: Any) -> None:
         """Add the per-step statistics of a training Report (anything with those arrays)."""
-        self.append(report.steps, report.g_loss, report.d_loss, report.d_real, report.d_fake)
+        self.append(
+            report.steps,
+            report.g_loss,
+            report.d_loss,
+            report.d_real,
+            report.d_fake,
+            getattr(report, "g_grad", None),
+            getattr(report, "d_grad", None),
+        )
 
     def set_history(self, steps: np.ndarray, stats: np.ndarray) -> None:
-        """Replace everything with a run's history: stats (n, 4) as g_loss, d_loss, d_real,
-        d_fake (a resumed checkpoint's `history/stats`)."""
-        stats = np.asarray(stats).reshape(len(steps), len(self._series))
+        """Replace everything with a run's history: stats (n, 6) as g_loss, d_loss, d_real,
+        d_fake, g_grad, d_grad (a resumed checkpoint's `history/stats`; older ones have only
+        the first four columns)."""
+        stats = np.asarray(stats, np.float64)
+        stats = stats.reshape(len(steps), stats.shape[-1] if stats.ndim == 2 else len(CURVES))
+        if stats.shape[1] < len(CURVES):
+            pad = np.full((len(stats), len(CURVES) - stats.shape[1]), np.nan)
+            stats = np.concatenate([stats, pad], axis=1)
         for series in self._series.values():
             series.clear()
-        self.append(steps, *stats.T)
+        self.append(steps, *stats[:, : len(CURVES)].T)
 
     def clear(self) -> None:
         """Forget every point (settings stay)."""
@@ -277,7 +312,9 @@ class CurvesPanel(QWidget):
         for key, _, plot, _ in CURVES:
             x, y = self._series[key].view(x_min, x_max, max_points, window)
             self._items[key].setData(x, y)
-            if plot == "loss" and self.log_scale():
+            if plot == "grad":
+                y = np.where(y > 0, y, np.nan)  # log axis: zero norms (no gradient) hidden
+            elif plot == "loss" and self.log_scale():
                 hidden_by_log = hidden_by_log or bool(np.any(y <= 0))  # NaN compares False
         self._log_hint.setVisible(hidden_by_log)
         self._update_readout()
@@ -354,7 +391,7 @@ class CurvesPanel(QWidget):
     def show_values_at(self, scene_pos: QPointF) -> None:
         """Move the crosshair to a scene position and show the values there."""
         self._cursor_x = None
-        for plot in (self._loss_plot, self._d_plot):
+        for plot in self._all_plots:
             view = plot.getViewBox()
             if view.sceneBoundingRect().contains(scene_pos):
                 self._cursor_x = view.mapSceneToView(scene_pos).x()

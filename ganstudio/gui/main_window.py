@@ -336,7 +336,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         self.step_label.setText(f"step {step:,} / {total:,}")
 
     def _on_report(self, r) -> None:
-        self.curves.append(r.steps, r.g_loss, r.d_loss, r.d_real, r.d_fake)
+        self.curves.append_report(r)
         now = time.monotonic()
         if now - self._status_time < STATUS_INTERVAL and r.step < r.total_steps:
             return  # the status bar changes at most a few times a second
