@@ -269,17 +269,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"  warning: {note}", file=sys.stderr)
     progress = Progress(cfg.steps, enabled=not quiet)
 
-    def on_report(r):
-        for w in writer.on_report(r):
+    def warn(warnings):
+        for w in warnings:
             progress.close()  # end the progress line on a terminal
             print(f"warning: step {w.step}: {w.text()}", file=sys.stderr)
+
+    def on_report(r):
+        warn(writer.on_report(r))
         m = r.means()
         progress.update(
             r.step, f"{r.images_per_s:,.0f} img/s  G {m['g_loss']:.3f} D {m['d_loss']:.3f}  "
         )
 
     def on_preview(p):
-        writer.on_preview(p)
+        warn(writer.on_preview(p))
         if p.coverage is not None:
             progress.extra = (
                 f" modes {p.coverage.modes_captured}/{p.coverage.n_modes} "

@@ -21,9 +21,10 @@ import numpy as np
 from ganstudio import __version__
 from ganstudio.core.checkpoint import Checkpoint, model_description, save_checkpoint
 from ganstudio.core.diagnostics import Diagnostics, TrainingWarning
+from ganstudio.core.events import Outcome, Preview, Quality, Report
 from ganstudio.core.modelfile import save_generator
 from ganstudio.core.render import atomic_write, atomic_write_bytes, save_png, scatter_image
-from ganstudio.core.trainer import Outcome, Preview, Report, Trainer
+from ganstudio.core.trainer import Trainer
 
 CONFIG = "config.json"
 METRICS = "metrics.jsonl"
@@ -168,7 +169,17 @@ class RunWriter:
                 "d_steps": r.d_steps,
             }
         )
-        warnings = self.diagnostics.update(r)
+        warnings = self._warn(self.diagnostics.update(r))
+        # Reports come between steps, so the state saved here is a consistent one.
+        if (
+            self.checkpoint_every > 0
+            and time.monotonic() - self._last_save >= self.checkpoint_every
+            and self.trainer.failure is None
+        ):
+            self.save_checkpoint()
+        return warnings
+
+    def _warn(self, warnings: list[TrainingWarning]) -> list[TrainingWarning]:
         for w in warnings:
             self._log(
                 {
@@ -179,17 +190,40 @@ class RunWriter:
                     "advice": w.advice,
                 }
             )
-        # Reports come between steps, so the state saved here is a consistent one.
-        if (
-            self.checkpoint_every > 0
-            and time.monotonic() - self._last_save >= self.checkpoint_every
-            and self.trainer.failure is None
-        ):
-            self.save_checkpoint()
         return warnings
 
-    def on_preview(self, p: Preview) -> None:
+    def on_quality(self, q: Quality) -> list[TrainingWarning]:
+        """Log a quality measurement, keep the best checkpoint by it (images: the Frechet
+        distance in the run's own feature space), and the warnings it raised."""
+        if q.status != "ready":
+            return []
+        self._log(
+            {
+                "type": "quality",
+                "step": q.step,
+                **{k: _finite(v) for k, v in q.metrics.items()},
+                "floor": {k: _finite(v) for k, v in q.floor.items()},
+                "diversity": None if q.diversity is None else _finite(q.diversity),
+                "seconds": round(q.seconds, 3),
+            }
+        )
+        fd = q.metrics.get("fd")
+        if fd is not None and not self.trainer.info.modes:  # 2-D mixtures: mode coverage
+            self.offer_metric(
+                "Frechet distance",
+                float(fd),
+                q.step,
+                higher_is_better=False,
+                detail=f"FD {fd:.4g} (real data: {q.floor.get('fd', float('nan')):.4g})",
+            )
+        return self._warn(self.diagnostics.update_quality(q))
+
+    def on_preview(self, p: Preview) -> list[TrainingWarning]:
+        """Log coverage, keep the best checkpoint by it, save preview pictures now and then;
+        the warnings it raised (a 2-D generator losing modes)."""
+        warnings = []
         if p.coverage is not None:
+            warnings = self._warn(self.diagnostics.update_coverage(p.step, p.coverage))
             self._log(
                 {
                     "type": "coverage",
@@ -209,7 +243,7 @@ class RunWriter:
             )
         final = p.step >= self.trainer.config.steps
         if p.step < self._next_preview and not final:
-            return
+            return warnings
         self._next_preview = (p.step // self.preview_every + 1) * self.preview_every
         picture = (
             p.grid
@@ -227,6 +261,7 @@ class RunWriter:
             picture,
             {"ganstudio.step": str(p.step)},
         )
+        return warnings
 
     def offer_metric(
         self,

@@ -185,7 +185,8 @@ class TrainingWorker(TrainingSignals):
             self.report.emit(r)
 
         def on_preview(p) -> None:
-            writer.on_preview(p)
+            for w in writer.on_preview(p):
+                self.warning.emit(w)
             self.preview.emit(p)
 
         outcome = None

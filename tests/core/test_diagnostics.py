@@ -49,3 +49,54 @@ def test_the_warning_clears_and_can_come_back(probabilistic):
         fired += [w.step for w in d.update(FakeReport(step, real, fake))]
     # Critic scores (WGAN, hinge ...) are not probabilities: no verdict on them.
     assert fired == ([1, 9] if probabilistic else [])
+
+
+class GradReport:
+    def __init__(self, step, g, d, n=50):
+        self.step, self.d_real, self.d_fake = step, [0.5] * n, [0.5] * n
+        self.g_grad, self.d_grad = [g] * n, [d] * n
+
+
+def test_exploding_gradients_are_reported_once_and_clear():
+    d = Diagnostics(True)
+    fired = []
+    norms = [(1.0, 2.0)] * 12 + [(1.0, 80.0)] * 2 + [(1.0, 2.0)] * 12 + [(float("nan"), 2.0)]
+    for step, (g, dg) in enumerate(norms):
+        fired += [(step, w) for w in d.update(GradReport(step, g, dg))]
+    assert [(s, w.kind) for s, w in fired] == [(12, "exploding"), (26, "exploding")]
+    first, second = fired[0][1], fired[1][1]
+    assert "discriminator's gradient norm jumped to 80" in first.message
+    assert "40 times" in first.message and "learning rate" in first.advice
+    assert "generator's gradient norm is no longer a finite number" in second.message
+
+
+def test_steady_growth_of_gradient_norms_is_not_an_explosion():
+    d = Diagnostics(True)
+    warnings = []
+    for step in range(60):  # 3,000 steps, the norm doubling every 1,000
+        warnings += d.update(GradReport(step, 1.0, 2.0 ** (step / 20)))
+    assert warnings == []
+
+
+class Q:
+    def __init__(self, step, diversity):
+        self.step, self.diversity = step, diversity
+
+
+class Cov:
+    def __init__(self, captured, n=8):
+        self.modes_captured, self.n_modes = captured, n
+
+
+def test_falling_diversity_and_lost_modes_are_reported():
+    d = Diagnostics(True)
+    got = [
+        w.step
+        for s, v in enumerate([1.0, 0.8, 0.4, 0.3, 0.9, 0.45])
+        for w in d.update_quality(Q(s, v))
+    ]
+    assert got == [2, 5]  # cleared at 0.9, back at 0.45
+    d = Diagnostics(True)
+    warnings = [w for s, c in enumerate([3, 8, 7, 6, 5]) for w in d.update_coverage(s, Cov(c))]
+    assert [w.step for w in warnings] == [3]
+    assert "covered 8 of the 8 modes earlier and now covers 6" in warnings[0].message
