@@ -1,0 +1,223 @@
+"""Sample quality over the run, and the warnings the run raised.
+
+``QualityView`` draws each metric of core's ``Quality`` events against the step, with the
+same metric between two halves of the real data as a dashed line (the "floor": what a
+perfect generator reads at this sample size), a line saying how to read each, and a status
+line while the feature extractor is being prepared or when measuring is off.
+``WarningsList`` lists core.diagnostics' TrainingWarnings: when, what, what to try.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# plot key, title (how to read it), metrics drawn in it with their colours
+PLOTS = (
+    ("fd", "Fréchet distance: lower is better", (("fd", "#1a73e8"),)),
+    ("kid", "KID (kernel distance): lower is better", (("kid", "#e8710a"),)),
+    (
+        "pr",
+        "Precision (realism, green) and recall (coverage, purple): higher is better",
+        (("precision", "#188038"), ("recall", "#8e24aa")),
+    ),
+    (
+        "score",
+        "Class score (confident and varied classes): higher is better",
+        (("score", "#c5221f"),),
+    ),
+)
+FLOOR_NOTE = (
+    "Dashed lines: the same measure between two halves of your real data, about the best a "
+    "generator can read at this sample size."
+)
+
+
+class QualityView(QWidget):
+    """Metric curves (``add``), status line and progress while preparing (``redraw``)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.status = QLabel("Quality is measured during training (Fréchet distance, KID, ...).")
+        self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        self.graphs = pg.GraphicsLayoutWidget()
+        self.graphs.setBackground("w")
+        self.note = QLabel(FLOOR_NOTE)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(mid);")
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.progress)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 2, 4, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.graphs, 1)
+        layout.addWidget(self.note)
+        layout.addStretch(1)  # keeps the status line at the top while there are no graphs
+        self._layout = layout
+
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.floors: dict[str, pg.InfiniteLine] = {}
+        for i, (key, title, metrics) in enumerate(PLOTS):
+            plot = self.graphs.addPlot(row=i // 2, col=i % 2)
+            plot.setTitle(title, color="k", size="9pt")
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).setPen("k")
+                plot.getAxis(side).setTextPen("k")
+                plot.getAxis(side).enableAutoSIPrefix(False)
+            plot.getAxis("left").setWidth(48)
+            for name, colour in metrics:
+                self.curves[name] = plot.plot(
+                    pen=pg.mkPen(colour, width=2),
+                    symbol="o",
+                    symbolSize=5,
+                    symbolBrush=colour,
+                    symbolPen=None,
+                )
+                line = pg.InfiniteLine(
+                    angle=0,
+                    movable=False,
+                    pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashLine),
+                )
+                line.setVisible(False)
+                plot.addItem(line)  # with its bounds: the floor stays in view
+                self.floors[name] = line
+            self.plots[key] = plot
+        self.clear()
+
+    def clear(self) -> None:
+        self.history: dict[str, tuple[list[int], list[float]]] = {}
+        self.floor: dict[str, float] = {}
+        self.last = None
+        for curve in self.curves.values():
+            curve.setData([], [])
+        for line in self.floors.values():
+            line.setVisible(False)
+        self.plots["score"].setVisible(False)
+        self._show_graphs(False)  # until there is something to draw
+        self.status.setText("Quality is measured during training (Fréchet distance, KID, ...).")
+        self.progress.hide()
+
+    def add(self, q) -> None:
+        """Keep a core.events.Quality (cheap: drawing happens in ``redraw``)."""
+        self.last = q
+        if q.status == "ready":
+            for name, value in q.metrics.items():
+                if value is None or not math.isfinite(float(value)):
+                    continue
+                steps, values = self.history.setdefault(name, ([], []))
+                if steps and steps[-1] == q.step:
+                    values[-1] = float(value)
+                else:
+                    steps.append(int(q.step))
+                    values.append(float(value))
+            if q.floor:
+                self.floor = {k: float(v) for k, v in q.floor.items() if v is not None}
+
+    def redraw(self) -> None:
+        q = self.last
+        if q is None:
+            return
+        self.progress.setVisible(q.status == "preparing")
+        if q.status == "preparing":
+            self.progress.setValue(int(round(100 * max(0.0, min(1.0, q.progress)))))
+            self.status.setText(q.message or "Preparing the feature extractor for quality ...")
+        elif q.status == "off":
+            self.status.setText(
+                f"Quality is not measured: {q.message}"
+                if q.message
+                else "Quality is not measured in this run."
+            )
+        else:
+            self.status.setText(self._ready_text(q))
+        for name, curve in self.curves.items():
+            steps, values = self.history.get(name, ([], []))
+            curve.setData(np.asarray(steps, np.float64), np.asarray(values, np.float64))
+            floor = self.floor.get(name)
+            line = self.floors[name]
+            line.setVisible(floor is not None and math.isfinite(floor) and bool(steps))
+            if floor is not None and math.isfinite(floor):
+                line.setValue(floor)
+        self.plots["score"].setVisible("score" in self.history)
+        self._show_graphs(bool(self.history))
+
+    def _show_graphs(self, on: bool) -> None:
+        self.graphs.setVisible(on)
+        self.note.setVisible(on)
+        self._layout.setStretch(self._layout.count() - 1, 0 if on else 1)
+
+    @staticmethod
+    def _ready_text(q) -> str:
+        parts = [f"Step {q.step:,}:"]
+        for name, label, fmt in (
+            ("fd", "FD", ".3g"),
+            ("kid", "KID", ".3g"),
+            ("precision", "precision", ".2f"),
+            ("recall", "recall", ".2f"),
+            ("score", "score", ".3g"),
+        ):
+            if name in q.metrics and q.metrics[name] is not None:
+                floor = q.floor.get(name)
+                real = f" (real data: {floor:{fmt}})" if floor is not None else ""
+                parts.append(f"{label} {q.metrics[name]:{fmt}}{real},")
+        if q.diversity is not None:
+            parts.append(f"diversity {q.diversity:.2f} (1 = as varied as the real data),")
+        parts.append(f"measured in {q.seconds:.1f} s.")
+        return " ".join(parts)
+
+
+class WarningsList(QTreeWidget):
+    """One row per TrainingWarning: time and step, what happened, what to try."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setHeaderLabels(["Step", "Warning: what happened, what to try"])
+        self.setRootIsDecorated(False)
+        self.setWordWrap(True)
+        self.setUniformRowHeights(False)
+        self.setAlternatingRowColors(True)
+        self.setColumnWidth(0, 70)
+        self.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.setHeaderHidden(False)
+        self.placeholder: QTreeWidgetItem | None = None
+        self.clear_warnings()
+
+    def add(self, w) -> QTreeWidgetItem:
+        """Add a core.diagnostics.TrainingWarning (newest on top)."""
+        if self.placeholder is not None:
+            self.takeTopLevelItem(self.indexOfTopLevelItem(self.placeholder))
+            self.placeholder = None
+        when = time.strftime("%H:%M:%S")
+        item = QTreeWidgetItem([f"{w.step:,}\n{when}", f"{w.message}\n\u2192 {w.advice}"])
+        item.setToolTip(0, f"step {w.step:,} at {when} ({w.kind})")
+        item.setToolTip(1, f"{w.message}\n\nWhat to try: {w.advice}")
+        self.insertTopLevelItem(0, item)
+        return item
+
+    def clear_warnings(self) -> None:
+        self.clear()
+        self.placeholder = QTreeWidgetItem(["", "No warnings: nothing unusual seen so far."])
+        self.addTopLevelItem(self.placeholder)
+
+    def warnings_count(self) -> int:
+        return self.topLevelItemCount() - (1 if self.placeholder is not None else 0)
