@@ -1,5 +1,5 @@
-"""The main window: composes the set-up panel, the loss curves and the samples view, and
-wires menus, toolbar and status bar to a TrainingSession. It holds no training logic."""
+"""The main window: composes the set-up panel, the loss curves, the samples view, the explorer
+and the Diagnose tab, and wires menus, toolbar and status bar to a TrainingSession."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from ganstudio.core.choices import DEFAULT_DATASET
 from ganstudio.gui import engine
 from ganstudio.gui.banner import Banner
 from ganstudio.gui.curves import CurvesPanel
+from ganstudio.gui.diagnose_tab import DiagnoseTab
 from ganstudio.gui.explorer import ExplorerPanel
 from ganstudio.gui.file_actions import FileActions
 from ganstudio.gui.menus import MenusAndBars
@@ -48,7 +49,7 @@ def _fmt_duration(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
-class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
+class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindow):
     """``settings``: where preferences live (tests pass a QSettings on a temporary file)."""
 
     engine_ready = Signal()
@@ -92,6 +93,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.views, "Train")
         self.tabs.addTab(self.explorer, "Explore")
+        self._build_diagnose_tab()
         v.addWidget(self.tabs, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.setup)
@@ -367,9 +369,6 @@ class MainWindow(MenusAndBars, WindowState, FileActions, QMainWindow):
                 p.grid, f"Step {p.step:,}: samples of the EMA generator from fixed latents"
             )
         self.export_action.setEnabled(True)
-
-    def _on_warning(self, w) -> None:
-        self.banner.show_message(f"Step {w.step:,}: {w.text()}", "warning")
 
     def _on_snapshot(self, snap) -> None:
         self.last_snapshot = snap

@@ -33,6 +33,13 @@ class MenusAndBars:
         self.step_action = self._action(
             "Step", self.step_once, ("F10",), "Train one iteration (D steps, then one G step)"
         )
+        self.slow_motion_action = self._action(
+            "Slow motion",
+            self.set_slow_motion,
+            tip="While paused, Step shows the discriminator's update, then the generator's",
+        )
+        self.slow_motion_action.setCheckable(True)
+        self._restore_slow_motion()
         self.stop_action = self._action(
             "Stop", self.stop_training, ("Shift+F5", "Ctrl+."), "Stop training (saves it)"
         )
@@ -57,7 +64,14 @@ class MenusAndBars:
         toolbar = QToolBar("Training")
         toolbar.setObjectName("training_toolbar")
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
+        self.training_actions = (
+            self.start_action,
+            self.pause_action,
+            self.step_action,
+            self.slow_motion_action,
+            self.stop_action,
+        )
+        for a in self.training_actions:
             toolbar.addAction(a)
         self.addToolBar(toolbar)
 
@@ -79,7 +93,7 @@ class MenusAndBars:
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         train_menu = bar.addMenu("&Training")
-        for a in (self.start_action, self.pause_action, self.step_action, self.stop_action):
+        for a in self.training_actions:
             train_menu.addAction(a)
         view_menu = bar.addMenu("&View")
         toggle = self._action("Set-up panel", lambda on: self.setup.setVisible(on), ("Ctrl+1",))
