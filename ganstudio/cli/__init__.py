@@ -12,6 +12,7 @@ from ganstudio.cli import runs as runs_cli
 from ganstudio.cli.bench import cmd_bench
 from ganstudio.cli.common import CLIError
 from ganstudio.cli.data import cmd_data_inspect
+from ganstudio.cli.eval import register as register_eval
 from ganstudio.cli.export import register as register_export
 from ganstudio.cli.sample import cmd_sample
 from ganstudio.cli.train import _add_train_args, cmd_train
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_data_inspect)
 
     register_export(sub)
+    register_eval(sub)
     return p
 
 

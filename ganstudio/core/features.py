@@ -93,11 +93,9 @@ def decoder(channels: int, size: int, dim: int = DIM, width: int = WIDTH) -> nn.
     """(N, DIM) -> images (N, C, S, S): the Encoder mirrored with transposed convolutions."""
     fold = 2 if size == 64 else 1
     layers: list[nn.Module] = [nn.Linear(dim, 8 * width * 16), nn.Unflatten(1, (8 * width, 4, 4))]
-    chans = 8 * width
-    for out in (4 * width, 2 * width, width):
-        layers += [nn.ReLU(), nn.ConvTranspose2d(chans, out, 4, 2, 1)]
-        chans = out
-    layers += [nn.ReLU(), nn.Conv2d(chans, channels * fold**2, 3, 1, 1), nn.PixelShuffle(fold)]
+    for i, o in ((8, 4), (4, 2), (2, 1)):  # 4 -> 8 -> 16 -> 32 px
+        layers += [nn.ReLU(), nn.ConvTranspose2d(i * width, o * width, 4, 2, 1)]
+    layers += [nn.ReLU(), nn.Conv2d(width, channels * fold**2, 3, 1, 1), nn.PixelShuffle(fold)]
     return nn.Sequential(*layers)
 
 
@@ -105,8 +103,7 @@ def resize(x: Tensor, size: int) -> Tensor:
     """Float images to size x size (bilinear, antialiased when shrinking)."""
     if x.shape[-2:] == (size, size):
         return x
-    shrink = max(x.shape[-2:]) > size
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=shrink)
+    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=max(x.shape[-2:]) > size)
 
 
 class FeatureExtractor:
@@ -356,7 +353,7 @@ def save_extractor(extractor: FeatureExtractor, path: str | Path) -> None:
         for name, m in extractor.modules.items()
         for k, v in m.state_dict().items()
     }
-    tensors |= {"norm.mean": extractor.mean, "norm.proj": extractor.proj}
+    tensors |= {"norm.mean": extractor.mean.contiguous(), "norm.proj": extractor.proj.contiguous()}
     atomic_write_bytes(path, save(tensors, metadata={META_KEY: json.dumps(extractor.meta)}))
 
 

@@ -1,0 +1,202 @@
+"""`ganstudio eval`: sample quality of a model against real data, with the real-data floor.
+
+Own features by default (a network trained on the dataset itself and cached; see
+core.features and core.evaluation); with ``--inception FILE`` also the standard FID and
+Inception Score from the user's pt_inception-2015-12-05 weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ganstudio.cli.common import CLIError, Progress, load_with_progress
+
+
+def register(sub) -> None:
+    e = sub.add_parser(
+        "eval",
+        help="measure sample quality against the real data (FD, KID, precision, recall)",
+        description="Compare samples of a model with real data in a feature space trained on "
+        "the dataset itself (no download; cached), next to the floor: the same metrics for "
+        "two halves of the real data.",
+    )
+    e.add_argument("model", help="a generator file, a checkpoint, or a run folder")
+    e.add_argument(
+        "--dataset",
+        metavar="SOURCE",
+        help="the real data (default: the dataset the model was trained on)",
+    )
+    e.add_argument(
+        "--samples", type=int, default=1000, help="generated samples, and real ones per half"
+    )
+    e.add_argument("--seed", type=int, default=0, help="seed of the latents and the real halves")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
+    e.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    e.add_argument(
+        "--no-cache", action="store_true", help="train the feature network anew, keep nothing"
+    )
+    e.add_argument(
+        "--feature-steps",
+        type=int,
+        metavar="N",
+        help="training steps of the feature network (default 400 classifier, 300 autoencoder)",
+    )
+    e.add_argument(
+        "--inception",
+        metavar="FILE",
+        help="also the standard FID and Inception Score, with this "
+        "pt_inception-2015-12-05 weights file (never downloaded)",
+    )
+    e.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    e.set_defaults(func=cmd_eval)
+
+
+def _model_path(path: str) -> Path:
+    """A model file or checkpoint; for a run folder, its generator file or newest checkpoint."""
+    from ganstudio.core.runfolder import GENERATOR
+    from ganstudio.core.runs import find_checkpoint
+
+    p = Path(path)
+    if p.is_dir() and (p / GENERATOR).is_file():
+        return p / GENERATOR
+    return find_checkpoint(p) if p.is_dir() else p
+
+
+def _shape_text(shape) -> str:
+    return "2-D points" if len(shape) == 1 else "x".join(str(s) for s in shape) + " images"
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text, file=sys.stderr, flush=True)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ganstudio.core import sampling
+    from ganstudio.core.device import pick_device
+    from ganstudio.core.evaluation import MIN_SAMPLES, Evaluator, format_evaluation
+    from ganstudio.core.features import get_extractor
+    from ganstudio.core.modelfile import load_generator
+    from ganstudio.core.render import to_uint8
+
+    if args.samples < MIN_SAMPLES:
+        raise CLIError(f"--samples must be at least {MIN_SAMPLES}")
+    if args.feature_steps is not None and args.feature_steps < 1:
+        raise CLIError("--feature-steps must be positive")
+    device = pick_device(args.device)
+    model_path = _model_path(args.model)
+    gen = load_generator(model_path, device)
+    spec = args.dataset or gen.meta.get("dataset", {}).get("spec")
+    if not spec:
+        raise CLIError(f"{model_path}: the file does not name its dataset; give --dataset")
+    dataset = load_with_progress(spec, 0, args.quiet)
+
+    # The model must make what the dataset holds.
+    z = sampling.latents(args.seed, args.samples, gen.latent_dim)
+    probe = sampling.generate(gen.module, z[:2])
+    made, held = tuple(probe.shape[1:]), tuple(dataset.info.sample_shape)
+    if made != held:
+        raise CLIError(
+            f"{model_path} makes {_shape_text(made)}, but {spec} holds {_shape_text(held)}"
+        )
+
+    inception_model = None
+    if args.inception:  # checked before the long work
+        if not dataset.info.is_image:
+            raise CLIError("--inception is for image models; this one makes 2-D points")
+        inception_model = _load_inception(args.inception, device)
+
+    bar = Progress(100, enabled=not args.quiet, label="feature network")
+    extractor = get_extractor(
+        dataset,
+        device,
+        progress=lambda f: bar.update(int(f * 100), force=f >= 1),
+        use_cache=not args.no_cache,
+        seed=args.seed,
+        steps=args.feature_steps,
+    )
+    bar.close()
+    _say(args, f"features: {extractor.describe()}")
+    try:
+        evaluator = Evaluator(extractor, dataset, n=args.samples, seed=args.seed)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    _say(args, f"sampling {evaluator.n} samples from {model_path.name} ...")
+    out = sampling.generate(gen.module, z[: evaluator.n])
+    samples = to_uint8(out) if dataset.info.is_image else out.numpy()
+    ev = evaluator.evaluate(samples)
+    standard = None
+    if inception_model is not None:
+        standard = _inception(args, inception_model, dataset, evaluator, samples, device)
+
+    if args.json:
+        doc = {
+            "model": str(model_path),
+            "dataset": spec,
+            "seed": args.seed,
+            **ev.to_dict(),
+            "inception": standard,
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(format_evaluation(ev))
+        if standard is not None:
+            print(_inception_text(standard))
+    return 0
+
+
+def _load_inception(path: str, device):
+    try:
+        from ganstudio.core import inception
+    except ImportError:
+        raise CLIError("--inception: this version has no Inception network") from None
+    try:
+        return inception.load_inception(path, device)
+    except inception.InceptionError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def _inception(args, model, dataset, evaluator, samples, device) -> dict:
+    """Standard FID (generated and real B against real A) and Inception Scores."""
+    from ganstudio.core import inception
+    from ganstudio.core.metrics import frechet_distance
+
+    data = dataset.data
+    sets = {
+        "real A": data[evaluator.real_a.to(data.device)].cpu(),
+        "real B": data[evaluator.real_b.to(data.device)].cpu(),
+        "generated": samples,
+    }
+    outputs = {}
+    for name, images in sets.items():
+        bar = Progress(len(images), enabled=not args.quiet, label=f"inception {name}")
+        outputs[name] = inception.inception_outputs(
+            model, images, device=device, progress=lambda d, t, b=bar: b.update(d, force=d >= t)
+        )
+        bar.close()
+    (fa, _), (fb, pb), (fg, pg) = outputs["real A"], outputs["real B"], outputs["generated"]
+    splits = min(10, len(pg))
+    is_gen, is_real = inception.inception_score(pg, splits), inception.inception_score(pb, splits)
+    return {
+        "weights": str(args.inception),
+        "fid": frechet_distance(fa, fg),
+        "fid_floor": frechet_distance(fa, fb),
+        "is": is_gen[0],
+        "is_std": is_gen[1],
+        "is_real": is_real[0],
+        "is_real_std": is_real[1],
+        "n": len(fg),
+    }
+
+
+def _inception_text(s: dict) -> str:
+    return (
+        f"\nstandard Inception ({Path(s['weights']).name}, {s['n']} samples):\n"
+        f"  FID {s['fid']:.2f} (floor, real against real: {s['fid_floor']:.2f}); lower is better\n"
+        f"  IS  {s['is']:.2f} +- {s['is_std']:.2f} (real data: {s['is_real']:.2f} +- "
+        f"{s['is_real_std']:.2f}); higher is better\n"
+        "  Comparable with published numbers only at the same sample count (usually 50,000)."
+    )
