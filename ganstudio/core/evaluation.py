@@ -13,7 +13,9 @@ fewer when the dataset is small), and computes their features once (see
 - score: a classifier score in the spirit of the Inception Score, exp(E KL(p(y|x) || p(y)))
   with the extractor's classes (at most the number of classes); None without classes.
 - diversity: the mean pairwise feature distance of the generated samples divided by that
-  of the real samples in A (1: as varied as real data; well below 1: mode collapse).
+  of the real samples in A (1: as varied as real data; well below 1: collapse). Caveat:
+  a mean distance does not see repetition: copies of one sample score 0 and copies of two
+  about a half, but copies of twenty distinct samples still score near 1.
 
 The floor is the same metrics for B against A: what a perfect generator would score at
 this sample size. FD in particular is biased upwards for small n, and precision and recall
