@@ -11,6 +11,8 @@ real images closest to a generated one.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
@@ -43,18 +45,36 @@ def histogram_columns(
     return counts / np.maximum(sizes, 1)[:, None]
 
 
-def output_range(columns: list[np.ndarray], probabilistic: bool) -> tuple[float, float]:
-    """[0, 1] for probabilities; for critic scores the 1st to 99th percentile of every value
-    seen (a little wider), so one outlier does not squash the picture."""
+def column_bounds(values: np.ndarray) -> tuple[float, float]:
+    """The 1st and 99th percentile of one probe's finite outputs ((inf, -inf) if none)."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return math.inf, -math.inf
+    lo, hi = np.percentile(v, [1, 99])
+    return float(lo), float(hi)
+
+
+def output_range(
+    columns: list[np.ndarray],
+    probabilistic: bool,
+    bounds: list[tuple[float, float]] | None = None,
+) -> tuple[float, float]:
+    """[0, 1] for probabilities. For critic scores: from the lowest 1st to the highest 99th
+    percentile of any probe (``bounds``: their column_bounds, if known), a little wider and
+    rounded outwards, so one outlier does not squash the picture and the range (and with it
+    every column) changes only now and then."""
     if probabilistic:
         return 0.0, 1.0
-    values = np.concatenate(columns) if columns else np.zeros(0)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
+    if bounds is None:
+        bounds = [column_bounds(c) for c in columns]
+    lo = min((b[0] for b in bounds), default=math.inf)
+    hi = max((b[1] for b in bounds), default=-math.inf)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         return -1.0, 1.0
-    lo, hi = (float(v) for v in np.percentile(values, [1, 99]))
     pad = 0.05 * (hi - lo) or 0.5
-    return lo - pad, hi + pad
+    lo, hi = lo - pad, hi + pad
+    step = 10 ** math.floor(math.log10(hi - lo)) / 2
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step
 
 
 class StepAxis(pg.AxisItem):
@@ -114,8 +134,8 @@ class DHistograms(pg.GraphicsLayoutWidget):
             side.setMouseEnabled(x=False, y=False)
             side.setYLink(plot)
             side.getAxis("left").setStyle(showValues=False)
-            side.setLabel("bottom", "share")
-            side.getAxis("bottom").enableAutoSIPrefix(False)
+            side.setLabel("bottom", "share of samples")
+            side.getAxis("bottom").setStyle(showValues=False)  # the bars' lengths say enough
             bars = pg.BarGraphItem(
                 x0=[], y=[], height=0.0, width=[], brush=pg.mkBrush(*rgb, 170), pen=None
             )
@@ -135,6 +155,7 @@ class DHistograms(pg.GraphicsLayoutWidget):
         self.ci.layout.setColumnStretchFactor(1, 1)
         self.plots["real"].getAxis("bottom").setStyle(showValues=False)
         self.plots["fake"].setLabel("bottom", "step")
+        self.clear_data()
 
     def set_probabilistic(self, probabilistic: bool) -> None:
         self.probabilistic = bool(probabilistic)
@@ -145,6 +166,9 @@ class DHistograms(pg.GraphicsLayoutWidget):
 
     def clear_data(self) -> None:
         self.steps, self.real, self.fake = [], [], []
+        self.bounds: list[tuple[float, float]] = []  # per probe, both sets (critic scores)
+        self._shares: dict[str, np.ndarray] = {}  # histograms drawn so far, for ``_range``
+        self._range: tuple[float, float] | None = None
         for key in self.maps:
             self.maps[key].clear()
             self.latest[key].setOpts(x0=[], y=[], width=[])
@@ -154,18 +178,28 @@ class DHistograms(pg.GraphicsLayoutWidget):
         self.steps.append(int(step))
         self.real.append(np.asarray(d_real, np.float32).ravel())
         self.fake.append(np.asarray(d_fake, np.float32).ravel())
+        if not self.probabilistic:
+            (a, b), (c, d) = column_bounds(self.real[-1]), column_bounds(self.fake[-1])
+            self.bounds.append((min(a, c), max(b, d)))
         if len(self.steps) > MAX_COLUMNS:
             self.steps, self.real, self.fake = self.steps[::2], self.real[::2], self.fake[::2]
+            self.bounds = self.bounds[::2]
+            self._range = None  # the columns moved: histogram them again
 
     def redraw(self) -> None:
         if not self.steps:
             return
-        lo, hi = output_range(self.real + self.fake, self.probabilistic)
+        lo, hi = output_range([], self.probabilistic, self.bounds)
+        if self._range != (lo, hi):
+            self._range, self._shares = (lo, hi), {}
         n = len(self.steps)
         for axis in self.axes:
             axis.steps = self.steps
         for key, columns in (("real", self.real), ("fake", self.fake)):
-            shares = histogram_columns(columns, lo, hi)
+            # Only the probes that came since the last redraw are new columns.
+            done = self._shares.get(key, np.zeros((0, BINS), np.float32))
+            new = histogram_columns(columns[len(done) :], lo, hi)
+            shares = self._shares[key] = np.concatenate([done, new]) if len(done) else new
             top = float(shares.max()) or 1.0
             self.maps[key].setImage(shares.T, autoLevels=False, levels=(0.0, top))
             self.maps[key].setRect(QRectF(-0.5, lo, n, hi - lo))

@@ -25,24 +25,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# plot key, title (how to read it), metrics drawn in it with their colours
+# plot key, title (short: the view is often a narrow column), metrics drawn with their colours
 PLOTS = (
-    ("fd", "Fréchet distance: lower is better", (("fd", "#1a73e8"),)),
-    ("kid", "KID (kernel distance): lower is better", (("kid", "#e8710a"),)),
-    (
-        "pr",
-        "Precision (realism, green) and recall (coverage, purple): higher is better",
-        (("precision", "#188038"), ("recall", "#8e24aa")),
-    ),
-    (
-        "score",
-        "Class score (confident and varied classes): higher is better",
-        (("score", "#c5221f"),),
-    ),
+    ("fd", "FD: lower is better", (("fd", "#1a73e8"),)),
+    ("kid", "KID: lower is better", (("kid", "#e8710a"),)),
+    ("pr", "Precision, recall: higher", (("precision", "#188038"), ("recall", "#8e24aa"))),
+    ("score", "Score: higher is better", (("score", "#c5221f"),)),
 )
-FLOOR_NOTE = (
-    "Dashed lines: the same measure between two halves of your real data, about the best a "
-    "generator can read at this sample size."
+EXPLANATION = (
+    "<b>FD</b> (Fréchet distance) and <b>KID</b> (kernel distance): how far generated samples "
+    "are from real ones in feature space. <b>Precision</b> (green): the share of generated "
+    "samples that look like real ones; <b>recall</b> (purple): the share of the real data's "
+    "variety the generator covers. <b>Score</b>: how confidently and evenly a classifier sees "
+    "the classes. <b>Dashed lines</b>: the same measure between two halves of your real "
+    "data, about the best a generator can read at this sample size."
 )
 
 
@@ -59,9 +55,9 @@ class QualityView(QWidget):
         self.progress.hide()
         self.graphs = pg.GraphicsLayoutWidget()
         self.graphs.setBackground("w")
-        self.note = QLabel(FLOOR_NOTE)
+        self.note = QLabel(EXPLANATION)
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid);")
+        self.note.setTextFormat(Qt.TextFormat.RichText)
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.progress)

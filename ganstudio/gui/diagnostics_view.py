@@ -196,6 +196,7 @@ class DiagnosticsPanel(QWidget):
         side.addWidget(self.warnings)
         side.setStretchFactor(0, 3)
         side.setStretchFactor(1, 2)
+        side.setSizes([560, 240])  # not the size hints: the graphs are hidden at first
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.stack)
         self.splitter.addWidget(side)

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QToolButton
 
 from ganstudio.core.diagnostics import TrainingWarning
 from ganstudio.core.events import Quality
-from ganstudio.gui.diag_images import histogram_columns, output_range
+from ganstudio.gui.diag_images import DHistograms, histogram_columns, output_range
 from ganstudio.gui.diagnostics_view import NEIGHBOURS, DiagnosticsPanel
 from ganstudio.gui.lab2d import ARROWS, arrow_segments, heat_levels, manifold_polylines
 from ganstudio.gui.training import Started
@@ -237,3 +237,21 @@ def test_drawing_helpers():
     assert output_range(cols, True) == (0.0, 1.0)
     lo, hi = output_range([np.linspace(-5, 5, 101)], False)
     assert lo < -4.5 and hi > 4.5
+
+
+def test_critic_histograms_follow_the_range_and_redraw_only_new_columns(qtbot):
+    hist = DHistograms()
+    qtbot.addWidget(hist)
+    hist.set_probabilistic(False)
+    rng = np.random.default_rng(0)
+    outputs = []
+    for i, scale in enumerate((1, 1, 1, 5, 5, 1)):  # the range widens at the 4th probe
+        real, fake = rng.normal(2, scale, 64), rng.normal(-2, scale, 64)
+        outputs.append((real, fake))
+        hist.append(10 * i, real, fake)
+        hist.redraw()
+        lo, hi = output_range([x for pair in outputs for x in pair], False)
+        assert hist._range == (lo, hi)
+        want = histogram_columns([r for r, _ in outputs], lo, hi)
+        np.testing.assert_allclose(hist.maps["real"].image, want.T, rtol=1e-6)
+    assert hist._range[0] < -8 and hist._range[1] > 8
