@@ -144,12 +144,14 @@ class DHistograms(pg.GraphicsLayoutWidget):
                 for name in ("left", "bottom"):
                     p.getAxis(name).setPen("k")
                     p.getAxis(name).setTextPen("k")
+                    p.getAxis(name).enableAutoSIPrefix(False)
                 line = pg.InfiniteLine(
                     pos=0.5, angle=0, pen=pg.mkPen(90, 90, 90, style=Qt.PenStyle.DashLine)
                 )
                 p.addItem(line, ignoreBounds=True)
                 self.lines.append(line)
             plot.setLabel("left", "D(x)" if key == "real" else "D(G(z))")
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # until the first probe
             self.maps[key], self.latest[key], self.plots[key] = image, bars, plot
         self.ci.layout.setColumnStretchFactor(0, 5)
         self.ci.layout.setColumnStretchFactor(1, 1)

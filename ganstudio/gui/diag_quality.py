@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from html import escape
 
 import numpy as np
 import pyqtgraph as pg
@@ -19,8 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
-    QTreeWidget,
-    QTreeWidgetItem,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -182,38 +182,55 @@ class QualityView(QWidget):
         return " ".join(parts)
 
 
-class WarningsList(QTreeWidget):
-    """One row per TrainingWarning: time and step, what happened, what to try."""
+class WarningsList(QScrollArea):
+    """One row per TrainingWarning, newest on top: step and time, what happened, what to
+    try (word-wrapped labels, so long advice is never cut)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setHeaderLabels(["Step", "Warning: what happened, what to try"])
-        self.setRootIsDecorated(False)
-        self.setWordWrap(True)
-        self.setUniformRowHeights(False)
-        self.setAlternatingRowColors(True)
-        self.setColumnWidth(0, 70)
-        self.setTextElideMode(Qt.TextElideMode.ElideNone)
-        self.setHeaderHidden(False)
-        self.placeholder: QTreeWidgetItem | None = None
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self._column = QVBoxLayout(inner)
+        self._column.setContentsMargins(6, 6, 6, 6)
+        self._column.setSpacing(8)
+        self.header = QLabel("<b>Warnings</b>")
+        self._column.addWidget(self.header)
+        self._column.addStretch(1)
+        self.setWidget(inner)
+        self.rows: list[QLabel] = []  # newest first
         self.clear_warnings()
 
-    def add(self, w) -> QTreeWidgetItem:
-        """Add a core.diagnostics.TrainingWarning (newest on top)."""
-        if self.placeholder is not None:
-            self.takeTopLevelItem(self.indexOfTopLevelItem(self.placeholder))
-            self.placeholder = None
+    def add(self, w) -> QLabel:
+        """Add a core.diagnostics.TrainingWarning."""
         when = time.strftime("%H:%M:%S")
-        item = QTreeWidgetItem([f"{w.step:,}\n{when}", f"{w.message}\n\u2192 {w.advice}"])
-        item.setToolTip(0, f"step {w.step:,} at {when} ({w.kind})")
-        item.setToolTip(1, f"{w.message}\n\nWhat to try: {w.advice}")
-        self.insertTopLevelItem(0, item)
-        return item
+        row = QLabel(
+            f"<b>Step {w.step:,}</b> ({when}): {escape(w.message)}<br>"
+            f"<i>What to try:</i> {escape(w.advice)}"
+        )
+        row.setTextFormat(Qt.TextFormat.RichText)
+        row.setWordWrap(True)
+        row.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row.setToolTip(w.kind)
+        row.setStyleSheet("padding-bottom: 6px; border-bottom: 1px solid palette(mid);")
+        self._column.insertWidget(1, row)
+        self.rows.insert(0, row)
+        self._update_header()
+        return row
 
     def clear_warnings(self) -> None:
-        self.clear()
-        self.placeholder = QTreeWidgetItem(["", "No warnings: nothing unusual seen so far."])
-        self.addTopLevelItem(self.placeholder)
+        for row in self.rows:
+            row.deleteLater()
+        self.rows = []
+        self._update_header()
 
     def warnings_count(self) -> int:
-        return self.topLevelItemCount() - (1 if self.placeholder is not None else 0)
+        return len(self.rows)
+
+    def _update_header(self) -> None:
+        n = len(self.rows)
+        self.header.setText(
+            f"<b>Warnings ({n})</b>"
+            if n
+            else "<b>Warnings</b>: none so far; the run is watched for trouble the curves hide."
+        )

@@ -205,9 +205,9 @@ def test_a_warning_adds_a_row_and_marks_the_tab(qtbot, window):
     window.session.warning.emit(w)
     rows = window.diagnose.warnings
     assert rows.warnings_count() == 1
-    item = rows.topLevelItem(0)
-    assert "1,234" in item.text(0)
-    assert "The discriminator is winning." in item.text(1) and "Lower its rate." in item.text(1)
+    text = rows.rows[0].text()
+    assert "Step 1,234" in text and "The discriminator is winning." in text
+    assert "Lower its rate." in text and "Warnings (1)" in rows.header.text()
     assert window.banner.isVisible()
     index = window.tabs.indexOf(window.diagnose)
     assert window.tabs.tabText(index) == "Diagnose (1)"
