@@ -81,6 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--seconds", type=float, default=10.0, help="timed seconds per --gui run")
     b.add_argument(
+        "--metrics",
+        action="store_true",
+        help="what measuring quality during training costs: throughput with and without "
+        "the monitor (--datasets picks one dataset, default digits; --seconds per run)",
+    )
+    b.add_argument(
         "--explorer",
         action="store_true",
         help="the explorer's latency on a DCGAN-64: slider move to picture, 8x8 grid",

@@ -24,6 +24,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
             dataset=dataset if ":" in dataset else f"builtin:{dataset}",
             print_fn=print,
         )
+    elif args.metrics:
+        from ganstudio.core.bench_metrics import metrics_table
+
+        dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
+        metrics_table(
+            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
+            seconds=args.seconds,
+            repeats=args.repeats,
+            print_fn=print,
+        )
     elif args.prepare:
         from ganstudio.core.data.bench_prepare import prepare_table
 

@@ -55,6 +55,15 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         help="autosave a checkpoint this often (default 5; 0 = only at the end)",
     )
     g.add_argument(
+        "--metrics-every",
+        type=float,
+        default=2.0,
+        metavar="MINUTES",
+        help="measure sample quality (Frechet distance, KID, precision, recall) at most this "
+        "often, in at most 5%% of the time (default 2; 0 = off); logged in metrics.jsonl and "
+        "used to keep the best checkpoint",
+    )
+    g.add_argument(
         "--keep-checkpoints",
         type=int,
         default=3,
@@ -179,6 +188,7 @@ _RESUME_OK = {
     "device",
     "preview_every",
     "checkpoint_every",
+    "metrics_every",
     "keep_checkpoints",
 }
 
@@ -232,8 +242,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ganstudio.core.trainer import Trainer
 
     quiet = args.quiet
-    if args.checkpoint_every < 0 or args.keep_checkpoints < 1:
-        raise CLIError("--checkpoint-every must be >= 0 and --keep-checkpoints >= 1")
+    if args.checkpoint_every < 0 or args.keep_checkpoints < 1 or args.metrics_every < 0:
+        raise CLIError(
+            "--checkpoint-every and --metrics-every must be >= 0 and --keep-checkpoints >= 1"
+        )
     ckpt = None
     if args.resume:
         trainer, ckpt, out = _open_resume(args, quiet)
@@ -289,12 +301,26 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"HQ {p.coverage.hq_fraction:.1%}"
             )
 
+    def on_quality(q):
+        warn(writer.on_quality(q))
+        if q.status == "ready" and "fd" in q.metrics:
+            progress.extra = f" FD {q.metrics['fd']:.4g} (real {q.floor.get('fd', 0):.3g})"
+        elif q.status == "off":
+            progress.close()
+            print(f"note: {q.message}", file=sys.stderr)
+
+    tasks = ()
+    if args.metrics_every > 0:
+        from ganstudio.core.quality import QualityMonitor
+
+        tasks = (QualityMonitor(on_quality, interval=args.metrics_every * 60.0),)
+
     def on_signal(signum, frame):  # Ctrl+C: stop cleanly and save what we have
         trainer.control.stop()
 
     old = signal.signal(signal.SIGINT, on_signal)
     try:
-        outcome = trainer.run(on_report=on_report, on_preview=on_preview)
+        outcome = trainer.run(on_report=on_report, on_preview=on_preview, tasks=tasks)
     finally:
         signal.signal(signal.SIGINT, old)
         progress.update(trainer.step, force=True)

@@ -33,6 +33,7 @@ class TrainingJob:
     resume: str | None = None
     resume_steps: int | None = None  # a new step budget for a resumed run
     checkpoint_every: float = 300.0  # seconds
+    metrics_every: float = 120.0  # seconds between quality measurements; 0: none
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,17 @@ class TrainingWorker(TrainingSignals):
                 self.warning.emit(w)
             self.preview.emit(p)
 
+        def on_quality(q) -> None:
+            for w in writer.on_quality(q):
+                self.warning.emit(w)
+            self.quality.emit(q)
+
+        tasks = ()
+        if job.metrics_every > 0:
+            from ganstudio.core.quality import QualityMonitor
+
+            tasks = (QualityMonitor(on_quality, interval=job.metrics_every),)
+
         outcome = None
         try:
             outcome = trainer.run(
@@ -196,6 +208,7 @@ class TrainingWorker(TrainingSignals):
                 on_preview=on_preview,
                 on_snapshot=self.snapshot.emit,
                 on_probe=self.probe.emit,
+                tasks=tasks,
             )
             model = None
             if outcome.ok and self.save_at_end:
