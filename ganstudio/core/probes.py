@@ -64,7 +64,10 @@ def _pack(trainer) -> int:
 
 def field_extent(data: np.ndarray) -> tuple[float, float, float, float]:
     """A square view around the data (its bounding box plus a margin)."""
-    lo, hi = np.nanmin(data, axis=0), np.nanmax(data, axis=0)
+    finite = data[np.isfinite(data).all(axis=1)]
+    if not len(finite):
+        return (-1.0, 1.0, -1.0, 1.0)
+    lo, hi = finite.min(axis=0), finite.max(axis=0)
     centre = (lo + hi) / 2
     half = float(max(hi - lo)) / 2 * (1 + 2 * FIELD_MARGIN) or 1.0
     return (
