@@ -195,6 +195,7 @@ class WarningsList(QScrollArea):
         self._column.setContentsMargins(6, 6, 6, 6)
         self._column.setSpacing(8)
         self.header = QLabel("<b>Warnings</b>")
+        self.header.setWordWrap(True)
         self._column.addWidget(self.header)
         self._column.addStretch(1)
         self.setWidget(inner)
