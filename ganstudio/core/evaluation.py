@@ -227,8 +227,6 @@ def format_evaluation(ev: Evaluation) -> str:
         lines.append("  ".join([*cells[:3], cells[3].ljust(widths[3]), r[4]]).rstrip())
     lines.append("")
     lines += [f"note: {n}" for n in ev.notes]
-    lines.append(
-        "The floor is what real data scores at this sample size. FD and KID compare only "
-        "at the same n with the same feature extractor."
-    )
+    lines.append("The floor is what real data itself scores at this sample size.")
+    lines.append("Values compare only at the same n, with the same feature extractor.")
     return "\n".join(lines)
