@@ -17,6 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -40,6 +41,16 @@ EXPLANATION = (
     "the classes. <b>Dashed lines</b>: the same measure between two halves of your real "
     "data, about the best a generator can read at this sample size."
 )
+# How often quality is measured during a run (seconds; 0 = off), as offered in the view.
+INTERVALS = (
+    ("off", 0.0),
+    ("30 s", 30.0),
+    ("1 min", 60.0),
+    ("2 min", 120.0),
+    ("5 min", 300.0),
+    ("10 min", 600.0),
+)
+DEFAULT_INTERVAL = 120.0
 
 
 class QualityView(QWidget):
@@ -58,9 +69,20 @@ class QualityView(QWidget):
         self.note = QLabel(EXPLANATION)
         self.note.setWordWrap(True)
         self.note.setTextFormat(Qt.TextFormat.RichText)
+        self.interval = QComboBox()
+        for text, seconds in INTERVALS:
+            self.interval.addItem(text, seconds)
+        self.set_interval_seconds(DEFAULT_INTERVAL)
+        self.interval.setToolTip(
+            "How often runs started from now on measure quality. Measuring never takes more "
+            "than 5% of the training time; the first run on a dataset also trains its "
+            "feature extractor in that share."
+        )
         top = QHBoxLayout()
         top.addWidget(self.status, 1)
         top.addWidget(self.progress)
+        top.addWidget(QLabel("Measure every"))
+        top.addWidget(self.interval)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
@@ -100,6 +122,16 @@ class QualityView(QWidget):
                 self.floors[name] = line
             self.plots[key] = plot
         self.clear()
+
+    def interval_seconds(self) -> float:
+        """Seconds between quality measurements for the next run; 0: off."""
+        return float(self.interval.currentData())
+
+    def set_interval_seconds(self, seconds: float) -> None:
+        """Pick the offered interval nearest to ``seconds``."""
+        values = [v for _, v in INTERVALS]
+        best = min(range(len(values)), key=lambda i: abs(values[i] - float(seconds)))
+        self.interval.setCurrentIndex(best)
 
     def clear(self) -> None:
         self.history: dict[str, tuple[list[int], list[float]]] = {}

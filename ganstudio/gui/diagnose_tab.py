@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from ganstudio.gui.diagnostics_view import DiagnosticsPanel
 
 TAB_TITLE = "Diagnose"
@@ -19,6 +21,16 @@ class DiagnoseTab:
         s.started.connect(self._diagnose_started)
         s.probe.connect(self.diagnose.show_probe)
         s.quality.connect(self.diagnose.show_quality)
+        quality = self.diagnose.quality
+        with contextlib.suppress(TypeError, ValueError):
+            quality.set_interval_seconds(float(self.settings.value("metrics_every", 120.0)))
+        quality.interval.currentIndexChanged.connect(
+            lambda _: self.settings.setValue("metrics_every", quality.interval_seconds())
+        )
+
+    def metrics_every(self) -> float:
+        """Seconds between quality measurements for a new run (0: off)."""
+        return self.diagnose.quality.interval_seconds()
 
     def _diagnose_started(self, info) -> None:
         self.diagnose.on_started(info)

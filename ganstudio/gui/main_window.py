@@ -244,7 +244,9 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
             return
         self.banner.hide()
         self._save_settings()
-        job = TrainingJob(runs_dir=self._runs_dir(), config=fields, dataset=self.data.dataset)
+        job = TrainingJob(
+            self._runs_dir(), fields, self.data.dataset, metrics_every=self.metrics_every()
+        )
         self.session.start(job)
 
     def resume_run(self, path: str | None = None) -> None:
@@ -258,7 +260,8 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
             return
         self.banner.hide()
         self._add_recent("run", path)
-        self.session.start(TrainingJob(runs_dir=self._runs_dir(), resume=str(path)))
+        job = TrainingJob(self._runs_dir(), resume=str(path), metrics_every=self.metrics_every())
+        self.session.start(job)
 
     def toggle_pause(self) -> None:
         if self.session.state == "running":

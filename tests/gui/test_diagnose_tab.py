@@ -255,3 +255,21 @@ def test_critic_histograms_follow_the_range_and_redraw_only_new_columns(qtbot):
         want = histogram_columns([r for r, _ in outputs], lo, hi)
         np.testing.assert_allclose(hist.maps["real"].image, want.T, rtol=1e-6)
     assert hist._range[0] < -8 and hist._range[1] > 8
+
+
+def test_quality_interval_is_remembered_and_reaches_the_run(
+    qtbot, window, fill, settings, make_window
+):
+    quality = window.diagnose.quality
+    assert quality.interval_seconds() == 120.0  # the default: every 2 minutes
+    quality.interval.setCurrentIndex(quality.interval.findText("30 s"))
+    assert window.metrics_every() == 30.0
+    assert make_window(settings).metrics_every() == 30.0  # remembered
+    # Off: a run measures nothing.
+    quality.interval.setCurrentIndex(quality.interval.findText("off"))
+    fill(window, {"steps": 200})
+    got = []
+    window.session.quality.connect(got.append)
+    with qtbot.waitSignal(window.session.finished, timeout=60_000):
+        window.start_action.trigger()
+    assert got == []
