@@ -51,6 +51,7 @@ INTERVALS = (
     ("10 min", 600.0),
 )
 DEFAULT_INTERVAL = 120.0
+IDLE_STATUS = "FD, KID, precision and recall appear here once the run has measured them."
 
 
 class QualityView(QWidget):
@@ -58,7 +59,7 @@ class QualityView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.status = QLabel("Quality is measured during training (Fréchet distance, KID, ...).")
+        self.status = QLabel(IDLE_STATUS)
         self.status.setWordWrap(True)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
@@ -78,14 +79,15 @@ class QualityView(QWidget):
             "than 5% of the training time; the first run on a dataset also trains its "
             "feature extractor in that share."
         )
-        top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        top.addWidget(self.progress)
-        top.addWidget(QLabel("Measure every"))
+        top = QHBoxLayout()  # the choice, and progress while preparing; the status below
+        top.addWidget(QLabel("<b>Quality</b>, measured every"))
         top.addWidget(self.interval)
+        top.addStretch(1)
+        top.addWidget(self.progress)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 2, 4, 2)
         layout.addLayout(top)
+        layout.addWidget(self.status)
         layout.addWidget(self.graphs, 1)
         layout.addWidget(self.note)
         layout.addStretch(1)  # keeps the status line at the top while there are no graphs
@@ -143,7 +145,7 @@ class QualityView(QWidget):
             line.setVisible(False)
         self.plots["score"].setVisible(False)
         self._show_graphs(False)  # until there is something to draw
-        self.status.setText("Quality is measured during training (Fréchet distance, KID, ...).")
+        self.status.setText(IDLE_STATUS)
         self.progress.hide()
 
     def add(self, q) -> None:

@@ -11,7 +11,6 @@ tab costs the training thread nothing, and showing it draws the newest state at 
 
 from __future__ import annotations
 
-import logging
 import time
 
 import numpy as np
@@ -22,8 +21,6 @@ from ganstudio.gui.diag_images import DHistograms, ImageStrip
 from ganstudio.gui.diag_quality import QualityView, WarningsList
 from ganstudio.gui.lab2d import Lab2D
 from ganstudio.gui.threads import Task
-
-log = logging.getLogger(__name__)
 
 NEIGHBOURS = 8  # real images shown next to a generated one
 REDRAW_DELAY_MS = 30  # events arriving together are drawn once
