@@ -5,20 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
+from ganstudio.core.durations import format_duration as _fmt_time
 from ganstudio.core.runfolder_names import dataset_name  # noqa: F401  (re-exported)
 
 
 class CLIError(Exception):
     """A user error: printed as one line on stderr, exit status 2."""
-
-
-def _fmt_time(seconds: float) -> str:
-    if seconds != seconds or seconds == float("inf"):
-        return "--:--"
-    s = int(seconds)
-    return (
-        f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-    )
 
 
 class Progress:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from ganstudio.gui.diagnostics_view import DiagnosticsPanel
+from ganstudio.gui.training import TrainingJob
 
 TAB_TITLE = "Diagnose"
 
@@ -31,6 +32,10 @@ class DiagnoseTab:
     def metrics_every(self) -> float:
         """Seconds between quality measurements for a new run (0: off)."""
         return self.diagnose.quality.interval_seconds()
+
+    def new_job(self, **fields) -> TrainingJob:
+        """A TrainingJob in the window's runs folder, measuring quality as this tab says."""
+        return TrainingJob(self._runs_dir(), metrics_every=self.metrics_every(), **fields)
 
     def _diagnose_started(self, info) -> None:
         self.diagnose.on_started(info)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from ganstudio import __version__
 from ganstudio.core.choices import DEFAULT_DATASET
+from ganstudio.core.durations import format_duration
 from ganstudio.gui import engine
 from ganstudio.gui.banner import Banner
 from ganstudio.gui.curves import CurvesPanel
@@ -32,21 +33,12 @@ from ganstudio.gui.menus import MenusAndBars
 from ganstudio.gui.samples_view import SamplesView
 from ganstudio.gui.setup_panel import SetupPanel
 from ganstudio.gui.threads import Task, running_threads
-from ganstudio.gui.training import Finished, Started, TrainingJob, TrainingSession
+from ganstudio.gui.training import Finished, Started, TrainingSession
 from ganstudio.gui.window_state import WindowState
 
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
-
-
-def _fmt_duration(seconds: float) -> str:
-    if not math.isfinite(seconds) or seconds < 0:
-        return "--"
-    s = int(seconds)
-    if s >= 3600:
-        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-    return f"{s // 60}:{s % 60:02d}"
 
 
 class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindow):
@@ -244,10 +236,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
             return
         self.banner.hide()
         self._save_settings()
-        job = TrainingJob(
-            self._runs_dir(), fields, self.data.dataset, metrics_every=self.metrics_every()
-        )
-        self.session.start(job)
+        self.session.start(self.new_job(config=fields, dataset=self.data.dataset))
 
     def resume_run(self, path: str | None = None) -> None:
         if self.session.active:
@@ -260,8 +249,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
             return
         self.banner.hide()
         self._add_recent("run", path)
-        job = TrainingJob(self._runs_dir(), resume=str(path), metrics_every=self.metrics_every())
-        self.session.start(job)
+        self.session.start(self.new_job(resume=str(path)))
 
     def toggle_pause(self) -> None:
         if self.session.state == "running":
@@ -349,7 +337,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
         self._update_step(r.step, r.total_steps)
         self.speed_label.setText(f"{r.images_per_s:,.0f} img/s")
         eta = (r.total_steps - r.step) / r.steps_per_s if r.steps_per_s > 0 else math.inf
-        self.eta_label.setText(f"ETA {_fmt_duration(eta)}")
+        self.eta_label.setText(f"ETA {format_duration(eta, '--')}")
         self.memory_label.setText(
             f"{r.memory / 2**20:,.0f} MiB on device" if r.memory is not None else ""
         )
