@@ -65,6 +65,7 @@ class Diagnostics:
             for name in ("generator", "discriminator")
         }
         self._best_modes = 0
+        self._diverse_before = False
         self.active: set[str] = set()
 
     def _raise(self, kind: str, step: int, message: str, advice: str) -> list[TrainingWarning]:
@@ -150,7 +151,10 @@ class Diagnostics:
             return []
         if diversity >= DIVERSITY_CLEAR:
             self.active.discard("diversity")
-        if diversity >= DIVERSITY_LOW:
+            self._diverse_before = True
+        # A generator starts out collapsed (its first samples all look alike): only a fall
+        # from healthy diversity is a warning.
+        if diversity >= DIVERSITY_LOW or not self._diverse_before:
             return []
         return self._raise(
             "diversity",

@@ -96,6 +96,10 @@ def test_falling_diversity_and_lost_modes_are_reported():
         for w in d.update_quality(Q(s, v))
     ]
     assert got == [2, 5]  # cleared at 0.9, back at 0.45
+    # An untrained generator is not varied yet: no warning until diversity was healthy once.
+    d = Diagnostics(True)
+    got = [w.step for s, v in enumerate([0.1, 0.3, 0.8, 0.3]) for w in d.update_quality(Q(s, v))]
+    assert got == [3]
     d = Diagnostics(True)
     warnings = [w for s, c in enumerate([3, 8, 7, 6, 5]) for w in d.update_coverage(s, Cov(c))]
     assert [w.step for w in warnings] == [3]
