@@ -62,7 +62,7 @@ def run_training(
 
     next_preview = 0.0
 
-    def emit_preview(first: bool = False) -> None:
+    def emit_preview() -> None:
         # Previews cost a generator forward pass (and whatever the callbacks do). On a
         # slow device they are spaced out so they never take more than PREVIEW_BUDGET of
         # the time: training speed comes first.
@@ -77,10 +77,7 @@ def run_training(
         if on_probe is not None:
             on_probe(take_probe(trainer, phase))
         now = time.perf_counter()
-        # The first one comes before any step (nothing to slow down) and pays one-time costs
-        # (the probe's view of the data, the run folder's first picture): not a measure.
-        cost = 0.0 if first else now - t0
-        next_preview = now + max(trainer.config.preview_interval, cost / PREVIEW_BUDGET)
+        next_preview = now + max(trainer.config.preview_interval, (now - t0) / PREVIEW_BUDGET)
 
     blocked = False
 
@@ -92,7 +89,7 @@ def run_training(
             emit_preview()
 
     try:
-        emit_preview(first=True)
+        emit_preview()
         trainer._last_report_time = time.perf_counter()
         while trainer.step < cfg.steps:
             if not control.acquire_step(on_pause):
