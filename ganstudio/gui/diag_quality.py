@@ -189,6 +189,10 @@ class QualityView(QWidget):
             if floor is not None and math.isfinite(floor):
                 line.setValue(floor)
         self.plots["score"].setVisible("score" in self.history)
+        # Steps from 0: a single measurement otherwise gets an axis of +-0.5 step around it.
+        newest = max((h[0][-1] for h in self.history.values() if h[0]), default=0)
+        for plot in self.plots.values():
+            plot.setXRange(0, max(newest, 1), padding=0.05)
         self._show_graphs(bool(self.history))
 
     def _show_graphs(self, on: bool) -> None:
