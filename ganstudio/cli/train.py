@@ -7,12 +7,8 @@ import signal
 import sys
 from pathlib import Path
 
-from ganstudio.cli.common import (
-    CLIError,
-    Progress,
-    load_with_progress,
-    print_skips,
-)
+from ganstudio.cli.common import CLIError, Progress, print_skips
+from ganstudio.cli.train_cluster import check_fresh_folder, describe, join_job, load_data
 from ganstudio.core.runfolder_names import new_run_folder
 
 
@@ -190,11 +186,13 @@ _RESUME_OK = {
     "checkpoint_every",
     "metrics_every",
     "keep_checkpoints",
+    "auto_resumed",
 }
 
 
-def _open_resume(args: argparse.Namespace, quiet: bool):
-    """(trainer, checkpoint, run folder) for --resume."""
+def _open_resume(args: argparse.Namespace, quiet: bool, cluster=None):
+    """(trainer, checkpoint, run folder) for --resume (also when torchrun restarted the job:
+    then the options are the job's own, given again, and not checked)."""
     from ganstudio.core.checkpoint import read_checkpoint, resume
     from ganstudio.core.runs import find_checkpoint, run_folder_of
 
@@ -203,7 +201,7 @@ def _open_resume(args: argparse.Namespace, quiet: bool):
         for k, v in vars(args).items()
         if k not in _RESUME_OK and v is not None and v is not False
     )
-    if given:
+    if given and not getattr(args, "auto_resumed", False):
         raise CLIError(
             f"{', '.join(given)} cannot be changed when resuming: the run continues with the "
             "settings saved in its checkpoint (only --steps, --dataset, --device and --out "
@@ -213,12 +211,13 @@ def _open_resume(args: argparse.Namespace, quiet: bool):
     spec = args.dataset or ckpt.meta["config"]["dataset"]
     if not quiet:
         print(f"Resuming {ckpt.path} at step {ckpt.step}; preparing {spec} ...", file=sys.stderr)
-    dataset = load_with_progress(spec, int(ckpt.meta["config"].get("seed", 0)), quiet)
+    dataset = load_data(spec, int(ckpt.meta["config"].get("seed", 0)), quiet, cluster)
     if not quiet:
         print_skips(dataset)
     trainer = resume(
         ckpt,
         dataset,
+        cluster=cluster,
         **{
             k: v
             for k, v in {
@@ -238,47 +237,67 @@ def _open_resume(args: argparse.Namespace, quiet: bool):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ganstudio.core.runfolder import RunWriter
-    from ganstudio.core.trainer import Trainer
-
-    quiet = args.quiet
     if args.checkpoint_every < 0 or args.keep_checkpoints < 1 or args.metrics_every < 0:
         raise CLIError(
             "--checkpoint-every and --metrics-every must be >= 0 and --keep-checkpoints >= 1"
         )
+    cluster = join_job(args)  # None unless torchrun started this process
+    if cluster is None:
+        return _train(args, None)
+    code = 1
+    try:
+        code = _train(args, cluster)
+    finally:
+        cluster.close(wait=code == 0)
+    return code
+
+
+def _train(args: argparse.Namespace, cluster) -> int:
+    from ganstudio.core.runfolder import RunWriter
+    from ganstudio.core.trainer import Trainer
+
+    main = cluster is None or cluster.is_main  # only rank 0 prints progress and writes files
+    quiet = args.quiet or not main
     ckpt = None
     if args.resume:
-        trainer, ckpt, out = _open_resume(args, quiet)
+        trainer, ckpt, out = _open_resume(args, quiet, cluster)
         dataset = trainer.data
     else:
         cfg = _config_from_args(args)
         if not quiet:
             print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
-        dataset = load_with_progress(cfg.dataset, cfg.seed, quiet)
+        dataset = load_data(cfg.dataset, cfg.seed, quiet, cluster)
         if not quiet:
             print_skips(dataset)
-        trainer = Trainer(cfg, dataset)
-        out = Path(args.out) if args.out else new_run_folder("runs", trainer.config.dataset)
+        trainer = Trainer(cfg, dataset, cluster=cluster)
+        out = Path(args.out) if args.out else None
+        if main:
+            out = out or new_run_folder("runs", trainer.config.dataset)
+            check_fresh_folder(out)
     cfg = trainer.config
-    writer = RunWriter(
-        out,
-        trainer,
-        preview_every=args.preview_every,
-        checkpoint_every=args.checkpoint_every * 60.0,
-        keep=args.keep_checkpoints,
-        resumed_from=ckpt,
-    )
+    writer = None
+    if main:
+        writer = RunWriter(
+            out,
+            trainer,
+            preview_every=args.preview_every,
+            checkpoint_every=args.checkpoint_every * 60.0,
+            keep=args.keep_checkpoints,
+            resumed_from=ckpt,
+        )
     if not quiet:
         print(
             f"{dataset.info.count} samples of shape {dataset.info.sample_shape}; "
             f"{cfg.arch} {cfg.loss} on {trainer.device}"
-            f"{' (bf16)' if trainer.amp else ''}; run folder {out}",
+            f"{' (bf16)' if trainer.amp else ''}{describe(cluster, cfg.batch_size)}; "
+            f"run folder {out}",
             file=sys.stderr,
         )
         for note in () if ckpt else cfg.notes:
             print(f"  note: {note}", file=sys.stderr)
-    for note in trainer.resume_notes:  # printed even with --quiet: they matter
-        print(f"  warning: {note}", file=sys.stderr)
+    if main:
+        for note in trainer.resume_notes:  # printed even with --quiet: they matter
+            print(f"  warning: {note}", file=sys.stderr)
     progress = Progress(cfg.steps, enabled=not quiet)
 
     def warn(warnings):
@@ -310,42 +329,66 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"note: {q.message}", file=sys.stderr)
 
     tasks = ()
-    if args.metrics_every > 0:
+    if args.metrics_every > 0 and main:
         from ganstudio.core.quality import QualityMonitor
 
         tasks = (QualityMonitor(on_quality, interval=args.metrics_every * 60.0),)
 
-    def on_signal(signum, frame):  # Ctrl+C: stop cleanly and save what we have
+    def on_signal(signum, frame):  # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save
         trainer.control.stop()
 
-    old = signal.signal(signal.SIGINT, on_signal)
+    # The handlers stay until the last file is written: a second signal (torchrun sends
+    # SIGTERM to every process when one fails) must not cut the saving short.
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        outcome = trainer.run(on_report=on_report, on_preview=on_preview, tasks=tasks)
+        try:
+            outcome = trainer.run(
+                on_report=on_report if main else None,
+                on_preview=on_preview if main else None,
+                tasks=tasks,
+            )
+        finally:
+            progress.update(trainer.step, force=True)
+            progress.close()
+        if main:
+            if outcome.ok or outcome.lost_contact:  # the weights are fine: keep them
+                writer.save_checkpoint()
+            if outcome.ok:
+                model = writer.save_generator()
+            writer.finish(outcome)
     finally:
-        signal.signal(signal.SIGINT, old)
-        progress.update(trainer.step, force=True)
-        progress.close()
-    if outcome.status != "failed":
-        writer.save_checkpoint()
-        model = writer.save_generator()
-    writer.finish(outcome)
-    if outcome.status == "failed":
-        from ganstudio.core.runs import latest_checkpoint
-
-        print(f"error: training failed: {outcome.message}", file=sys.stderr)
-        last = latest_checkpoint(out)
-        print(
-            f"The run folder {out} keeps the metrics up to the failure; no model was saved "
-            "because its weights are no longer usable."
-            + (
-                f" The last good checkpoint is {last}: `ganstudio train --resume {out}` "
-                "continues from it."
-                if last
-                else ""
-            ),
-            file=sys.stderr,
-        )
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    if not outcome.ok:
+        who = f"process {cluster.rank}: " if cluster is not None else ""
+        print(f"error: {who}training failed: {outcome.message}", file=sys.stderr)
+        if main:
+            _explain_failure(out, outcome, cluster)
         return 1
     if not quiet:
         print(f"{outcome.message}. Generator: {model}", file=sys.stderr)
     return 0
+
+
+def _explain_failure(out: Path, outcome, cluster) -> None:
+    from ganstudio.core.runs import latest_checkpoint
+
+    last = latest_checkpoint(out)
+    again = (
+        f"`torchrun ... -m ganstudio train --resume {out}` (or without torchrun)"
+        if cluster is not None
+        else f"`ganstudio train --resume {out}`"
+    )
+    if outcome.lost_contact:
+        print(
+            f"The run folder {out} has a checkpoint at step {outcome.step}: {again} continues "
+            "from it, on any number of processes.",
+            file=sys.stderr,
+        )
+        return
+    print(
+        f"The run folder {out} keeps the metrics up to the failure; no model was saved "
+        "because its weights are no longer usable."
+        + (f" The last good checkpoint is {last}: {again} continues from it." if last else ""),
+        file=sys.stderr,
+    )

@@ -283,6 +283,7 @@ def restore(trainer, ckpt: Checkpoint) -> list[str]:
     t._pending.clear()
     t._pending_from = ckpt.step + 1
     t._last_report_step = ckpt.step
+    t.reseed_for_rank(ckpt.step)
     return notes
 
 
@@ -290,10 +291,12 @@ def resume(
     ckpt: Checkpoint,
     data: Dataset | None = None,
     control=None,
+    cluster=None,
     **overrides,
 ):
     """A Trainer that continues the checkpoint's run on ``data`` (default: the dataset the
-    config names, loaded). ``overrides``: steps, dataset (spec), device.
+    config names, loaded). ``overrides``: steps, dataset (spec), device. ``cluster``:
+    continue under torchrun (core.distributed), on any number of processes.
 
     The trainer's ``resume_notes`` say what differs from an exact continuation (a changed
     dataset, another kind of device).
@@ -327,7 +330,7 @@ def resume(
         ModelSpec.from_dict(ckpt.meta["generator"]),
         ModelSpec.from_dict(ckpt.meta["discriminator"]),
     )
-    trainer = Trainer(cfg, dataset, control, specs=specs)
+    trainer = Trainer(cfg, dataset, control, specs=specs, cluster=cluster)
     notes = restore(trainer, ckpt)
     if saved.get("fingerprint") and saved["fingerprint"] != dataset.info.fingerprint:
         notes.insert(

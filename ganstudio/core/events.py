@@ -69,6 +69,8 @@ class Outcome:
     status: str  # "completed" | "stopped" | "failed"
     message: str
     step: int
+    # Failed because the other processes of a torchrun job are gone: the weights are fine.
+    lost_contact: bool = False
 
     @property
     def ok(self) -> bool:

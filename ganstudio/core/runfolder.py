@@ -109,7 +109,10 @@ class RunWriter:
         if resumed_from is not None:
             doc = self._resume_doc(doc, resumed_from)
         atomic_write_bytes(self.folder / CONFIG, json.dumps(doc, indent=2).encode())
-        self._metrics = (self.folder / METRICS).open("a", encoding="utf-8")
+        # A new run starts a new log (a torchrun job restarted before its first checkpoint
+        # leaves one behind); a resumed one continues the log cut back above.
+        mode = "a" if resumed_from is not None else "w"
+        self._metrics = (self.folder / METRICS).open(mode, encoding="utf-8")
         if resumed_from is not None:
             self._log(
                 {

@@ -4,6 +4,9 @@ Between steps it hands out reports (every ``report_interval``), previews, snapsh
 probes (spaced so they take at most PREVIEW_BUDGET of the time), runs background tasks
 (each keeps its own budget), obeys pause/step/stop and live edits, and in slow motion runs
 each step as two halves: the discriminator's update, a pause, then the generator's.
+
+Under torchrun (``trainer.cluster``) there is no pausing: the processes agree every
+SYNC_EVERY steps whether to stop, so none leaves the loop while the others wait for it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ganstudio.core.distributed import SYNC_EVERY, is_lost_contact, short_error
 from ganstudio.core.events import Outcome, Preview, Probe, Report, Snapshot
 from ganstudio.core.probes import take_probe
 
@@ -48,7 +52,7 @@ def run_training(
 ) -> Outcome:
     """Train ``trainer`` (see the module docstring). Never raises for a failure a user can
     cause: the Outcome says what happened."""
-    cfg, control = trainer.config, trainer.control
+    cfg, control, cluster = trainer.config, trainer.control, trainer.cluster
     half: tuple | None = None  # slow motion: D's half done, G's half still to come
     phase = ""
     updates = shown = 0  # halves or whole steps done; the count the last preview showed
@@ -57,7 +61,7 @@ def run_training(
         report = trainer.flush_report()
         if report is not None and on_report is not None:
             on_report(report)
-        if trainer.failure is not None:
+        if trainer.failure is not None and cluster is None:  # else: at the next agreement
             raise TrainingFailed(trainer.failure)
 
     next_preview = 0.0
@@ -92,7 +96,17 @@ def run_training(
         emit_preview()
         trainer._last_report_time = time.perf_counter()
         while trainer.step < cfg.steps:
-            if not control.acquire_step(on_pause):
+            if cluster is not None:
+                if trainer.step % SYNC_EVERY == 0:
+                    stop, failed = cluster.any(control.stopped, trainer.failure is not None)
+                    if failed:
+                        raise TrainingFailed(
+                            trainer.failure or "another process of the job failed (see its error)"
+                        )
+                    if stop:
+                        control.stop()
+                        break
+            elif not control.acquire_step(on_pause):
                 break
             if blocked:  # paused time is not training time: restart the clock
                 blocked = False
@@ -124,6 +138,14 @@ def run_training(
         log.warning("training failed: %s", exc)
         return Outcome("failed", str(exc), trainer.step)
     except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+        if cluster is not None and is_lost_contact(exc):
+            msg = (
+                f"process {cluster.rank} lost contact with the other processes of the job at "
+                f"step {trainer.step}: another process died or the network failed "
+                f"({short_error(exc)})"
+            )
+            log.info(msg)
+            return Outcome("failed", msg, trainer.step, lost_contact=True)
         if (
             not isinstance(exc, torch.cuda.OutOfMemoryError)
             and "out of memory" not in str(exc).lower()

@@ -19,11 +19,12 @@ import torch
 from torch import nn
 
 from ganstudio.core.augment import diff_augment, parse_policy, random_hflip
-from ganstudio.core.config import TrainConfig, lr_factor, resolve
+from ganstudio.core.config import ConfigError, TrainConfig, lr_factor, resolve
 from ganstudio.core.control import TrainControl
 from ganstudio.core.coverage import COVERAGE_SAMPLES, mode_coverage
 from ganstudio.core.data.dataset import Dataset, load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
+from ganstudio.core.distributed import Cluster, rank_seed
 from ganstudio.core.events import STAT_NAMES, Outcome, Preview, Report, Snapshot
 from ganstudio.core.losses import get_loss, gradient_penalty, r1_penalty
 from ganstudio.core.models import ModelSpec, build, model_specs
@@ -69,13 +70,26 @@ class Trainer:
         dataset: Dataset | None = None,
         control: TrainControl | None = None,
         specs: tuple[ModelSpec, ModelSpec] | None = None,
+        cluster: Cluster | None = None,
     ) -> None:
         """``specs`` (generator, discriminator) replace the networks the config implies: a
-        resumed run keeps its own (see core.checkpoint.resume)."""
-        self.device = pick_device(config.device)
+        resumed run keeps its own (see core.checkpoint.resume). ``cluster``: this process's
+        place in a torchrun job (core.distributed); None trains alone."""
+        self.cluster = cluster
+        self.rank = cluster.rank if cluster else 0
+        self.world_size = cluster.world_size if cluster else 1
+        self.device = cluster.device if cluster else pick_device(config.device)
         if dataset is None:
             dataset = load_dataset(config.dataset, seed=config.seed)
         self.config = cfg = resolve(config, dataset.info)
+        if cfg.batch_size % self.world_size:
+            raise ConfigError(
+                f"the batch size ({cfg.batch_size}) is the global batch and must split evenly "
+                f"among the {self.world_size} processes: use a multiple of {self.world_size}, "
+                f"e.g. {max(1, round(cfg.batch_size / self.world_size)) * self.world_size}"
+            )
+        full = dataset
+        dataset = dataset.shard(self.rank, self.world_size)
         self.control = control or TrainControl()
         self.info = dataset.info
         # uint8 on the device when it fits the budget (cheap to hold, cast per batch); else it
@@ -86,7 +100,7 @@ class Trainer:
             else bool(cfg.data_on_device)
         )
         self.data = dataset.to(self.device) if self.data_on_device else dataset.to("cpu")
-        self.cpu_rng = torch.Generator().manual_seed(cfg.seed + 2)
+        self.cpu_rng = torch.Generator().manual_seed(rank_seed(cfg.seed, self.rank) + 2)
         self.loss = get_loss(cfg.loss)
         self.aug_ops = parse_policy(cfg.diffaugment)
         # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
@@ -111,7 +125,7 @@ class Trainer:
         else:
             scale = {}
             if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
-                pts = dataset.data.float()
+                pts = full.data.float()  # all of it: every process builds the same networks
                 scale = {
                     "data_mean": [round(float(v), 6) for v in pts.mean(0)],
                     "data_std": round(float(pts.std()), 6) or 1.0,
@@ -132,9 +146,24 @@ class Trainer:
             self.G = build(self.g_spec).to(self.device, memory_format=memory_format)
             self.D = build(self.d_spec).to(self.device, memory_format=memory_format)
             fixed = torch.randn(self._preview_count(), cfg.latent_dim)
-        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
+        # The weight average exists once, on rank 0 (it writes everything a run leaves).
+        self.G_ema = (
+            copy.deepcopy(self.G).eval().requires_grad_(False)
+            if cfg.ema > 0 and self.rank == 0
+            else None
+        )
         self.fixed_z = fixed.to(self.device)
-        self.rng = torch.Generator(self.device).manual_seed(cfg.seed + 1)
+        self.rng = torch.Generator(self.device).manual_seed(rank_seed(cfg.seed, self.rank) + 1)
+        # What the training step calls: the networks themselves, or under torchrun their
+        # DistributedDataParallel wrappers, which average the gradients across processes.
+        # Everything else (previews, probes, checkpoints) uses the networks themselves.
+        self.G_train, self.D_train = self.G, self.D
+        if cluster is not None:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.G_train = DDP(self.G, device_ids=ids)
+            self.D_train = DDP(self.D, device_ids=ids)
         # Probes draw from their own generator, so watching never changes the run.
         self.probe_rng = torch.Generator().manual_seed(cfg.seed + 3)
         self._field_extent: tuple[float, float, float, float] | None = None
@@ -172,11 +201,24 @@ class Trainer:
     def _latents(self, n: int) -> torch.Tensor:
         return torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng)
 
+    @property
+    def local_batch(self) -> int:
+        """Samples per step in this process: the global batch split among the processes."""
+        return self.config.batch_size // self.world_size
+
+    def reseed_for_rank(self, step: int) -> None:
+        """Fresh draws for a process other than rank 0 after a resume (a checkpoint keeps
+        rank 0's random state only: copying it would make every process draw alike)."""
+        if self.rank > 0:
+            base = rank_seed(self.config.seed, self.rank) + 10_007 * step
+            self.rng.manual_seed(base + 1)
+            self.cpu_rng.manual_seed(base + 2)
+
     def _real_batch(self) -> torch.Tensor:
         if self.data_on_device:
-            x = self.data.sample(self.config.batch_size, generator=self.rng)
+            x = self.data.sample(self.local_batch, generator=self.rng)
         else:
-            idx = torch.randint(len(self.data), (self.config.batch_size,), generator=self.cpu_rng)
+            idx = torch.randint(len(self.data), (self.local_batch,), generator=self.cpu_rng)
             raw = self.data.data[idx]
             if self.device.type == "cuda":  # pinned: the copy below does not block the host
                 raw = raw.pin_memory()
@@ -204,11 +246,11 @@ class Trainer:
     def d_half(self) -> tuple:
         """The discriminator's half of a step: d_steps updates of D. Returns what the
         generator's half needs (slow motion runs the two halves with a pause between)."""
-        cfg, loss, G, D = self.config, self.loss, self.G, self.D
+        cfg, loss, G, D = self.config, self.loss, self.G_train, self.D_train
         if cfg.lr_schedule != "constant":
             self._set_learning_rates()
-        bs = cfg.batch_size
-        D.requires_grad_(True)
+        bs = self.local_batch
+        self.D.requires_grad_(True)
         d_total = torch.zeros((), device=self.device)
         for i in range(cfg.d_steps):
             real = self._real_batch()
@@ -244,6 +286,7 @@ class Trainer:
 
     def g_half(self, d_result: tuple) -> None:
         """The generator's half of a step: one update of G against the current D, then EMA."""
+        # D itself, not its DDP wrapper: D is not updated here, so nothing is averaged.
         cfg, loss, D = self.config, self.loss, self.D
         fake, real_out, fake_out, d_total, d_grad = d_result
         # D's weights need no gradients here: skipping them saves about a third of D's

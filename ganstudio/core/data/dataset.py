@@ -98,6 +98,19 @@ class Dataset:
         labels = None if self.labels is None else self.labels.to(device)
         return Dataset(self.data.to(device), self.info, labels)
 
+    def shard(self, index: int, count: int) -> Dataset:
+        """Every ``count``-th sample from ``index`` on: one process's share of a distributed
+        run (the info, fingerprint included, still describes the whole dataset)."""
+        if count <= 1:
+            return self
+        if len(self.data) < count:
+            raise DatasetError(
+                f"{self.info.name}: {len(self.data)} samples cannot be shared among "
+                f"{count} processes"
+            )
+        labels = None if self.labels is None else self.labels[index::count]
+        return Dataset(self.data[index::count].contiguous(), self.info, labels)
+
     def normalize(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float in [-1, 1]; points are returned as float32 unchanged."""
         if self.info.kind == IMAGES:

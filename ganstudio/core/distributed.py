@@ -1,0 +1,186 @@
+"""Data-parallel training under torchrun (PyTorch's launcher): one model, many processes.
+
+torchrun starts the processes (one per GPU, or several on CPUs), sets RANK, WORLD_SIZE,
+LOCAL_RANK, MASTER_ADDR and MASTER_PORT, restarts them when asked (``--max-restarts``) and
+ends the job when one dies. ``join()`` makes this process a member of the group (NCCL on
+CUDA, gloo on the CPU); nothing here starts or watches processes.
+
+What the Trainer does with a Cluster (core/trainer.py):
+- G and D train wrapped in DistributedDataParallel: gradients are averaged across processes
+  in the backward pass, so the weights stay identical everywhere.
+- ``--batch-size`` is the global batch: each of N processes takes batch/N samples per step,
+  so a run's settings mean the same on any number of processes, and a checkpoint resumes on
+  another N (or without torchrun) with the same training dynamics.
+- Each process samples from its own shard of the dataset (every N-th sample) with its own
+  random seeds; rank 0's draws are those of a single-process run.
+- The EMA generator, reports, previews, quality metrics and every file exist on rank 0 only.
+- The processes agree every SYNC_EVERY steps whether to stop (Ctrl+C, SIGTERM from torchrun
+  or Slurm, a diverged loss on rank 0), so they all leave the loop at the same step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from ganstudio.core.device import pick_device
+
+# The environment torchrun gives every process it starts.
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+# Steps between the processes' agreement on stopping (one tiny all-reduce and host sync).
+SYNC_EVERY = 16
+# How long a collective may wait for the others (loading a large dataset the first time
+# happens while the other processes wait at a barrier).
+TIMEOUT = datetime.timedelta(minutes=30)
+
+
+class DistributedError(RuntimeError):
+    """The job cannot run as asked (no GPU for a process, an unsupported device)."""
+
+
+def launched_by_torchrun(env: dict | None = None) -> bool:
+    """Whether this process was started by torchrun (or another launcher setting its vars)."""
+    env = os.environ if env is None else env
+    return all(k in env for k in TORCHRUN_VARS)
+
+
+def restart_count(env: dict | None = None) -> int:
+    """How many times torchrun has restarted this job's processes (0 on the first start)."""
+    env = os.environ if env is None else env
+    try:
+        return int(env.get("TORCHELASTIC_RESTART_COUNT", "0"))
+    except ValueError:
+        return 0
+
+
+def max_restarts(env: dict | None = None) -> int:
+    env = os.environ if env is None else env
+    try:
+        return int(env.get("TORCHELASTIC_MAX_RESTARTS", "0"))
+    except ValueError:
+        return 0
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """The seed of a process's random draws: rank 0 draws as a single-process run does."""
+    return seed + 1_000_003 * rank
+
+
+def is_lost_contact(exc: BaseException) -> bool:
+    """Whether an error means the other processes are gone (died, killed, network down)."""
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc).lower()
+    return any(
+        s in text for s in ("connection closed", "connection reset", "broken pipe", "gloo", "nccl")
+    )
+
+
+def short_error(exc: BaseException) -> str:
+    """The gist of a communication error: gloo's and NCCL's texts carry source locations
+    and boilerplate."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = re.sub(r"^\[[^\]]*\.(cc|cpp|h):\d+\]\s*", "", text)
+    return text.split(". This is typically")[0].rstrip(".")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """This process's place in a torchrun job."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    backend: str
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def _flags(self, values) -> torch.Tensor:
+        # NCCL reduces CUDA tensors only; gloo reduces CPU tensors.
+        where = self.device if self.backend == "nccl" else torch.device("cpu")
+        return torch.tensor([float(v) for v in values], device=where)
+
+    def any(self, *flags: bool) -> tuple[bool, ...]:
+        """For each flag: whether it is true on any process. Every process must call this
+        at the same point (it waits for all of them)."""
+        t = self._flags(flags)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in t.tolist())
+
+    def barrier(self) -> None:
+        if self.backend == "nccl":
+            dist.barrier(device_ids=[self.device.index])
+        else:
+            dist.barrier()
+
+    def close(self, wait: bool = True) -> None:
+        """Leave the job; ``wait``: first wait until every process is done (rank 0 writes
+        the last files while the others wait), not when the others may be gone."""
+        if not dist.is_initialized():
+            return
+        if wait:
+            with contextlib.suppress(RuntimeError, dist.DistError):
+                self.barrier()
+        dist.destroy_process_group()
+
+    def describe(self) -> str:
+        return (
+            f"process {self.rank} of {self.world_size} ({self.backend}, {self.device}; "
+            f"{self.local_world_size} on this machine)"
+        )
+
+
+def join(device: str = "auto", env: dict | None = None) -> Cluster:
+    """Join the torchrun job this process belongs to (see the module docstring).
+
+    ``device``: the run's device setting; CUDA means this process's GPU (cuda:LOCAL_RANK).
+    """
+    env = os.environ if env is None else env
+    try:
+        rank, world = int(env["RANK"]), int(env["WORLD_SIZE"])
+        local_rank = int(env["LOCAL_RANK"])
+        local_world = int(env.get("LOCAL_WORLD_SIZE", world))
+    except (KeyError, ValueError) as exc:
+        raise DistributedError(f"torchrun's environment is incomplete or damaged ({exc})") from None
+    base = pick_device(device)
+    if base.type == "cuda":
+        count = torch.cuda.device_count()
+        if local_rank >= count:
+            raise DistributedError(
+                f"process {local_rank} on this machine has no GPU of its own: {count} GPU(s) "
+                f"here for {local_world} processes; start at most --nproc-per-node={count}"
+            )
+        dev, backend = torch.device("cuda", local_rank), "nccl"
+        torch.cuda.set_device(dev)
+    elif base.type == "cpu":
+        dev, backend = torch.device("cpu"), "gloo"
+    else:
+        raise DistributedError(
+            f"distributed training runs on CUDA GPUs (NCCL) or CPUs (gloo), not on {base.type}: "
+            "use --device cpu, or train without torchrun"
+        )
+    if not dist.is_initialized():
+        # torchrun keeps one key-value store for all restarts of a job; keys from the
+        # attempt before (a dead process's address) would be read as this attempt's, and
+        # the processes could not connect (pytorch/pytorch#135712). Each attempt gets its own.
+        store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=TIMEOUT))
+        store = dist.PrefixStore(f"ganstudio/attempt-{restart_count(env)}", store)
+        dist.init_process_group(
+            backend,
+            store=store,
+            rank=rank,
+            world_size=world,
+            timeout=TIMEOUT,
+            device_id=dev if backend == "nccl" else None,
+        )
+    return Cluster(rank, world, local_rank, local_world, backend, dev)
