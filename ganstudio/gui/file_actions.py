@@ -118,7 +118,10 @@ class FileActions:
         if not path:
             return
         provenance = {"ganstudio.app_version": __version__}
-        if self.opened_model is not None:
+        followed = self.followed_preview()
+        if followed is not None:
+            provenance |= followed
+        elif self.opened_model is not None:
             provenance |= {
                 "ganstudio.model_hash": str(self.opened_model.meta.get("content_hash", "")),
                 "ganstudio.seed": "0",
@@ -155,7 +158,8 @@ class FileActions:
     def _rebuild_recent_menu(self) -> None:
         self.recent_menu.clear()
         items = self._recent()
-        labels = {"model": "Model", "run": "Run", "dataset": "Dataset"}
+        labels = {"model": "Model", "run": "Run", "dataset": "Dataset", "follow": "Follow"}
+        items = [i for i in items if i["kind"] in labels]
         for item in items:
             a = self.recent_menu.addAction(f"{labels[item['kind']]}: {item['path']}")
             a.triggered.connect(lambda _c=False, i=item: self._open_recent(i))
@@ -171,6 +175,8 @@ class FileActions:
             self.open_model(item["path"])
         elif item["kind"] == "run":
             self.resume_run(item["path"])
+        elif item["kind"] == "follow":
+            self.follow_run(item["path"])
         else:
             self.setup.add_dataset_path(item["path"])
 

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ganstudio import __version__
 from ganstudio.core.choices import DEFAULT_DATASET
 from ganstudio.core.durations import format_duration
 from ganstudio.gui import engine
@@ -29,6 +28,7 @@ from ganstudio.gui.curves import CurvesPanel
 from ganstudio.gui.diagnose_tab import DiagnoseTab
 from ganstudio.gui.explorer import ExplorerPanel
 from ganstudio.gui.file_actions import FileActions
+from ganstudio.gui.follow_view import FollowRun
 from ganstudio.gui.menus import MenusAndBars
 from ganstudio.gui.samples_view import SamplesView
 from ganstudio.gui.setup_panel import SetupPanel
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
 
 
-class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindow):
+class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun, QMainWindow):
     """``settings``: where preferences live (tests pass a QSettings on a temporary file)."""
 
     engine_ready = Signal()
@@ -74,6 +74,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
         v = QVBoxLayout(centre)
         v.setContentsMargins(0, 0, 0, 0)
         v.addWidget(self.banner)
+        v.addWidget(self._build_follow())  # File > Follow run folder...
         self.views = QSplitter(Qt.Orientation.Horizontal)
         self.views.addWidget(self.curves)
         self.views.addWidget(self.samples)
@@ -403,6 +404,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
                 return
             self.session.stop(save=answer == "save")
         self._closing = True
+        self.stop_following(quiet=True)
         self._save_settings()
         if not self.session.wait(30_000):
             log.error("the training thread did not stop within 30 s")
@@ -412,38 +414,3 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, QMainWindo
         for thread in running_threads():
             thread.wait(30_000)
         event.accept()
-
-    def about(self) -> None:
-        """The icon, name and version, the versions of what we run on, the log file, the
-        licence. Opens without blocking (window-modal) and deletes itself when closed."""
-        import platform
-        import sys
-        from html import escape
-
-        from PySide6 import __version__ as pyside_version
-        from PySide6.QtCore import qVersion
-        from PySide6.QtGui import QIcon
-
-        from ganstudio.gui.app import log_file
-        from ganstudio.resources import resource_path
-
-        torch = sys.modules.get("torch")  # only if the engine has loaded: no import here
-        torch_line = f"PyTorch {escape(torch.__version__)}" if torch else "PyTorch (not loaded yet)"
-        bundled = " (installed bundle)" if getattr(sys, "frozen", False) else ""
-        box = QMessageBox(self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setObjectName("about_box")
-        box.setWindowTitle("About GAN Studio")
-        box.setIconPixmap(QIcon(str(resource_path("icons", "ganstudio.png"))).pixmap(96, 96))
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(
-            f"<h3>GAN Studio {escape(__version__)}</h3>"
-            "<p>Train, watch and explore generative adversarial networks on your own "
-            "pictures.</p>"
-            f"<p>{torch_line}<br>Qt {escape(qVersion())}, PySide6 {escape(pyside_version)}"
-            f"<br>Python {escape(platform.python_version())}{bundled}</p>"
-            f"<p>Log file:<br><code>{escape(str(log_file()))}</code></p>"
-            "<p>Free software under the MIT licence.</p>"
-        )
-        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        box.open()

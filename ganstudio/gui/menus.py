@@ -1,10 +1,12 @@
-"""The main window's actions (with shortcuts), menus, toolbar and status bar."""
+"""The main window's actions (with shortcuts), menus, toolbar, status bar and About box."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QProgressBar, QToolBar
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QToolBar
+
+from ganstudio import __version__
 
 
 class MenusAndBars:
@@ -50,6 +52,14 @@ class MenusAndBars:
             "Save model...", self.save_model, (QKeySequence.StandardKey.Save,)
         )
         self.resume_action = self._action("Resume run...", self.resume_run, ("Ctrl+R",))
+        self.follow_action = self._action(
+            "Follow run folder...",
+            lambda: self.follow_run(),
+            ("Ctrl+Shift+F",),
+            "Watch a run that trains elsewhere (a cluster job, a synced folder); read only",
+        )
+        self.stop_follow_action = self._action("Stop following", lambda: self.stop_following())
+        self.stop_follow_action.setEnabled(False)
         self.export_action = self._action("Export grid...", self.export_grid, ("Ctrl+E",))
         self.open_export_action = self._action(
             "Open export...",
@@ -85,6 +95,8 @@ class MenusAndBars:
             self.open_model_action,
             self.save_model_action,
             self.resume_action,
+            self.follow_action,
+            self.stop_follow_action,
             self.export_action,
             self.open_export_action,
         ):
@@ -117,3 +129,38 @@ class MenusAndBars:
             w.setStyleSheet("padding: 0 10px; border-left: 1px solid palette(mid);")
         for w in (self.busy, self.step_label, self.speed_label, self.eta_label, self.memory_label):
             bar.addPermanentWidget(w)
+
+    def about(self) -> None:
+        """The icon, name and version, the versions of what we run on, the log file, the
+        licence. Opens without blocking (window-modal) and deletes itself when closed."""
+        import platform
+        import sys
+        from html import escape
+
+        from PySide6 import __version__ as pyside_version
+        from PySide6.QtCore import qVersion
+        from PySide6.QtGui import QIcon
+
+        from ganstudio.gui.app import log_file
+        from ganstudio.resources import resource_path
+
+        torch = sys.modules.get("torch")  # only if the engine has loaded: no import here
+        torch_line = f"PyTorch {escape(torch.__version__)}" if torch else "PyTorch (not loaded yet)"
+        bundled = " (installed bundle)" if getattr(sys, "frozen", False) else ""
+        box = QMessageBox(self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("about_box")
+        box.setWindowTitle("About GAN Studio")
+        box.setIconPixmap(QIcon(str(resource_path("icons", "ganstudio.png"))).pixmap(96, 96))
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(
+            f"<h3>GAN Studio {escape(__version__)}</h3>"
+            "<p>Train, watch and explore generative adversarial networks on your own "
+            "pictures.</p>"
+            f"<p>{torch_line}<br>Qt {escape(qVersion())}, PySide6 {escape(pyside_version)}"
+            f"<br>Python {escape(platform.python_version())}{bundled}</p>"
+            f"<p>Log file:<br><code>{escape(str(log_file()))}</code></p>"
+            "<p>Free software under the MIT licence.</p>"
+        )
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()

@@ -157,6 +157,10 @@ class SamplesView(QWidget):
         self.title.setText(title)
         self.caption.setText(caption)
 
+    def shows(self, picture: np.ndarray) -> bool:
+        """Whether ``picture`` (that very array) is the one on screen."""
+        return self._picture is picture
+
     def picture_available(self) -> bool:
         return self._picture is not None or self._samples is not None
 
