@@ -63,6 +63,14 @@ class RunInfo:
     device: str
     modes: tuple = ()
     resumed: int = 0  # how many times the run was resumed
+    processes: int = 1  # a torchrun job's size
+
+    def describe(self) -> str:
+        """builtin:digits: DCGAN with the nonsaturating loss on cuda:0 (x4 processes)"""
+        text = f"{self.dataset}: {self.arch.upper()} with the {self.loss} loss"
+        if self.device:
+            text += f" on {self.device}"
+        return text + (f" (x{self.processes} processes)" if self.processes > 1 else "")
 
 
 @dataclass(frozen=True)
@@ -148,6 +156,7 @@ def read_config(folder: Path) -> tuple[dict, RunInfo]:
         device=str(doc.get("device", "")),
         modes=tuple(tuple(m) for m in dataset.get("modes") or ()),
         resumed=len(doc.get("resumed") or ()),
+        processes=int(doc["processes"]) if _is_number(doc.get("processes")) else 1,
     )
     return doc, info
 

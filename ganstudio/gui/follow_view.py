@@ -248,6 +248,7 @@ class FollowRun:
         u = payload.update
         if u.info is not None:
             self.follow_info = u.info
+            self.follow_bar.label.setToolTip(f"{poller.folder}\n{u.info.describe()}")
             self.curves.set_d_output_is_probability(u.info.probabilistic)
         if u.reset:  # the log was rewritten (a resumed run): start the curves over
             self.curves.clear()

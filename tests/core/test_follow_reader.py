@@ -66,6 +66,7 @@ def make_run(folder: Path, steps: int = 1000, loss: str = "hinge") -> Path:
         "config": {"dataset": "builtin:digits", "steps": steps, "arch": "dcgan", "loss": loss},
         "dataset": {"name": "builtin:digits", "kind": "images", "modes": []},
         "device": "cuda:0",
+        "processes": 4,
     }
     (folder / "config.json").write_text(json.dumps(doc))
     (folder / "metrics.jsonl").write_bytes(b"")
@@ -122,6 +123,9 @@ def test_only_new_records_and_a_partial_line_waits(tmp_path):
     f = RunFollower(run)
     first = f.poll()
     assert first.status == "waiting" and first.records == () and first.info.loss == "hinge"
+    assert first.info.describe() == (
+        "builtin:digits: DCGAN with the hinge loss on cuda:0 (x4 processes)"
+    )
     assert not first.info.probabilistic
     append(run, line(train_record(1)) + line(train_record(2)))
     assert steps_of(f.poll().records) == [1, 2]
