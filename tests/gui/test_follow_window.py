@@ -59,6 +59,8 @@ def test_the_window_follows_a_run_another_process_trains(
     window.follow_run(str(folder))
     assert window.following == folder and window.follow_bar.isVisible()
     assert settings.value("follow_folder") == str(folder)
+    assert json.loads(settings.value("recent"))[0] == {"kind": "follow", "path": str(folder)}
+    assert window.recent_menu.actions()[0].text() == f"Follow: {folder}"
 
     # New points arrive while the other process is still training.
     qtbot.waitUntil(lambda: window.curves.point_count() > 0, timeout=30_000)
