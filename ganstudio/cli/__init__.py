@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the monitor (--datasets picks one dataset, default digits; --seconds per run)",
     )
     b.add_argument(
+        "--distributed",
+        action="store_true",
+        help="the distributed path's cost: a plain trainer against the same run as a torchrun "
+        "job (alone: a job of 1 process; under torchrun: N processes, scaling efficiency); "
+        "--datasets picks one dataset (default digits), --batch is the global batch",
+    )
+    b.add_argument(
         "--explorer",
         action="store_true",
         help="the explorer's latency on a DCGAN-64: slider move to picture, 8x8 grid",

@@ -10,7 +10,19 @@ from ganstudio.cli.common import CLIError
 def cmd_bench(args: argparse.Namespace) -> int:
     from ganstudio.core import bench
 
-    if args.explorer:
+    if args.distributed:
+        from ganstudio.core.bench_distributed import distributed_table
+
+        dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
+        distributed_table(
+            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
+            device=args.device or "auto",
+            batch=args.batch,
+            seconds=args.seconds,
+            repeats=args.repeats,
+            print_fn=print,
+        )
+    elif args.explorer:
         from ganstudio.gui.bench_explorer import explorer_table
 
         explorer_table(seconds=min(args.seconds, 30.0), print_fn=print)

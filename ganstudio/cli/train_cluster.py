@@ -29,7 +29,7 @@ def join_job(args: argparse.Namespace):
         args.resume, args.auto_resumed = args.out, True
     try:
         return distributed.join(_device_choice(args))
-    except distributed.DistributedError as exc:
+    except (distributed.DistributedError, ValueError) as exc:
         raise CLIError(str(exc)) from None
 
 

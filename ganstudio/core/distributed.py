@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 import re
 from dataclasses import dataclass
@@ -128,6 +129,10 @@ class Cluster:
         the last files while the others wait), not when the others may be gone."""
         if not dist.is_initialized():
             return
+        # DistributedDataParallel wrappers no longer in use (often held in reference
+        # cycles) keep the process group alive; freed only at interpreter exit, its threads
+        # end the process with "terminate called without an active exception". Free them now.
+        gc.collect()
         if wait:
             with contextlib.suppress(RuntimeError, dist.DistError):
                 self.barrier()

@@ -91,9 +91,7 @@ class QualityMonitor:
         except Exception as exc:  # metrics must never stop training
             log.warning("quality metrics turned off", exc_info=True)
             self.state = "off"
-            self.on_quality(
-                Quality(trainer.step, "off", message=f"quality metrics are off: {exc}")
-            )
+            self.on_quality(Quality(trainer.step, "off", message=f"quality metrics are off: {exc}"))
         done = self.clock()
         cost = done - now
         self.spent += cost
@@ -123,9 +121,7 @@ class QualityMonitor:
                 if self.use_cache and not self._training.done
                 else None
             )
-            self._extractor = cached or (
-                self._training.result() if self._training.done else None
-            )
+            self._extractor = cached or (self._training.result() if self._training.done else None)
             self.state = "real" if self._extractor is not None else "training"
             self._emit_preparing(trainer)
             return False

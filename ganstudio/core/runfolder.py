@@ -102,6 +102,7 @@ class RunWriter:
             "config": trainer.config.to_dict(),
             "dataset": info.to_dict(),
             "device": str(trainer.device),
+            "processes": trainer.world_size,  # torchrun job size (1: alone)
             "bf16": trainer.amp,
             "generator": trainer.g_spec.to_dict(),
             "discriminator": trainer.d_spec.to_dict(),
