@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ganstudio.core.config import ConfigError
 from ganstudio.core.device import pick_device
 
 # The environment torchrun gives every process it starts.
@@ -71,6 +72,23 @@ def max_restarts(env: dict | None = None) -> int:
 def rank_seed(seed: int, rank: int) -> int:
     """The seed of a process's random draws: rank 0 draws as a single-process run does."""
     return seed + 1_000_003 * rank
+
+
+def check_split(batch_size: int, pack: int | None, world_size: int) -> None:
+    """Refuse a global batch that does not split evenly into whole packs per process."""
+    if batch_size % world_size:
+        raise ConfigError(
+            f"the batch size ({batch_size}) is the global batch and must split evenly among "
+            f"the {world_size} processes: use a multiple of {world_size}, e.g. "
+            f"{max(1, round(batch_size / world_size)) * world_size}"
+        )
+    pack = max(1, pack or 1)
+    if (batch_size // world_size) % pack:
+        raise ConfigError(
+            f"each of the {world_size} processes takes {batch_size // world_size} samples, not "
+            f"a multiple of the packing ({pack}): use a global batch size that is a multiple "
+            f"of {world_size * pack}"
+        )
 
 
 def is_lost_contact(exc: BaseException) -> bool:
@@ -117,6 +135,14 @@ class Cluster:
         t = self._flags(flags)
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return tuple(bool(v) for v in t.tolist())
+
+    def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
+        """``module`` in DistributedDataParallel: its gradients are averaged across the
+        processes in the backward pass (its parameters are shared, not copied)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DDP(module, device_ids=ids)
 
     def barrier(self) -> None:
         if self.backend == "nccl":

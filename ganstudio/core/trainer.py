@@ -19,12 +19,12 @@ import torch
 from torch import nn
 
 from ganstudio.core.augment import diff_augment, parse_policy, random_hflip
-from ganstudio.core.config import ConfigError, TrainConfig, lr_factor, resolve
+from ganstudio.core.config import TrainConfig, lr_factor, resolve
 from ganstudio.core.control import TrainControl
 from ganstudio.core.coverage import COVERAGE_SAMPLES, mode_coverage
 from ganstudio.core.data.dataset import Dataset, load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
-from ganstudio.core.distributed import Cluster, rank_seed
+from ganstudio.core.distributed import Cluster, check_split, rank_seed
 from ganstudio.core.events import STAT_NAMES, Outcome, Preview, Report, Snapshot
 from ganstudio.core.losses import get_loss, gradient_penalty, r1_penalty
 from ganstudio.core.models import ModelSpec, build, model_specs
@@ -82,12 +82,7 @@ class Trainer:
         if dataset is None:
             dataset = load_dataset(config.dataset, seed=config.seed)
         self.config = cfg = resolve(config, dataset.info)
-        if cfg.batch_size % self.world_size:
-            raise ConfigError(
-                f"the batch size ({cfg.batch_size}) is the global batch and must split evenly "
-                f"among the {self.world_size} processes: use a multiple of {self.world_size}, "
-                f"e.g. {max(1, round(cfg.batch_size / self.world_size)) * self.world_size}"
-            )
+        check_split(cfg.batch_size, cfg.pack, self.world_size)
         full = dataset
         dataset = dataset.shard(self.rank, self.world_size)
         self.control = control or TrainControl()
@@ -159,11 +154,7 @@ class Trainer:
         # Everything else (previews, probes, checkpoints) uses the networks themselves.
         self.G_train, self.D_train = self.G, self.D
         if cluster is not None:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.G_train = DDP(self.G, device_ids=ids)
-            self.D_train = DDP(self.D, device_ids=ids)
+            self.G_train, self.D_train = cluster.wrap(self.G), cluster.wrap(self.D)
         # Probes draw from their own generator, so watching never changes the run.
         self.probe_rng = torch.Generator().manual_seed(cfg.seed + 3)
         self._field_extent: tuple[float, float, float, float] | None = None

@@ -82,6 +82,10 @@ def test_global_batch_must_split_evenly():
     fake = distributed.Cluster(0, 3, 0, 3, "gloo", torch.device("cpu"))
     with pytest.raises(ConfigError, match="multiple of 3, e.g. 63"):
         Trainer(TrainConfig(**RING, steps=5), cluster=fake)
+    distributed.check_split(64, 4, 8)  # 8 per process, packs of 4: fine
+    distributed.check_split(24, 4, 3)  # 8 each: fine
+    with pytest.raises(ConfigError, match="6 samples, not a multiple of the packing"):
+        distributed.check_split(24, 4, 4)  # 6 each: not whole packs
 
 
 def test_a_job_of_one_process_trains_exactly_as_a_plain_run(monkeypatch):
@@ -246,7 +250,7 @@ def test_a_dying_process_ends_the_job_clearly_and_a_restart_resumes(tmp_path, re
         "--dataset",
         "builtin:ring8",
         "--steps",
-        "100000" if not restarts else "1500",
+        "100000" if not restarts else "600",
         "--batch-size",
         "64",
         "--device",
