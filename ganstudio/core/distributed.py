@@ -52,21 +52,21 @@ def launched_by_torchrun(env: dict | None = None) -> bool:
     return all(k in env for k in TORCHRUN_VARS)
 
 
-def restart_count(env: dict | None = None) -> int:
-    """How many times torchrun has restarted this job's processes (0 on the first start)."""
-    env = os.environ if env is None else env
+def _env_int(name: str, env: dict | None) -> int:
     try:
-        return int(env.get("TORCHELASTIC_RESTART_COUNT", "0"))
+        return int((os.environ if env is None else env).get(name, "0"))
     except ValueError:
         return 0
+
+
+def restart_count(env: dict | None = None) -> int:
+    """How many times torchrun has restarted this job's processes (0 on the first start)."""
+    return _env_int("TORCHELASTIC_RESTART_COUNT", env)
 
 
 def max_restarts(env: dict | None = None) -> int:
-    env = os.environ if env is None else env
-    try:
-        return int(env.get("TORCHELASTIC_MAX_RESTARTS", "0"))
-    except ValueError:
-        return 0
+    """torchrun's --max-restarts for this job (0: a failure ends it)."""
+    return _env_int("TORCHELASTIC_MAX_RESTARTS", env)
 
 
 def rank_seed(seed: int, rank: int) -> int:
