@@ -279,6 +279,8 @@ class RunWriter:
         at ``step``) beats the best so far; at most once per BEST_INTERVAL seconds."""
         if step != self.trainer.step or not math.isfinite(value) or self.trainer.failure:
             return
+        if step == 0:  # untrained weights are never the best (and would hold the slot)
+            return
         if self.best is not None:
             better = value > self.best[1] if higher_is_better else value < self.best[1]
             if not better or time.monotonic() - self._last_best_save < BEST_INTERVAL:

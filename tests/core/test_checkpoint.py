@@ -337,3 +337,13 @@ def test_info_describes_model_files_and_checkpoints(tmp_path, capsys):
     assert main(["info", "--json", str(run / "generator.safetensors")]) == 0
     meta = json.loads(capsys.readouterr().out)
     assert meta["format"] == "ganstudio.generator" and meta["step"] == 5
+
+
+def test_untrained_weights_never_take_the_best_slot(tmp_path):
+    """With the default rate limit (one best save a minute), a step-0 "best" would hold the
+    slot for a whole short run: the first measurement after training began is saved."""
+    t = Trainer(_tiny(steps=30, report_interval=0.0, preview_interval=0.0))
+    writer = RunWriter(tmp_path / "run", t, checkpoint_every=0)
+    writer.finish(t.run(on_report=writer.on_report, on_preview=writer.on_preview))
+    best = read_checkpoint(tmp_path / "run" / "checkpoints" / "best.safetensors")
+    assert best.step > 0 and best.meta["best"]["step"] == best.step
