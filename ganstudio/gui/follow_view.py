@@ -89,22 +89,22 @@ class _Poller:
         self.succeeded = False  # a poll has returned: later failures may pass
 
     def __call__(self, progress) -> FollowPayload:
-        from ganstudio.core import follow
+        from ganstudio.core import follow, follow_records
 
         if self.follower is None:
             self.follower = follow.RunFollower(self.folder)
         u = self.follower.poll()
         records = u.records
-        steps, stats = follow.curve_points(records)
+        steps, stats = follow_records.curve_points(records)
         train = [r for r in records if r.get("type") == "train"]
         speed = train[-1].get("images_per_s") if train else None
         return FollowPayload(
             update=u,
             steps=steps,
             stats=stats,
-            quality=tuple(follow.quality_events(records)),
-            warnings=tuple(follow.training_warnings(records)),
-            coverage=follow.newest_coverage(records),
+            quality=tuple(follow_records.quality_events(records)),
+            warnings=tuple(follow_records.training_warnings(records)),
+            coverage=follow_records.newest_coverage(records),
             images_per_s=float(speed) if isinstance(speed, (int, float)) else None,
         )
 
@@ -299,7 +299,8 @@ class FollowRun:
         u = self.follow_last
         if self._poller is None or u is None:
             return
-        from ganstudio.core.follow import STALLED_AFTER, status_text
+        from ganstudio.core.follow import STALLED_AFTER
+        from ganstudio.core.follow_records import status_text
 
         self.follow_bar.label.setText(status_text(u, self._poller.folder.name))
 

@@ -13,14 +13,16 @@ from _tiny import train_tiny
 from PIL import Image
 
 from ganstudio.core.follow import (
-    CURVE_COLUMNS,
     PROBABILISTIC_LOSSES,
     STALLED_AFTER,
     RunFollower,
+    safetensors_step,
+)
+from ganstudio.core.follow_records import (
+    CURVE_COLUMNS,
     curve_points,
     newest_coverage,
     quality_events,
-    safetensors_step,
     status_text,
     training_warnings,
 )
