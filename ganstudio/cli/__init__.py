@@ -31,7 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    t = sub.add_parser("train", help="train a GAN without the window")
+    t = sub.add_parser(
+        "train",
+        help="train a GAN without the window",
+        description="Train a GAN and write a run folder. Several GPUs or machines: start the "
+        "same command under torchrun (torchrun --standalone --nproc-per-node N -m ganstudio "
+        "train ...): one model, data-parallel; --batch-size is then the global batch.",
+    )
     t.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     _add_train_args(t)
     t.set_defaults(func=cmd_train)

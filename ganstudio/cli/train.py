@@ -71,7 +71,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         type=int,
         help="generator updates (default 5000 for images, 40000 for 2-D points)",
     )
-    g.add_argument("--batch-size", type=int, help="default 64 for images, 256 for 2-D points")
+    g.add_argument(
+        "--batch-size",
+        type=int,
+        help="default 64 for images, 256 for 2-D points; under torchrun the global batch, "
+        "split among the processes",
+    )
     g.add_argument("--seed", type=int)
     g.add_argument(
         "--preview-every",
