@@ -37,10 +37,12 @@ def _device_choice(args: argparse.Namespace) -> str:
     if args.device:
         return args.device
     if args.resume:
-        from ganstudio.core.checkpoint import read_checkpoint
+        from ganstudio.core.modelfile import read_metadata
         from ganstudio.core.runs import find_checkpoint
 
-        return read_checkpoint(find_checkpoint(args.resume)).meta["config"].get("device", "auto")
+        # The description only: the weights are read once, by the resume itself.
+        meta = read_metadata(find_checkpoint(args.resume))
+        return (meta.get("config") or {}).get("device", "auto")
     if args.config:
         from ganstudio.core.config import load_toml
 
