@@ -19,7 +19,6 @@ import contextlib
 import json
 import math
 import os
-import struct
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -42,7 +41,6 @@ SIGNATURE = 256
 STALLED_AFTER = RUNNING_WITHIN
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_MAX_HEADER = 100 * 2**20  # a safetensors header larger than this is not one of ours
 
 
 @dataclass(frozen=True)
@@ -159,34 +157,15 @@ def read_config(folder: Path) -> tuple[dict, RunInfo]:
 
 
 def safetensors_step(path: Path) -> int | None:
-    """The training step of a complete GAN Studio model file or checkpoint, from its header
-    alone; None when the file is missing, cut off (still being copied) or not ours."""
+    """The training step of a complete GAN Studio model file or checkpoint, from its
+    description alone; None when the file is missing, cut off (still being copied) or not
+    ours (core.modelfile checks all of that)."""
+    from ganstudio.core.modelfile import ModelFileError, read_metadata
+
     try:
-        with path.open("rb") as fh:
-            head = fh.read(8)
-            if len(head) < 8:
-                return None
-            (n,) = struct.unpack("<Q", head)
-            if n > _MAX_HEADER:
-                return None
-            header = json.loads(fh.read(n))
-            size = os.fstat(fh.fileno()).st_size
-    except (OSError, ValueError, UnicodeDecodeError):
+        return int(read_metadata(path).get("step", 0))
+    except (ModelFileError, OSError, TypeError, ValueError):
         return None
-    if not isinstance(header, dict):
-        return None
-    try:
-        end = max(
-            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
-            default=0,
-        )
-        meta = json.loads(header["__metadata__"]["ganstudio"])
-        step = int(meta.get("step", 0))
-    except (KeyError, TypeError, ValueError, IndexError):
-        return None
-    if size != 8 + n + end:  # cut off, or more than the header describes
-        return None
-    return step
 
 
 def read_picture(path: Path) -> np.ndarray | None:
