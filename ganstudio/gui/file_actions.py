@@ -35,7 +35,7 @@ class FileActions:
         )
         if path:
             self.settings.setValue("last_folder", path)
-            self.setup.add_dataset_path(path)
+            self.setup.dataset.add_dataset_path(path)
 
     def open_dataset_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -47,7 +47,7 @@ class FileActions:
         )
         if path:
             self.settings.setValue("last_folder", str(Path(path).parent))
-            self.setup.add_dataset_path(path)
+            self.setup.dataset.add_dataset_path(path)
 
     def open_model(self, path: str | None = None) -> None:
         if self.session.active:
@@ -178,7 +178,7 @@ class FileActions:
         elif item["kind"] == "follow":
             self.follow_run(item["path"])
         else:
-            self.setup.add_dataset_path(item["path"])
+            self.setup.dataset.add_dataset_path(item["path"])
 
     # ---------------------------------------------------------------------------------
     # Drag and drop
@@ -202,4 +202,4 @@ class FileActions:
         if path.lower().endswith(".safetensors"):
             self.open_model(path)
         else:
-            self.setup.add_dataset_path(path)
+            self.setup.dataset.add_dataset_path(path)

@@ -100,15 +100,15 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self._validate_timer = QTimer(self, singleShot=True, interval=120)
         self._validate_timer.timeout.connect(self._validate)
 
-        self.setup.dataset_requested.connect(self._request_dataset)
-        self.setup.open_folder_clicked.connect(self.open_dataset_folder)
-        self.setup.open_file_clicked.connect(self.open_dataset_file)
+        self.setup.dataset.dataset_requested.connect(self._request_dataset)
+        self.setup.dataset.open_folder_clicked.connect(self.open_dataset_folder)
+        self.setup.dataset.open_file_clicked.connect(self.open_dataset_file)
         self.setup.changed.connect(self._validate_timer.start)
         self.setup.live_edit.connect(self._live_edit)
         s = self.session
         s.state_changed.connect(self._on_state)
         s.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        s.data_progress.connect(self.setup.show_dataset_loading)
+        s.data_progress.connect(self.setup.dataset.show_dataset_loading)
         s.started.connect(self._on_started)
         s.report.connect(self._on_report)
         s.preview.connect(self._on_preview)
@@ -138,7 +138,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.busy.show()
         self.statusBar().showMessage("Loading the engine (PyTorch) ...")
         self._run_task(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
-        self._request_dataset(self.setup.dataset_spec())
+        self._request_dataset(self.setup.dataset.dataset_spec())
 
     def _on_engine(self, devices: list[tuple[str, str]]) -> None:
         self.devices = devices
@@ -164,7 +164,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             self._data_task.cancel()  # newest request wins
         self.data = None
         self.resolved = None
-        self.setup.show_dataset_loading(0, 0)
+        self.setup.dataset.show_dataset_loading(0, 0)
         self.busy.show()
         self._on_state(self.session.state)
         self._data_task = self._run_task(
@@ -172,12 +172,12 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             "dataset",
             self._on_dataset,
             self._on_dataset_failed,
-            self.setup.show_dataset_loading,
+            self.setup.dataset.show_dataset_loading,
         )
 
     def _on_dataset(self, data: engine.PreparedData) -> None:
         self.data = data
-        self.setup.show_dataset(
+        self.setup.dataset.show_dataset(
             data.summary, data.picture, data.points, getattr(data.info, "modes", ())
         )
         self._remember_dataset(data.spec)
@@ -186,7 +186,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.dataset_ready.emit()
 
     def _on_dataset_failed(self, message: str) -> None:
-        self.setup.show_dataset_error(message)
+        self.setup.dataset.show_dataset_error(message)
         self.setup.show_verdict("Choose a dataset that can be read.", error=True)
         self._update_busy()
         self._on_state(self.session.state)
@@ -314,7 +314,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             self.samples.set_real_points(info.real_points, info.modes)
         if info.resumed:  # show the checkpoint's settings; a new run keeps the user's "auto"s
             self.setup.set_config_fields(info.config)
-            self.setup.select_dataset(info.config.get("dataset", DEFAULT_DATASET))
+            self.setup.dataset.select_dataset(info.config.get("dataset", DEFAULT_DATASET))
         self.setup.show_verdict(
             f"Training {info.config['arch'].upper()} ({info.config['loss']}) on {info.device}"
             f"{' with bf16' if info.bf16 else ''}. Run folder: {info.run_folder}",

@@ -39,11 +39,11 @@ class WindowState:
             self.curves.restore_state(curves)
         for item in self._recent():
             if item["kind"] == "dataset" and Path(item["path"]).exists():
-                self.setup.add_dataset_path(item["path"], select=False)
+                self.setup.dataset.add_dataset_path(item["path"], select=False)
         spec = str(self.settings.value("dataset", DEFAULT_DATASET))
-        self.setup.dataset_combo.blockSignals(True)
-        self.setup.select_dataset(spec)
-        self.setup.dataset_combo.blockSignals(False)
+        self.setup.dataset.dataset_combo.blockSignals(True)
+        self.setup.dataset.select_dataset(spec)
+        self.setup.dataset.dataset_combo.blockSignals(False)
         self._rebuild_recent_menu()
 
     def _save_settings(self) -> None:

@@ -27,7 +27,7 @@ def click(qtbot, window, action):
 
 
 def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window):
-    assert window.setup.dataset_spec() == "builtin:ring8"
+    assert window.setup.dataset.dataset_spec() == "builtin:ring8"
     assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
     reports = []
     window.session.report.connect(reports.append)
@@ -204,12 +204,12 @@ def test_settings_and_dataset_are_remembered(qtbot, settings, tmp_path, make_win
     qtbot.waitUntil(
         lambda: window.data is not None and window.data.spec.startswith(str(folder)), timeout=60_000
     )
-    assert "12" in window.setup.data_summary.text()
+    assert "12" in window.setup.dataset.data_summary.text()
     fill(window, {"lr_g": 0.0003, "steps": 1234})
     window.close()
 
     again = make_window(settings)
-    assert again.setup.dataset_spec().startswith(str(folder))
+    assert again.setup.dataset.dataset_spec().startswith(str(folder))
     assert again.setup.lr_g.text() == "0.0003" and again.setup.steps.value() == 1234
     again.close()
 
