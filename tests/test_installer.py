@@ -104,8 +104,8 @@ def test_about_box_names_version_log_file_and_licence(qtbot, tmp_path, monkeypat
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QMessageBox
 
-    from ganstudio.gui.main_window import MainWindow
     from ganstudio.gui.threads import running_threads
+    from ganstudio.gui.window.main_window import MainWindow
 
     monkeypatch.setenv("GANSTUDIO_LOG_DIR", str(tmp_path / "logs"))
     window = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))

@@ -143,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     from ganstudio.core.config import ConfigError
     from ganstudio.core.data import DatasetError
     from ganstudio.core.device import DeviceError
+    from ganstudio.core.explore.onnx_export import OnnxUnavailable
     from ganstudio.core.modelfile import ModelFileError
-    from ganstudio.core.onnx_export import OnnxUnavailable
-    from ganstudio.core.runs import RunFolderError
+    from ganstudio.core.runs.reader import RunFolderError
 
     try:
         return args.func(args)

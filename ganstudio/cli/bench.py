@@ -8,10 +8,10 @@ from ganstudio.cli.common import CLIError
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganstudio.core import bench
+    from ganstudio.bench import training as bench
 
     if args.distributed:
-        from ganstudio.core.bench_distributed import distributed_table
+        from ganstudio.bench.distributed import distributed_table
 
         dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
         distributed_table(
@@ -23,11 +23,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print_fn=print,
         )
     elif args.explorer:
-        from ganstudio.gui.bench_explorer import explorer_table
+        from ganstudio.bench.explorer import explorer_table
 
         explorer_table(seconds=min(args.seconds, 30.0), print_fn=print)
     elif args.gui:
-        from ganstudio.gui.bench_gui import gui_table
+        from ganstudio.bench.window import gui_table
 
         dataset = args.datasets if args.datasets != "ring8,grid25" else "ring8"
         gui_table(
@@ -37,7 +37,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print_fn=print,
         )
     elif args.metrics:
-        from ganstudio.core.bench_metrics import metrics_table
+        from ganstudio.bench.metrics import metrics_table
 
         dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
         metrics_table(
@@ -47,7 +47,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print_fn=print,
         )
     elif args.prepare:
-        from ganstudio.core.data.bench_prepare import prepare_table
+        from ganstudio.bench.prepare import prepare_table
 
         if args.n < 1:
             raise CLIError("--n must be positive")

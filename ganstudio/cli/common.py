@@ -6,10 +6,11 @@ import sys
 import time
 
 from ganstudio.core.durations import format_duration as _fmt_time
-from ganstudio.core.runfolder_names import dataset_name  # noqa: F401  (re-exported)
+from ganstudio.core.errors import UserError
+from ganstudio.core.runs.layout import dataset_name  # noqa: F401  (re-exported)
 
 
-class CLIError(Exception):
+class CLIError(UserError):
     """A user error: printed as one line on stderr, exit status 2."""
 
 
@@ -76,19 +77,6 @@ def load_with_progress(spec: str, seed: int, quiet: bool):
     finally:
         if bar:
             bar[0].close()
-
-
-def print_skips(dataset) -> None:
-    extra = dataset.info.extra
-    if extra.get("skipped"):
-        first = extra["skipped_examples"][0]
-        print(
-            f"  note: skipped {extra['skipped']} unreadable file(s), e.g. {first[0]} "
-            f"({first[1]}); `ganstudio data inspect` lists them",
-            file=sys.stderr,
-        )
-    if extra.get("detected_range"):
-        print(f"  note: pixel values detected as {extra['detected_range']}", file=sys.stderr)
 
 
 def parse_grid(text: str) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from ganstudio.cli.common import dataset_name, load_with_progress
 def cmd_data_inspect(args: argparse.Namespace) -> int:
     from urllib.parse import urlencode
 
-    from ganstudio.core.data.dataset import parse_spec
+    from ganstudio.core.data.load import parse_spec
     from ganstudio.core.data.summary import describe, preview
     from ganstudio.core.render import save_png
 

@@ -1,8 +1,8 @@
 """`ganstudio eval`: sample quality of a model against real data, with the real-data floor.
 
 Own features by default (a network trained on the dataset itself and cached; see
-core.features and core.evaluation); with ``--inception FILE`` also the standard FID and
-Inception Score from the user's pt_inception-2015-12-05 weights.
+core.quality.features and core.quality.evaluation); with ``--inception FILE`` also the
+standard FID and Inception Score from the user's pt_inception-2015-12-05 weights.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def register(sub) -> None:
 
 def _model_path(path: str) -> Path:
     """A model file or checkpoint; for a run folder, its generator file or newest checkpoint."""
-    from ganstudio.core.runfolder import GENERATOR
-    from ganstudio.core.runs import find_checkpoint
+    from ganstudio.core.runs.layout import GENERATOR
+    from ganstudio.core.runs.reader import find_checkpoint
 
     p = Path(path)
     if p.is_dir() and (p / GENERATOR).is_file():
@@ -75,11 +75,11 @@ def _say(args: argparse.Namespace, text: str) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ganstudio.core import sampling
     from ganstudio.core.device import pick_device
-    from ganstudio.core.evaluation import MIN_SAMPLES, Evaluator, format_evaluation
-    from ganstudio.core.features import get_extractor
+    from ganstudio.core.explore import sampling
     from ganstudio.core.modelfile import load_generator
+    from ganstudio.core.quality.evaluation import MIN_SAMPLES, Evaluator, format_evaluation
+    from ganstudio.core.quality.features import get_extractor
     from ganstudio.core.render import to_uint8
 
     if args.samples < MIN_SAMPLES:
@@ -150,7 +150,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _load_inception(path: str, device):
     try:
-        from ganstudio.core import inception
+        from ganstudio.core.quality import inception
     except ImportError:
         raise CLIError("--inception: this version has no Inception network") from None
     try:
@@ -161,8 +161,8 @@ def _load_inception(path: str, device):
 
 def _inception(args, model, dataset, evaluator, samples, device) -> dict:
     """Standard FID (generated and real B against real A) and Inception Scores."""
-    from ganstudio.core import inception
-    from ganstudio.core.metrics import frechet_distance
+    from ganstudio.core.quality import inception
+    from ganstudio.core.quality.metrics import frechet_distance
 
     data = dataset.data
     sets = {

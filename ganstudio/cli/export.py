@@ -136,7 +136,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     _settle_options(args)
     if args.kind is None:
         return _export_model(args)
-    from ganstudio.core.exports import ExportError
+    from ganstudio.core.explore.exports import ExportError
 
     try:
         if args.kind == "reproduce":
@@ -147,7 +147,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_model(args: argparse.Namespace) -> int:
-    from ganstudio.core import onnx_export
+    from ganstudio.core.explore import onnx_export
     from ganstudio.core.modelfile import load_generator
 
     if args.onnx is None:
@@ -200,7 +200,7 @@ def _parse_seeds(text: str) -> list[int]:
 
 
 def _export_kind(args: argparse.Namespace) -> int:
-    from ganstudio.core import exports
+    from ganstudio.core.explore import exports
     from ganstudio.core.modelfile import load_generator
 
     if not 0 < args.truncation <= 1:
@@ -257,7 +257,7 @@ def _export_kind(args: argparse.Namespace) -> int:
 
 
 def _load_image_model(path: str, load_generator):
-    from ganstudio.core.exports import NOT_FOR_POINTS
+    from ganstudio.core.explore.exports import NOT_FOR_POINTS
 
     gen = load_generator(path)
     if not gen.is_image:
@@ -266,7 +266,7 @@ def _load_image_model(path: str, load_generator):
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from ganstudio.core import exports
+    from ganstudio.core.explore import exports
     from ganstudio.core.modelfile import load_generator
 
     prov = exports.read_provenance(args.model)

@@ -71,7 +71,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     p = Path(args.path)
     if p.is_dir():
-        from ganstudio.core.runs import summarize
+        from ganstudio.core.runs.reader import summarize
 
         run = summarize(p)
         if args.json:
@@ -115,7 +115,7 @@ def _run_lines(runs) -> list[str]:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ganstudio.core.runs import RunFolderError, list_runs
+    from ganstudio.core.runs.reader import RunFolderError, list_runs
 
     try:
         runs = list_runs(args.folder)

@@ -12,7 +12,7 @@ from ganstudio.cli.common import CLIError, parse_grid
 def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ganstudio.core import sampling
+    from ganstudio.core.explore import sampling
     from ganstudio.core.modelfile import load_generator
     from ganstudio.core.render import atomic_write_bytes, save_png
 

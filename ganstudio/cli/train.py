@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ganstudio.cli.common import CLIError, Progress, print_skips
-from ganstudio.cli.train_cluster import check_fresh_folder, describe, join_job, load_data
-from ganstudio.core.runfolder_names import new_run_folder
+from ganstudio.cli.common import CLIError
+from ganstudio.cli.train_cluster import join_job
+
+if TYPE_CHECKING:
+    from ganstudio.core.config import TrainConfig
+    from ganstudio.core.runs.session import RunJob, RunResult
+    from ganstudio.core.training.distributed import Cluster
 
 
 def _pair(text: str, name: str) -> tuple[float, float]:
@@ -135,7 +139,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-amp", dest="amp", action="store_false")
 
 
-def _config_from_args(args: argparse.Namespace):
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     from ganstudio.core.config import TrainConfig, load_toml
 
     cfg = load_toml(args.config) if args.config else TrainConfig()
@@ -195,12 +199,9 @@ _RESUME_OK = {
 }
 
 
-def _open_resume(args: argparse.Namespace, quiet: bool, cluster=None):
-    """(trainer, checkpoint, run folder) for --resume (also when torchrun restarted the job:
-    then the options are the job's own, given again, and not checked)."""
-    from ganstudio.core.checkpoint import read_checkpoint, resume
-    from ganstudio.core.runs import find_checkpoint, run_folder_of
-
+def _check_resume_options(args: argparse.Namespace) -> None:
+    """With --resume only a few options may be given (not checked when torchrun restarted
+    the job: then the options are the job's own, given again)."""
     given = sorted(
         "--" + k.replace("_", "-")
         for k, v in vars(args).items()
@@ -212,33 +213,32 @@ def _open_resume(args: argparse.Namespace, quiet: bool, cluster=None):
             "settings saved in its checkpoint (only --steps, --dataset, --device and --out "
             "may change); start a new run to train with other settings"
         )
-    ckpt = read_checkpoint(find_checkpoint(args.resume))
-    spec = args.dataset or ckpt.meta["config"]["dataset"]
-    if not quiet:
-        print(f"Resuming {ckpt.path} at step {ckpt.step}; preparing {spec} ...", file=sys.stderr)
-    dataset = load_data(spec, int(ckpt.meta["config"].get("seed", 0)), quiet, cluster)
-    if not quiet:
-        print_skips(dataset)
-    trainer = resume(
-        ckpt,
-        dataset,
-        cluster=cluster,
-        **{
-            k: v
-            for k, v in {
-                "steps": args.steps,
-                "dataset": args.dataset,
-                "device": args.device,
-            }.items()
-            if v is not None
-        },
-    )
-    out = Path(args.out) if args.out else run_folder_of(ckpt.path)
-    if out is None:
-        raise CLIError(
-            f"{ckpt.path} is not inside a run folder: say where the resumed run goes with --out"
+
+
+def _job(args: argparse.Namespace, cluster: Cluster | None) -> RunJob:
+    from ganstudio.core.runs.session import RunJob
+    from ganstudio.core.training import distributed
+
+    common = {
+        "out": args.out,
+        "preview_every": args.preview_every,
+        "checkpoint_every": args.checkpoint_every * 60.0,
+        "keep_checkpoints": args.keep_checkpoints,
+        # Quality is measured by the process that writes the run folder.
+        "metrics_every": args.metrics_every * 60.0 if cluster is None or cluster.is_main else 0,
+    }
+    if args.resume:
+        _check_resume_options(args)
+        return RunJob(
+            resume=args.resume,
+            dataset_spec=args.dataset,
+            steps=args.steps,
+            device=args.device,
+            runs_dir=None,  # a checkpoint outside a run folder needs --out
+            **common,
         )
-    return trainer, ckpt, out
+    restarted = distributed.launched_by_torchrun() and distributed.restart_count() > 0
+    return RunJob(config=_config_from_args(args), restarted=restarted, **common)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -257,140 +257,54 @@ def cmd_train(args: argparse.Namespace) -> int:
     return code
 
 
-def _train(args: argparse.Namespace, cluster) -> int:
-    from ganstudio.core.runfolder import RunWriter
-    from ganstudio.core.trainer import Trainer
+def _train(args: argparse.Namespace, cluster: Cluster | None) -> int:
+    from ganstudio.cli.train_sink import PrintingSink
+    from ganstudio.core.runs.session import RunSession
+    from ganstudio.core.training.control import TrainControl
 
-    main = cluster is None or cluster.is_main  # only rank 0 prints progress and writes files
-    quiet = args.quiet or not main
-    ckpt = None
-    if args.resume:
-        trainer, ckpt, out = _open_resume(args, quiet, cluster)
-        dataset = trainer.data
-    else:
-        cfg = _config_from_args(args)
-        if not quiet:
-            print(f"Preparing {cfg.dataset} ...", file=sys.stderr)
-        dataset = load_data(cfg.dataset, cfg.seed, quiet, cluster)
-        if not quiet:
-            print_skips(dataset)
-        trainer = Trainer(cfg, dataset, cluster=cluster)
-        out = Path(args.out) if args.out else None
-        if main:
-            out = out or new_run_folder("runs", trainer.config.dataset)
-            check_fresh_folder(out)
-    cfg = trainer.config
-    writer = None
-    if main:
-        writer = RunWriter(
-            out,
-            trainer,
-            preview_every=args.preview_every,
-            checkpoint_every=args.checkpoint_every * 60.0,
-            keep=args.keep_checkpoints,
-            resumed_from=ckpt,
-        )
-    if not quiet:
-        print(
-            f"{dataset.info.count} samples of shape {dataset.info.sample_shape}; "
-            f"{cfg.arch} {cfg.loss} on {trainer.device}"
-            f"{' (bf16)' if trainer.amp else ''}{describe(cluster, cfg.batch_size)}; "
-            f"run folder {out}",
-            file=sys.stderr,
-        )
-        for note in () if ckpt else cfg.notes:
-            print(f"  note: {note}", file=sys.stderr)
-    if main:
-        for note in trainer.resume_notes:  # printed even with --quiet: they matter
-            print(f"  warning: {note}", file=sys.stderr)
-    progress = Progress(cfg.steps, enabled=not quiet)
-
-    def warn(warnings):
-        for w in warnings:
-            progress.close()  # end the progress line on a terminal
-            print(f"warning: step {w.step}: {w.text()}", file=sys.stderr)
-
-    def on_report(r):
-        warn(writer.on_report(r))
-        m = r.means()
-        progress.update(
-            r.step, f"{r.images_per_s:,.0f} img/s  G {m['g_loss']:.3f} D {m['d_loss']:.3f}  "
-        )
-
-    def on_preview(p):
-        warn(writer.on_preview(p))
-        if p.coverage is not None:
-            progress.extra = (
-                f" modes {p.coverage.modes_captured}/{p.coverage.n_modes} "
-                f"HQ {p.coverage.hq_fraction:.1%}"
-            )
-
-    def on_quality(q):
-        warn(writer.on_quality(q))
-        if q.status == "ready" and "fd" in q.metrics:
-            progress.extra = f" FD {q.metrics['fd']:.4g} (real {q.floor.get('fd', 0):.3g})"
-        elif q.status == "off":
-            progress.close()
-            print(f"note: {q.message}", file=sys.stderr)
-
-    tasks = ()
-    if args.metrics_every > 0 and main:
-        from ganstudio.core.quality import QualityMonitor
-
-        tasks = (QualityMonitor(on_quality, interval=args.metrics_every * 60.0),)
+    job = _job(args, cluster)
+    control = TrainControl()
+    sink = PrintingSink(args.quiet, cluster)
 
     def on_signal(signum, frame):  # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save
-        trainer.control.stop()
+        control.stop()
 
     # The handlers stay until the last file is written: a second signal (torchrun sends
     # SIGTERM to every process when one fails) must not cut the saving short.
     old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            outcome = trainer.run(
-                on_report=on_report if main else None,
-                on_preview=on_preview if main else None,
-                tasks=tasks,
-            )
-        finally:
-            progress.update(trainer.step, force=True)
-            progress.close()
-        if main:
-            if outcome.ok or outcome.lost_contact:  # the weights are fine: keep them
-                writer.save_checkpoint()
-            if outcome.ok:
-                model = writer.save_generator()
-            writer.finish(outcome)
+        result = RunSession(job, control, sink, cluster).run()
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    if not outcome.ok:
+    if result.user_error:  # before the first step: a usage error
+        raise CLIError(result.message)
+    if not result.ok:
         who = f"process {cluster.rank}: " if cluster is not None else ""
-        print(f"error: {who}training failed: {outcome.message}", file=sys.stderr)
-        if main:
-            _explain_failure(out, outcome, cluster)
+        print(f"error: {who}training failed: {result.message}", file=sys.stderr)
+        if sink.main and result.run_folder is not None:
+            _explain_failure(result, cluster)
         return 1
-    if not quiet:
-        print(f"{outcome.message}. Generator: {model}", file=sys.stderr)
+    if not sink.quiet:
+        print(f"{result.message}. Generator: {result.model_path}", file=sys.stderr)
     return 0
 
 
-def _explain_failure(out: Path, outcome, cluster) -> None:
-    from ganstudio.core.runs import latest_checkpoint
-
-    last = latest_checkpoint(out)
+def _explain_failure(result: RunResult, cluster: Cluster | None) -> None:
+    out = result.run_folder
     again = (
         f"`torchrun ... -m ganstudio train --resume {out}` (or without torchrun)"
         if cluster is not None
         else f"`ganstudio train --resume {out}`"
     )
-    if outcome.lost_contact:
+    if result.lost_contact:
         print(
-            f"The run folder {out} has a checkpoint at step {outcome.step}: {again} continues "
+            f"The run folder {out} has a checkpoint at step {result.step}: {again} continues "
             "from it, on any number of processes.",
             file=sys.stderr,
         )
         return
+    last = result.last_checkpoint
     print(
         f"The run folder {out} keeps the metrics up to the failure; no model was saved "
         "because its weights are no longer usable."

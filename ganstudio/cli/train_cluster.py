@@ -1,22 +1,25 @@
-"""`ganstudio train` under torchrun: joining the job, loading data once per machine, and
-resuming from the run folder when torchrun restarts the job (see core/distributed.py)."""
+"""`ganstudio train` under torchrun: joining the job, and resuming from the run folder when
+torchrun restarts the job (see core/training/distributed.py)."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ganstudio.cli.common import CLIError, load_with_progress
+from ganstudio.cli.common import CLIError
+
+if TYPE_CHECKING:
+    from ganstudio.core.training.distributed import Cluster
 
 
-def join_job(args: argparse.Namespace):
+def join_job(args: argparse.Namespace) -> Cluster | None:
     """The Cluster this process belongs to when torchrun started it, else None. May set
     ``args.resume`` (a restarted job continues from its run folder's newest checkpoint)."""
-    from ganstudio.core import distributed
+    from ganstudio.core.training import distributed
 
     if not distributed.launched_by_torchrun():
         return None
-    from ganstudio.core.runs import latest_checkpoint
+    from ganstudio.core.runs.reader import latest_checkpoint
 
     if distributed.max_restarts() > 0 and not args.out and not args.resume:
         raise CLIError(
@@ -38,7 +41,7 @@ def _device_choice(args: argparse.Namespace) -> str:
         return args.device
     if args.resume:
         from ganstudio.core.modelfile import read_metadata
-        from ganstudio.core.runs import find_checkpoint
+        from ganstudio.core.runs.reader import find_checkpoint
 
         # The description only: the weights are read once, by the resume itself.
         meta = read_metadata(find_checkpoint(args.resume))
@@ -50,33 +53,7 @@ def _device_choice(args: argparse.Namespace) -> str:
     return "auto"
 
 
-def load_data(spec: str, seed: int, quiet: bool, cluster):
-    """load_dataset; under torchrun the first process on each machine prepares the data (and
-    fills the dataset cache) while the others wait, then they read it from the cache."""
-    if cluster is None:
-        return load_with_progress(spec, seed, quiet)
-    if cluster.local_rank != 0:
-        cluster.barrier()
-    try:
-        return load_with_progress(spec, seed, quiet)
-    finally:
-        if cluster.local_rank == 0:
-            cluster.barrier()
-
-
-def check_fresh_folder(out: Path) -> None:
-    """A new run must not write into another run's folder (its log and checkpoints)."""
-    from ganstudio.core import distributed
-    from ganstudio.core.runfolder import CONFIG, METRICS
-
-    restarted = distributed.launched_by_torchrun() and distributed.restart_count() > 0
-    if not restarted and ((out / CONFIG).exists() or (out / METRICS).exists()):
-        raise CLIError(
-            f"{out} already holds a run: continue it with --resume {out}, or give another --out"
-        )
-
-
-def describe(cluster, batch_size: int) -> str:
+def describe(cluster: Cluster | None, batch_size: int) -> str:
     if cluster is None:
         return ""
     return (

@@ -32,3 +32,14 @@ D_NORMS = ("batch", "layer", "spectral", "none")
 LR_SCHEDULES = ("constant", "linear", "cosine", "late-cosine")
 DCGAN_SIZES = (28, 32, 64)
 AUGMENT_OPS = ("color", "translation", "cutout")
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """'color,translation' -> ('color', 'translation'); raises ValueError on unknown names."""
+    ops = tuple(p.strip() for p in policy.split(",") if p.strip())
+    for op in ops:
+        if op not in AUGMENT_OPS:
+            raise ValueError(
+                f"unknown DiffAugment operation {op!r}; choose from {', '.join(AUGMENT_OPS)}"
+            )
+    return ops

@@ -12,12 +12,18 @@ import dataclasses
 import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ganstudio.core.augment import parse_policy
-from ganstudio.core.data.dataset import DatasetInfo
-from ganstudio.core.losses import LOSSES
-from ganstudio.core.models import ARCHITECTURES, D_NORMS, DCGAN_SIZES
+from ganstudio.core.choices import (
+    ARCHITECTURES,
+    D_NORMS,
+    DCGAN_SIZES,
+    DEFAULT_DATASET,
+    LOSS_NAMES,
+    LR_SCHEDULES,
+    parse_policy,
+)
+from ganstudio.core.errors import UserError
 
 try:  # Python 3.11+
     import tomllib
@@ -25,11 +31,22 @@ except ModuleNotFoundError:  # pragma: no cover
     import tomli as tomllib  # type: ignore[no-redef]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value or combination is invalid."""
 
 
-from ganstudio.core.choices import DEFAULT_DATASET, LR_SCHEDULES  # noqa: E402,F401
+class DataShape(Protocol):
+    """What the automatic choices need to know of a dataset (a core.data DatasetInfo)."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def is_image(self) -> bool: ...
+    @property
+    def image_size(self) -> int: ...
+    @property
+    def sample_shape(self) -> tuple[int, ...]: ...
+
 
 G_NORMS = ("batch", "none")
 
@@ -214,7 +231,7 @@ POINTS_PRESET = {
 }
 
 
-def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
+def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
     """Fill in every automatic choice for this dataset; validate the result."""
     _check_types(cfg)
     notes: list[str] = []
@@ -248,8 +265,8 @@ def resolve(cfg: TrainConfig, info: DatasetInfo) -> TrainConfig:
         raise ConfigError("flips and DiffAugment are for images, not 2-D points")
 
     loss = cfg.loss
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSSES)}")
+    if loss not in LOSS_NAMES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_NAMES)}")
     preset = _LOSS_PRESETS.get(loss, {})
     if preset and any(getattr(cfg, f) is None for f in ("lr_g", "lr_d", "d_steps")):
         notes.append(preset["why"])

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
+from ganstudio.core.errors import UserError
 
-class DeviceError(ValueError):
+
+class DeviceError(UserError, ValueError):
     """The requested device does not exist on this machine."""
 
 

@@ -18,6 +18,7 @@ from safetensors.numpy import save as st_save
 from torch import nn
 
 from ganstudio import __version__
+from ganstudio.core.errors import UserError
 from ganstudio.core.models import ModelSpec, build
 from ganstudio.core.render import atomic_write_bytes
 
@@ -31,7 +32,7 @@ KNOWN_FORMATS = {FORMAT: FORMAT_VERSION, CHECKPOINT_FORMAT: CHECKPOINT_VERSION}
 _KIND = {FORMAT: "model file", CHECKPOINT_FORMAT: "training checkpoint"}
 
 
-class ModelFileError(ValueError):
+class ModelFileError(UserError, ValueError):
     """A model file cannot be opened; the message names the file and the reason."""
 
 

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {problem}", file=sys.stderr)
         return 2
 
-    from ganstudio.gui.main_window import MainWindow
+    from ganstudio.gui.window.main_window import MainWindow
 
     window = MainWindow()
     window.show()

@@ -14,7 +14,7 @@ def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
     """Import the engine; the devices to train on as (name, description), preferred first."""
     import gc
 
-    import ganstudio.core.trainer  # noqa: F401  (the heavy import: PyTorch)
+    import ganstudio.core.training.trainer  # noqa: F401  (the heavy import: PyTorch)
     from ganstudio.core.device import available_devices
 
     # Modules live as long as the program: keep the collector's full passes from walking
@@ -81,7 +81,7 @@ class OpenedModel:
 
 def open_model_task(path: str) -> Callable[[Callable[[int, int], None]], OpenedModel]:
     def run(progress: Callable[[int, int], None]) -> OpenedModel:
-        from ganstudio.core import sampling
+        from ganstudio.core.explore import sampling
         from ganstudio.core.modelfile import load_generator
 
         gen = load_generator(path)

@@ -11,11 +11,11 @@ import torch
 from safetensors.torch import save as st_save
 
 from ganstudio.cli import main
-from ganstudio.core.checkpoint import read_checkpoint, resume, save_checkpoint
 from ganstudio.core.config import TrainConfig
 from ganstudio.core.modelfile import ModelFileError, load_generator, read_metadata
-from ganstudio.core.runfolder import RunWriter
-from ganstudio.core.trainer import Trainer
+from ganstudio.core.runs.writer import RunWriter
+from ganstudio.core.training.checkpoint import read_checkpoint, resume, save_checkpoint
+from ganstudio.core.training.trainer import Trainer
 
 
 class Payload:

@@ -20,13 +20,13 @@ def test_core_imports_no_qt():
 
 def test_choices_match_the_engine():
     """The torch-free lists the window shows before the engine loads are the engine's own."""
-    import ganstudio.core.data.builtin  # noqa: F401  (registers the built-ins)
+    import ganstudio.core.data.builtin.points  # noqa: F401  (registers the built-ins)
     from ganstudio.core import choices
-    from ganstudio.core.data.dataset import _BUILTINS
-    from ganstudio.core.losses import LOSSES
+    from ganstudio.core.data.builtin import BUILTINS
+    from ganstudio.core.training.losses import LOSSES
 
     assert set(choices.LOSS_NAMES) == set(LOSSES)
-    assert set(choices.BUILTIN_DATASETS) == set(_BUILTINS)
+    assert set(choices.BUILTIN_DATASETS) == set(BUILTINS)
 
 
 def test_choices_and_series_import_without_torch():

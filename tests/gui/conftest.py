@@ -33,7 +33,7 @@ def settings(tmp_path):
 
 def open_window(qtbot, settings, fields=None):
     """A main window with the engine loaded and the dataset prepared."""
-    from ganstudio.gui.main_window import MainWindow
+    from ganstudio.gui.window.main_window import MainWindow
 
     window = MainWindow(settings)
     qtbot.addWidget(window)

@@ -1,4 +1,4 @@
-"""The in-memory dataset the trainer samples from, and the `load_dataset` front door.
+"""The in-memory dataset the trainer samples from (a leaf: `core.data.load` builds one from a spec).
 
 A dataset is either 2-D points (float32, shape (N, 2), raw coordinates) or images
 (uint8, shape (N, C, H, W)). Images stay uint8 until a batch is drawn: that keeps a
@@ -9,18 +9,18 @@ float in [-1, 1], the range a tanh generator produces.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from urllib.parse import parse_qsl
 
 import numpy as np
 import torch
+
+from ganstudio.core.errors import UserError
 
 POINTS = "points"
 IMAGES = "images"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset could not be loaded; the message says why in words a user understands."""
 
 
@@ -135,69 +135,3 @@ def fingerprint_tensor(data: torch.Tensor) -> str:
     h.update(str((tuple(data.shape), str(data.dtype))).encode())
     h.update(np.ascontiguousarray(data.detach().cpu().numpy()).tobytes())
     return h.hexdigest()
-
-
-# name -> builder(seed, **options) -> Dataset. Builders parse their own option values.
-_BUILTINS: dict[str, Callable[..., Dataset]] = {}
-
-
-def register_builtin(name: str) -> Callable[[Callable[..., Dataset]], Callable[..., Dataset]]:
-    def deco(fn: Callable[..., Dataset]) -> Callable[..., Dataset]:
-        _BUILTINS[name] = fn
-        return fn
-
-    return deco
-
-
-def builtin_names() -> list[str]:
-    _ensure_builtins_loaded()
-    return [f"builtin:{n}" for n in _BUILTINS]
-
-
-def _ensure_builtins_loaded() -> None:
-    from ganstudio.core.data import builtin  # noqa: F401  (registers on import)
-
-
-def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """'builtin:shapes?size=64&n=20000' -> ('builtin:shapes', {'size': '64', 'n': '20000'})."""
-    base, _, query = spec.partition("?")
-    return base.strip(), dict(parse_qsl(query, keep_blank_values=True))
-
-
-def load_dataset(
-    spec: str, seed: int = 0, progress: Callable[[int, int], None] | None = None
-) -> Dataset:
-    """Load a dataset by its spec: ``builtin:NAME[?option=value&...]`` or ``PATH[?...]``.
-
-    PATH is a folder of pictures, a zip or tar archive of them, an MNIST idx file, CIFAR
-    binary batches (a file or their folder) or a NumPy .npy / .npz file; its options are
-    ``size``, ``mode``, ``resize``, ``background``, ``cache`` and ``workers`` (see
-    `ganstudio.core.data.files`). ``progress(done, total)`` is called while pictures are
-    prepared (built-in datasets do not call it).
-
-    Raises DatasetError with a message naming the spec and what went wrong.
-    """
-    base, options = parse_spec(spec)
-    if base.startswith("builtin:"):
-        _ensure_builtins_loaded()
-        name = base.removeprefix("builtin:")
-        if name not in _BUILTINS:
-            raise DatasetError(
-                f"unknown built-in dataset {base!r}; choose one of: {', '.join(builtin_names())}"
-            )
-        try:
-            return _BUILTINS[name](seed=seed, **options)
-        except TypeError as exc:
-            raise DatasetError(f"{spec}: bad option ({exc})") from None
-        except ValueError as exc:
-            if isinstance(exc, DatasetError):
-                raise
-            raise DatasetError(f"{spec}: {exc}") from None
-    if not base:
-        raise DatasetError(
-            f"no dataset given; use a folder or file of pictures, or one of: "
-            f"{', '.join(builtin_names())}"
-        )
-    from ganstudio.core.data.files import load_path
-
-    return load_path(base, options, progress=progress)

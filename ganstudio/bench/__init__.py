@@ -1,0 +1,1 @@
+"""ganstudio.bench"""

@@ -1,0 +1,122 @@
+"""Benchmark: what the distributed path costs, and under torchrun how it scales.
+
+`ganstudio bench --distributed` trains the same settings two ways in one process,
+alternately: a plain Trainer, and a Trainer in a torchrun job (DistributedDataParallel G and
+D, the stop agreement every SYNC_EVERY steps). Started plainly it makes a job of one process
+itself, so the ratio is the overhead of the distributed path on this device. Started by
+torchrun with N processes, every process times its plain trainer alone, then all of them
+train together: rank 0 prints the job's images/s (all processes) against N times its own.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.data import load_dataset
+from ganstudio.core.training import distributed
+from ganstudio.core.training.trainer import Trainer
+
+PrintFn = Callable[[str], None]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _single_process_job(device: str) -> distributed.Cluster:
+    """A job of one process, made here (as torchrun would set it up)."""
+    os.environ.update(
+        {
+            "RANK": "0",
+            "WORLD_SIZE": "1",
+            "LOCAL_RANK": "0",
+            "LOCAL_WORLD_SIZE": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(_free_port()),
+        }
+    )
+    return distributed.join(device)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(trainer: Trainer, steps: int) -> float:
+    """Seconds for ``steps`` training steps (the stop agreement included, as in a run)."""
+    cluster = trainer.cluster
+    _sync(trainer.device)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        if cluster is not None and trainer.step % distributed.SYNC_EVERY == 0:
+            cluster.any(False, False)
+        trainer.train_step()
+    trainer.drop_pending()
+    _sync(trainer.device)
+    return time.perf_counter() - t0
+
+
+def distributed_table(
+    dataset: str = "builtin:digits",
+    device: str = "auto",
+    batch: int = 64,
+    seconds: float = 10.0,
+    repeats: int = 3,
+    print_fn: PrintFn = print,
+) -> dict:
+    """Images/s of a plain trainer and of the same settings in a torchrun job (see above).
+    ``batch``: the global batch of the job; the plain trainer takes one process's share."""
+    launched = distributed.launched_by_torchrun()
+    cluster = distributed.join(device) if launched else _single_process_job(device)
+    try:
+        n = cluster.world_size
+        data = load_dataset(dataset, seed=0)
+        cfg = TrainConfig(
+            dataset=dataset, batch_size=batch, steps=10**9, seed=0, device=str(cluster.device)
+        )
+        plain = Trainer(cfg.with_updates(batch_size=batch // n), data)
+        job = Trainer(cfg, data, cluster=cluster)
+        say = print_fn if cluster.is_main else (lambda _: None)
+        say(
+            f"{dataset}, {job.config.arch} {job.config.loss}, global batch {batch} "
+            f"({batch // n} per process), {n} process(es) on {cluster.device} "
+            f"({cluster.backend}), {repeats} x ~{seconds:g} s each"
+        )
+        _timed(plain, 5), _timed(job, 5)  # warm-up (allocations, DDP's first buckets)
+        per_step = _timed(plain, 20) / 20
+        # Every process must take the same number of steps in the job: the slowest decides.
+        steps = max(20, int(seconds / max(per_step, 1e-6)))
+        if n > 1:
+            import torch.distributed as dist
+
+            t = torch.tensor([float(steps)], device=cluster._flags([]).device)
+            dist.all_reduce(t, op=dist.ReduceOp.MIN)
+            steps = int(t.item())
+        rates: dict[str, list[float]] = {"plain": [], "job": []}
+        for i in range(repeats):  # alternate the order: no side gains from going first
+            for name in ("plain", "job") if i % 2 == 0 else ("job", "plain"):
+                t = plain if name == "plain" else job
+                images = steps * t.config.batch_size  # the job's: all processes together
+                rates[name].append(images / _timed(t, steps))
+        p, j = statistics.median(rates["plain"]), statistics.median(rates["job"])
+        ratio = j / (n * p)
+        say(f"{'':<34}{'images/s':>12}")
+        say(f"{'one process alone, plain trainer':<34}{p:>12,.0f}")
+        say(f"{f'the job, {n} process(es) together':<34}{j:>12,.0f}")
+        say(
+            f"ratio job / ({n} x plain): {ratio:.3f}"
+            + ("  (the distributed path's overhead)" if n == 1 else "  (scaling efficiency)")
+        )
+        return {"plain": p, "job": j, "ratio": ratio, "processes": n, "steps": steps}
+    finally:
+        cluster.close()

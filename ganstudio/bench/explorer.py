@@ -1,0 +1,109 @@
+"""`ganstudio bench --explorer`: how fast the explorer answers, on a DCGAN-64 generator.
+
+A slider is moved 60 times a second for a few seconds (as a drag would); for every picture
+that reaches the screen, the latency is the time from the slider move it shows to the end of
+painting it. Moves that arrive while a render runs replace each other (newest wins), so the
+count of pictures painted is reported too. Then 8x8 grids are timed from request to painted.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+
+def _dcgan64_model(folder: str) -> str:
+    import torch
+
+    from ganstudio.core.modelfile import save_generator
+    from ganstudio.core.models import ModelSpec, build
+
+    spec = ModelSpec("dcgan_g", {"latent_dim": 100, "image_size": 64, "channels": 3, "base": 64})
+    torch.manual_seed(0)
+    module = build(spec)
+    state = {k: v.numpy() for k, v in module.state_dict().items() if v.is_floating_point()}
+    path = os.path.join(folder, "dcgan64.safetensors")
+    save_generator(path, spec, state, {"step": 0, "dataset": {"kind": "images"}})
+    return path
+
+
+def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = print) -> dict:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ganstudio.bench.window import _spin
+    from ganstudio.gui.engine import open_model_task
+    from ganstudio.gui.explore.panel import ExplorerPanel
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = open_model_task(_dcgan64_model(tmp))(lambda d, t: None)
+    panel = ExplorerPanel()
+    panel.resize(1200, 800)
+    panel.show()
+    latencies: list[float] = []
+    grid_times: list[float] = []
+    original_current, original_grid = panel._show_current, panel._show_grid
+
+    def show_current(result) -> None:
+        original_current(result)
+        panel.view.repaint()
+        latencies.append(time.perf_counter() - result.requested_at)
+
+    def show_grid(result) -> None:
+        original_grid(result)
+        panel.browse.view.repaint()
+        grid_times.append(time.perf_counter() - result.requested_at)
+
+    panel._show_current, panel._show_grid = show_current, show_grid
+    panel.set_model(opened)
+    _spin(app, lambda: bool(latencies) and bool(grid_times), 120)
+    latencies.clear()
+    row = panel.dim_rows[0]
+    moves = [0]
+    positions = np.sin(np.linspace(0, 6 * np.pi, int(seconds * 60))) * 2.5
+
+    def move() -> None:
+        if moves[0] < len(positions):
+            row.slider.setValue(int(positions[moves[0]] * 100))
+            moves[0] += 1
+
+    timer = QTimer()
+    timer.setInterval(16)
+    timer.timeout.connect(move)
+    timer.start()
+    _spin(app, lambda: moves[0] >= len(positions), seconds + 30)
+    timer.stop()
+    _spin(app, lambda: not panel.renderer._worker._pending, 30)
+    slider = np.asarray(latencies) * 1000
+    panel.browse.rows.setValue(8)
+    panel.browse.cols.setValue(8)
+    grid_times.clear()
+    for i in range(grids):
+        panel.browse.start_seed.setValue(1000 + 64 * i)
+        _spin(app, lambda i=i: len(grid_times) > i, 60)
+    grid = np.asarray(grid_times) * 1000
+    panel.close_renderer()
+    panel.close()
+    print_fn(
+        f"slider drag on DCGAN-64 (latent 100), {len(positions)} moves in {seconds:g} s, "
+        f"{len(slider)} pictures painted"
+    )
+    print_fn(
+        f"  move to picture on screen: median {np.median(slider):.1f} ms, 95th percentile "
+        f"{np.percentile(slider, 95):.1f} ms (target <= 33), max {slider.max():.1f} ms"
+    )
+    print_fn(
+        f"8x8 grid, request to painted: median {statistics.median(grid):.0f} ms, "
+        f"max {grid.max():.0f} ms over {len(grid)} grids (target <= 250)"
+    )
+    return {
+        "slider_p95": float(np.percentile(slider, 95)),
+        "grid_median": float(np.median(grid)),
+    }

@@ -1,0 +1,92 @@
+"""What measuring quality during training costs: throughput with and without the monitor.
+
+Runs of ``seconds`` each, alternating plain and monitored, in one process, on one dataset:
+- "extractor": the monitor starts with an empty cache, so it trains the feature extractor in
+  slices (the heaviest phase, held to the 5% budget);
+- "evaluating": the extractor is cached and measurements come as often as the budget allows
+  (interval 0), the worst case of the evaluation phase; the default interval (2 minutes)
+  costs less.
+Prints images per second for each, the ratio monitored/plain, and the share of time the
+monitor itself counted.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.data import load_dataset
+from ganstudio.core.device import pick_device
+from ganstudio.core.quality.monitor import QualityMonitor
+from ganstudio.core.training.loop import run_training
+from ganstudio.core.training.trainer import Trainer
+
+PrintFn = Callable[[str], None]
+
+
+def _run(cfg: TrainConfig, data, seconds: float, monitor: QualityMonitor | None) -> float:
+    trainer = Trainer(cfg, data)
+    trainer.train_step()  # warm-up outside the clock
+    trainer.flush_report()
+    timer = threading.Timer(seconds, trainer.control.stop)
+    start, first = time.perf_counter(), trainer.step
+    timer.start()
+    run_training(trainer, tasks=(monitor,) if monitor else ())
+    timer.cancel()
+    return (trainer.step - first) * trainer.config.batch_size / (time.perf_counter() - start)
+
+
+def metrics_table(
+    dataset: str = "builtin:digits",
+    seconds: float = 30.0,
+    repeats: int = 3,
+    print_fn: PrintFn = print,
+) -> list[dict]:
+    data = load_dataset(dataset, seed=0)
+    cfg = TrainConfig(dataset=dataset, steps=10**9, device="auto")
+    print_fn(f"{dataset}: {seconds:.0f} s per run, {repeats} repeats, alternating")
+    rows = []
+    old = os.environ.get("GANSTUDIO_CACHE_DIR")
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["GANSTUDIO_CACHE_DIR"] = cache
+        try:
+            for phase in ("extractor", "evaluating"):
+                if phase == "evaluating":  # the extractor cached, untimed
+                    from ganstudio.core.quality.features import get_extractor
+
+                    get_extractor(data, pick_device("auto"))
+                plain, watched, shares = [], [], []
+                for _ in range(repeats):
+                    if phase == "extractor":  # a fresh cache each time: it trains again
+                        for f in os.scandir(cache):
+                            if f.is_dir():
+                                for g in os.scandir(f.path):
+                                    os.unlink(g.path)
+                    monitor = QualityMonitor(lambda q: None, interval=0.0)
+                    watched.append(_run(cfg, data, seconds, monitor))
+                    shares.append(monitor.share())
+                    plain.append(_run(cfg, data, seconds, None))
+                row = {
+                    "phase": phase,
+                    "plain": statistics.median(plain),
+                    "monitored": statistics.median(watched),
+                    "share": statistics.median(shares),
+                }
+                row["ratio"] = row["monitored"] / row["plain"]
+                rows.append(row)
+                print_fn(
+                    f"  {phase:<11} plain {row['plain']:8.0f} img/s   monitored "
+                    f"{row['monitored']:8.0f} img/s   ratio {row['ratio']:.3f}   "
+                    f"monitor's own share {row['share']:.1%}"
+                )
+        finally:
+            if old is None:
+                os.environ.pop("GANSTUDIO_CACHE_DIR", None)
+            else:
+                os.environ["GANSTUDIO_CACHE_DIR"] = old
+    return rows

@@ -1,0 +1,1 @@
+"""ganstudio.core.quality.monitor"""

@@ -1,0 +1,232 @@
+"""Sample quality against the real data, with the floor that real data itself reaches.
+
+An `Evaluator` draws two disjoint random halves of the real data, A and B (n samples each,
+fewer when the dataset is small), and computes their features once (see
+`ganstudio.core.quality.features`). Generated samples (n of them) are then compared with A:
+
+- FD: the Frechet distance (the FID formula) between Gaussians fitted to the features.
+- KID: the unbiased squared MMD with the cubic polynomial kernel (0 for equal distributions
+  at any n, up to noise; it can come out slightly negative).
+- precision and recall: k-nearest-neighbour manifolds (k = 3): the share of generated
+  samples that fall among real ones (quality), and of real samples covered by generated
+  ones (variety).
+- score: a classifier score in the spirit of the Inception Score, exp(E KL(p(y|x) || p(y)))
+  with the extractor's classes (at most the number of classes); None without classes.
+- diversity: the mean pairwise feature distance of the generated samples divided by that
+  of the real samples in A (1: as varied as real data; well below 1: collapse). Caveat:
+  a mean distance does not see repetition: copies of one sample score 0 and copies of two
+  about a half, but copies of twenty distinct samples still score near 1.
+
+The floor is the same metrics for B against A: what a perfect generator would score at
+this sample size. FD in particular is biased upwards for small n, and precision and recall
+of real data are well below 1; the floor says how far from "as good as real data" a value
+is. Caveat: values are comparable only at the same n, against the same real halves (same
+seed) and with the same feature extractor.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from ganstudio.core.data.dataset import Dataset
+from ganstudio.core.quality.features import FeatureExtractor
+from ganstudio.core.quality.metrics import frechet_distance, mmd2_unbiased, precision_recall
+
+MIN_SAMPLES = 10  # per set; below this the metrics mean nothing
+NEIGHBOURS = 3  # k of the precision and recall manifolds
+
+
+@dataclass(frozen=True)
+class QualityMetrics:
+    fd: float
+    kid: float
+    precision: float
+    recall: float
+    score: float | None  # classifier score; None without classes
+    n: int  # generated (or real B) samples compared with the n real samples of A
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: QualityMetrics
+    floor: QualityMetrics  # real samples B against A
+    features: str  # the feature space, in words
+    diversity: float  # generated spread / real spread
+    floor_diversity: float  # the same for real samples B
+    classes: int  # of the classifier score (0: none)
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "metrics": self.metrics.to_dict(),
+            "floor": self.floor.to_dict(),
+            "features": self.features,
+            "diversity": self.diversity,
+            "floor_diversity": self.floor_diversity,
+            "classes": self.classes,
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def classifier_score(probs: np.ndarray) -> float:
+    """exp(mean over samples of KL(p(y|x) || p(y))), p(y) the mean of p(y|x)."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    p /= p.sum(1, keepdims=True)
+    kl = (p * (np.log(p) - np.log(p.mean(0, keepdims=True)))).sum(1)
+    return float(math.exp(kl.mean()))
+
+
+def mean_pairwise_distance(features: np.ndarray | torch.Tensor) -> float:
+    """The mean Euclidean distance between distinct rows."""
+    t = torch.as_tensor(features, dtype=torch.float64)
+    return float(torch.pdist(t).mean()) if len(t) > 1 else 0.0
+
+
+class Evaluator:
+    """Compares generated samples with real data A; real data B against A is the floor.
+
+    ``samples`` (for `evaluate` and `diversity`) are what the extractor accepts: uint8
+    images (N, C, H, W), float images in [-1, 1], or float points (N, 2).
+    """
+
+    def __init__(
+        self, extractor: FeatureExtractor, dataset: Dataset, n: int = 1000, seed: int = 0
+    ) -> None:
+        count = len(dataset)
+        half = min(int(n), count // 2)
+        if half < MIN_SAMPLES:
+            raise ValueError(
+                f"{dataset.info.name}: too few real samples to evaluate against ({count}; "
+                f"at least {2 * MIN_SAMPLES} are needed)"
+            )
+        self.extractor = extractor
+        self.n = half
+        self.requested = int(n)
+        self.notes: tuple[str, ...] = ()
+        if half < n:
+            self.notes = (
+                f"the dataset has {count} samples: {half} generated and {half} real samples "
+                f"are compared, not {n}",
+            )
+        perm = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+        # The real halves A and B, as indices into dataset.data.
+        self.real_a, self.real_b = perm[:half], perm[half : 2 * half]
+        data = dataset.data
+        fa, _ = extractor.features_and_probs(data[self.real_a.to(data.device)])
+        fb, probs_b = extractor.features_and_probs(data[self.real_b.to(data.device)])
+        self._a = torch.from_numpy(fa)
+        self._spread = mean_pairwise_distance(self._a)
+        self.floor = self._metrics(fb, probs_b)
+        self.floor_diversity = self._ratio(fb)
+
+    def _ratio(self, features: np.ndarray) -> float:
+        return mean_pairwise_distance(features) / self._spread if self._spread > 0 else 1.0
+
+    def _metrics(self, features: np.ndarray, probs: np.ndarray | None) -> QualityMetrics:
+        b = torch.from_numpy(features)
+        pr = precision_recall(self._a, b, k=NEIGHBOURS)
+        return QualityMetrics(
+            fd=frechet_distance(self._a, b),
+            kid=mmd2_unbiased(self._a, b),
+            precision=pr.precision,
+            recall=pr.recall,
+            score=None if probs is None else classifier_score(probs),
+            n=len(b),
+        )
+
+    def _features(self, samples) -> tuple[np.ndarray, np.ndarray | None]:
+        samples = samples[: self.n]
+        if len(samples) < max(MIN_SAMPLES, NEIGHBOURS + 1):
+            raise ValueError(f"too few generated samples to evaluate ({len(samples)})")
+        return self.extractor.features_and_probs(samples)
+
+    def evaluate(self, samples) -> Evaluation:
+        """Metrics of (the first n) generated samples against the real data."""
+        start = time.perf_counter()
+        f, probs = self._features(samples)
+        notes = self.notes
+        if len(f) < self.n:
+            notes += (
+                f"only {len(f)} generated samples against the floor's {self.n}: FD reads "
+                "higher and precision and recall differ by sample size alone",
+            )
+        return Evaluation(
+            metrics=self._metrics(f, probs),
+            floor=self.floor,
+            features=self.extractor.describe(),
+            diversity=self._ratio(f),
+            floor_diversity=self.floor_diversity,
+            classes=self.extractor.num_classes,
+            notes=notes,
+            seconds=time.perf_counter() - start,
+        )
+
+    def diversity(self, samples) -> float:
+        """Only the diversity ratio (cheap: one pass through the extractor, one distance
+        matrix), for a collapse warning during training."""
+        return self._ratio(self._features(samples)[0])
+
+
+_ROWS = (
+    ("FD", "fd", "lower", "distance between the real and generated feature distributions"),
+    ("KID", "kid", "lower", "kernel distance; ~0 for the same distribution at any n"),
+    ("precision", "precision", "higher", "share of generated samples among real ones: quality"),
+    ("recall", "recall", "higher", "share of real samples covered by generated ones: variety"),
+)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "-"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:.2f}"
+
+
+def format_evaluation(ev: Evaluation) -> str:
+    """A table for people: each metric, its value, the real-data floor, what it means."""
+    m, f = ev.metrics, ev.floor
+    rows = [("metric", "value", "floor", "better", "meaning")]
+    for name, key, better, meaning in _ROWS:
+        rows.append((name, _fmt(getattr(m, key)), _fmt(getattr(f, key)), better, meaning))
+    if m.score is not None:
+        rows.append(
+            (
+                "class score",
+                _fmt(m.score),
+                _fmt(f.score),
+                "higher",
+                f"confident and varied classes (1 to {ev.classes}), like the Inception Score",
+            )
+        )
+    rows.append(
+        (
+            "diversity",
+            _fmt(ev.diversity),
+            _fmt(ev.floor_diversity),
+            "~1",
+            "feature spread of generated / real samples; well below 1: mode collapse",
+        )
+    )
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [
+        f"features: {ev.features}",
+        f"{m.n} generated samples against {f.n} real ones; floor: {f.n} other real samples",
+        "",
+    ]
+    for r in rows:
+        cells = [r[0].ljust(widths[0]), *(r[i].rjust(widths[i]) for i in (1, 2)), r[3]]
+        lines.append("  ".join([*cells[:3], cells[3].ljust(widths[3]), r[4]]).rstrip())
+    lines.append("")
+    lines += [f"note: {n}" for n in ev.notes]
+    lines.append("The floor is what real data itself scores at this sample size.")
+    lines.append("Values compare only at the same n, with the same feature extractor.")
+    return "\n".join(lines)

@@ -1,0 +1,201 @@
+"""Sample-quality metrics measured in the background of a training run, within a time budget.
+
+``QualityMonitor`` is a trainer task (``run_training(trainer, tasks=(monitor,))``): between steps it
+does one small piece of work and then waits, so that all its work together takes at most
+``budget`` (5%) of the run's wall time, and evaluations come at most every ``interval``
+seconds. Its pieces, in order:
+
+1. the feature extractor: the dataset's cached one, or trained here a slice at a time (for
+   2-D point sets the points themselves are the features: nothing to train), then cached;
+2. the real features and the floor (two halves of the real data against each other);
+3. from then on, evaluations: ``n`` samples of the sampling generator (EMA when there is
+   one) from fixed latents, compared with the real half (Frechet distance, KID, precision,
+   recall, the classifier score and diversity; see core.quality.evaluation).
+
+Each piece ends with a ``Quality`` event for ``on_quality``. Nothing here touches the
+training's random state: the latents come from the monitor's own generator, and PyTorch's
+global generator is forked around the work. A failure turns metrics off for the run (an
+"off" event says why) and never stops training.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from ganstudio.core.render import to_uint8
+
+log = logging.getLogger(__name__)
+
+BUDGET = 0.05  # largest share of wall time the monitor may take
+INTERVAL = 120.0  # seconds between evaluations (at least)
+SAMPLES = 1000  # generated samples per evaluation (and real ones in each half)
+SLICE = 0.25  # seconds of extractor training per piece of work
+METRIC_KEYS = ("fd", "kid", "precision", "recall", "score")
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Sample-quality metrics measured during training (see core.quality.monitor), or their state.
+
+    ``status``: "preparing" (the feature extractor is being trained: ``progress``),
+    "ready" (``metrics`` at ``step``), or "off" (``message`` says why).
+    Metric names: fd, kid, precision, recall, and score when the data has classes; the
+    ``floor`` holds the same metrics between two halves of the real data (what "as good as
+    real data" reads at this sample size). ``diversity``: spread of generated samples over
+    that of real ones in the same feature space (1 = as diverse; near 0 = collapse).
+    """
+
+    step: int
+    status: str
+    progress: float = 0.0
+    message: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    floor: dict[str, float] = field(default_factory=dict)
+    diversity: float | None = None
+    seconds: float = 0.0  # what the evaluation cost
+
+
+def _numbers(metrics) -> dict[str, float]:
+    values = asdict(metrics) if not isinstance(metrics, dict) else dict(metrics)
+    return {k: float(values[k]) for k in METRIC_KEYS if values.get(k) is not None}
+
+
+class QualityMonitor:
+    """A trainer task that measures sample quality (see the module docstring)."""
+
+    def __init__(
+        self,
+        on_quality: Callable[[Quality], None],
+        interval: float = INTERVAL,
+        budget: float = BUDGET,
+        samples: int = SAMPLES,
+        use_cache: bool = True,
+        seed: int = 0,
+        extractor_steps: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.on_quality = on_quality
+        self.interval = float(interval)
+        self.budget = float(budget)
+        self.samples = int(samples)
+        self.use_cache = use_cache
+        self.seed = seed
+        self.extractor_steps = extractor_steps  # None: the extractor's default
+        self.clock = clock
+        self.state = "start"  # start | training | real | ready | off
+        self.spent = 0.0  # seconds of work so far
+        self.started_at: float | None = None
+        self.evaluations = 0
+        self._next = 0.0
+        self._training = None
+        self._extractor = None
+        self._evaluator = None
+        self._z: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------------------
+    def __call__(self, trainer) -> None:
+        now = self.clock()
+        if self.started_at is None:
+            self.started_at = now
+        if self.state == "off" or now < self._next:
+            return
+        evaluated = False
+        try:
+            with torch.random.fork_rng(devices=[]):
+                evaluated = self._work(trainer)
+        except Exception as exc:  # metrics must never stop training
+            log.warning("quality metrics turned off", exc_info=True)
+            self.state = "off"
+            self.on_quality(Quality(trainer.step, "off", message=f"quality metrics are off: {exc}"))
+        done = self.clock()
+        cost = done - now
+        self.spent += cost
+        wait = cost / self.budget - cost
+        if evaluated:
+            wait = max(wait, self.interval - cost)
+        self._next = done + wait
+
+    def share(self) -> float:
+        """The share of wall time the monitor has taken so far."""
+        if self.started_at is None:
+            return 0.0
+        return self.spent / max(self.clock() - self.started_at, 1e-9)
+
+    # ------------------------------------------------------------------------------
+    def _work(self, trainer) -> bool:
+        """One piece of work. True when it was an evaluation."""
+        from ganstudio.core.quality import features
+
+        if self.state == "start":
+            dataset = trainer.data
+            self._training = features.ExtractorTraining(
+                dataset, trainer.device, seed=self.seed, steps=self.extractor_steps
+            )
+            cached = (
+                features.cached_extractor(dataset, self._training, trainer.device)
+                if self.use_cache and not self._training.done
+                else None
+            )
+            self._extractor = cached or (self._training.result() if self._training.done else None)
+            self.state = "real" if self._extractor is not None else "training"
+            self._emit_preparing(trainer)
+            return False
+        if self.state == "training":
+            if self._training.run_for(SLICE):
+                self._extractor = self._training.result()
+                log.info("feature extractor trained: %s", self._extractor.describe())
+                if self.use_cache:
+                    features.store_extractor(self._extractor, trainer.data)
+                self.state = "real"
+            self._emit_preparing(trainer)
+            return False
+        if self.state == "real":
+            from ganstudio.core.quality.evaluation import Evaluator
+
+            self._evaluator = Evaluator(
+                self._extractor, trainer.data, n=self.samples, seed=self.seed
+            )
+            gen = torch.Generator().manual_seed(self.seed + 17)
+            n = self._evaluator.n
+            self._z = torch.randn(n, trainer.config.latent_dim, generator=gen)
+            self.state = "ready"
+            self._emit_preparing(trainer)
+            return False
+        # ready: an evaluation
+        t0 = self.clock()
+        out = trainer.sample(self._z)
+        samples = to_uint8(out) if trainer.info.is_image else out.cpu().numpy().astype(np.float32)
+        ev = self._evaluator.evaluate(samples)
+        self.evaluations += 1
+        self.on_quality(
+            Quality(
+                trainer.step,
+                "ready",
+                progress=1.0,
+                message=self._extractor.describe(),
+                metrics=_numbers(ev.metrics),
+                floor=_numbers(ev.floor),
+                diversity=None if ev.diversity is None else float(ev.diversity),
+                seconds=self.clock() - t0,
+            )
+        )
+        return True
+
+    def _emit_preparing(self, trainer) -> None:
+        if self.state == "training":
+            progress = float(self._training.progress)
+            message = f"training a feature extractor on this dataset ({progress:.0%})"
+        else:
+            progress = 1.0
+            message = (
+                "measuring the real data"
+                if self.state == "real"
+                else "ready: the first measurement comes next"
+            )
+        self.on_quality(Quality(trainer.step, "preparing", progress=progress, message=message))

@@ -1,0 +1,116 @@
+"""What a followed run's log records mean for the window: curve points, warnings, quality
+measurements, mode coverage and the status line (see core.runs.follow for the reading)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ganstudio.core.quality.warnings import TrainingWarning
+from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate, _is_number, _number
+
+# Columns of a "train" record drawn as curves, in core.training.events.STAT_NAMES order.
+CURVE_COLUMNS = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
+
+
+def curve_points(records) -> tuple[np.ndarray, np.ndarray]:
+    """The "train" records as (steps int64 (n,), stats float64 (n, 6)) in CURVE_COLUMNS
+    order; a missing or non-finite value is NaN."""
+    train = [r for r in records if r.get("type") == "train" and _is_number(r.get("step"))]
+    steps = np.array([int(r["step"]) for r in train], dtype=np.int64)
+    stats = np.array(
+        [[_number(r.get(k)) for k in CURVE_COLUMNS] for r in train], dtype=np.float64
+    ).reshape(len(train), len(CURVE_COLUMNS))
+    return steps, stats
+
+
+def training_warnings(records) -> list[TrainingWarning]:
+    """The "warning" records as core.quality.warnings.TrainingWarning."""
+    out = []
+    for r in records:
+        if r.get("type") == "warning" and _is_number(r.get("step")):
+            out.append(
+                TrainingWarning(
+                    str(r.get("kind", "")),
+                    int(r["step"]),
+                    str(r.get("message", "")),
+                    str(r.get("advice", "")),
+                )
+            )
+    return out
+
+
+def quality_events(records) -> list:
+    """The "quality" records as core.training.events.Quality (status "ready")."""
+    from ganstudio.core.quality.monitor import Quality
+
+    out = []
+    names = ("fd", "kid", "precision", "recall", "score")
+    for r in records:
+        if r.get("type") != "quality" or not _is_number(r.get("step")):
+            continue
+        floor = r.get("floor") if isinstance(r.get("floor"), dict) else {}
+        diversity = r.get("diversity")
+        out.append(
+            Quality(
+                step=int(r["step"]),
+                status="ready",
+                metrics={k: float(r[k]) for k in names if _is_number(r.get(k))},
+                floor={k: float(v) for k, v in floor.items() if _is_number(v)},
+                diversity=float(diversity) if _is_number(diversity) else None,
+                seconds=float(r.get("seconds") or 0.0) if _is_number(r.get("seconds")) else 0.0,
+            )
+        )
+    return out
+
+
+def newest_coverage(records) -> dict | None:
+    """The newest "coverage" record (2-D mixtures: modes captured), if any."""
+    return next((r for r in reversed(records) if r.get("type") == "coverage"), None)
+
+
+def status_text(update: FollowUpdate, name: str, now: float | None = None) -> str:
+    """One line for the window: "Following RUN: step S of N, updated 3 s ago"."""
+    from ganstudio.core.durations import format_duration
+
+    now = time.time() if now is None else now
+    ago = max(0.0, now - update.updated)
+    ago_text = "just now" if ago < 1 else f"{_ago(ago)} ago"
+    of = f" of {update.total_steps:,}" if update.total_steps else ""
+    head = f"Following {name}"
+    if update.status == "waiting":
+        text = f"{head}: waiting for the first step (updated {ago_text})"
+    elif update.status == "running":
+        text = f"{head}: step {update.step:,}{of}"
+        if update.steps_per_s and update.total_steps > update.step:
+            eta = (update.total_steps - update.step) / update.steps_per_s
+            text += f", {update.steps_per_s:,.0f} steps/s, ETA {format_duration(eta)}"
+        text += f", updated {ago_text}"
+        if ago >= STALLED_AFTER:
+            text += (
+                ". Nothing has changed for a long time: the job may have stopped, or the "
+                "folder is no longer synchronised"
+            )
+    else:
+        ended = {"completed": "finished", "stopped": "stopped", "failed": "failed"}.get(
+            update.status, update.status
+        )
+        text = f"{head}: the run {ended} at step {update.step:,}{of} ({ago_text})"
+        if update.status == "failed" and update.message:
+            text += f": {update.message}"
+    if update.problem:
+        text += f". {update.problem}"
+    return text
+
+
+def _ago(seconds: float) -> str:
+    """3 s, 4 min, 2 h 5 min, 3 days."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86400:
+        return f"{s // 3600} h {s // 60 % 60} min"
+    return f"{s // 86400} days"

@@ -1,0 +1,159 @@
+"""The run: steps until the budget is spent, the control says stop, or training fails.
+
+Between steps it hands out reports (every ``report_interval``), previews, snapshots and
+probes (spaced so they take at most PREVIEW_BUDGET of the time), runs background tasks
+(each keeps its own budget), obeys pause/step/stop and live edits, and in slow motion runs
+each step as two halves: the discriminator's update, a pause, then the generator's.
+
+Under torchrun (``trainer.cluster``) there is no pausing: the processes agree every
+SYNC_EVERY steps whether to stop, so none leaves the loop while the others wait for it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import torch
+
+from ganstudio.core.training.distributed import SYNC_EVERY, is_lost_contact, short_error
+from ganstudio.core.training.events import Outcome, Preview, Probe, Report, Snapshot
+from ganstudio.core.training.probes import take_probe
+from ganstudio.core.training.trainer import Trainer
+
+log = logging.getLogger(__name__)
+
+# Largest share of wall time that previews, snapshots and probes may take.
+PREVIEW_BUDGET = 0.02
+
+ReportFn = Callable[[Report], None]
+PreviewFn = Callable[[Preview], None]
+SnapshotFn = Callable[[Snapshot], None]
+ProbeFn = Callable[[Probe], None]
+# Background work (quality metrics): called after reports with the trainer; it spaces itself.
+TaskFn = Callable[[Trainer], None]
+
+
+class TrainingFailed(RuntimeError):
+    """Training cannot go on (NaN loss, out of memory); the message says why and what to try."""
+
+
+def run_training(
+    trainer: Trainer,
+    on_report: ReportFn | None = None,
+    on_preview: PreviewFn | None = None,
+    on_snapshot: SnapshotFn | None = None,
+    on_probe: ProbeFn | None = None,
+    tasks: tuple[TaskFn, ...] = (),
+) -> Outcome:
+    """Train ``trainer`` (see the module docstring). Never raises for a failure a user can
+    cause: the Outcome says what happened."""
+    cfg, control, cluster = trainer.config, trainer.control, trainer.cluster
+    half: tuple | None = None  # slow motion: D's half done, G's half still to come
+    phase = ""
+    updates = shown = 0  # halves or whole steps done; the count the last preview showed
+
+    def emit_report() -> None:
+        report = trainer.flush_report()
+        if report is not None and on_report is not None:
+            on_report(report)
+        if trainer.failure is not None and cluster is None:  # else: at the next agreement
+            raise TrainingFailed(trainer.failure)
+
+    next_preview = 0.0
+
+    def emit_preview() -> None:
+        # Previews cost a generator forward pass (and whatever the callbacks do). On a
+        # slow device they are spaced out so they never take more than PREVIEW_BUDGET of
+        # the time: training speed comes first.
+        nonlocal next_preview, shown
+        shown = updates
+        t0 = time.perf_counter()
+        trainer.version += 1
+        if on_preview is not None:
+            on_preview(trainer.preview())
+        if on_snapshot is not None:
+            on_snapshot(trainer.snapshot())
+        if on_probe is not None:
+            on_probe(take_probe(trainer, phase))
+        now = time.perf_counter()
+        next_preview = now + max(trainer.config.preview_interval, (now - t0) / PREVIEW_BUDGET)
+
+    blocked = False
+
+    def on_pause() -> None:
+        nonlocal blocked
+        blocked = True
+        emit_report()
+        if shown != updates:
+            emit_preview()
+
+    try:
+        emit_preview()
+        trainer.restart_clock()
+        while trainer.step < cfg.steps:
+            if cluster is not None:
+                if trainer.step % SYNC_EVERY == 0:
+                    stop, failed = cluster.any(control.stopped, trainer.failure is not None)
+                    if failed:
+                        raise TrainingFailed(
+                            trainer.failure or "another process of the job failed (see its error)"
+                        )
+                    if stop:
+                        control.stop()
+                        break
+            elif not control.acquire_step(on_pause):
+                break
+            if blocked:  # paused time is not training time: restart the clock
+                blocked = False
+                trainer.restart_clock()
+            if half is None:
+                trainer.apply_edits(control.take_edits())
+                cfg = trainer.config
+            if control.slow_motion and control.paused and half is None:
+                half, phase = trainer.d_half(), "d"  # shown when the trainer next waits
+                updates += 1
+                continue
+            if half is not None:
+                trainer.g_half(half)
+                half, phase = None, "g"
+            else:
+                trainer.train_step()
+                phase = ""
+            updates += 1
+            if trainer.seconds_since_report() >= cfg.report_interval or control.paused:
+                emit_report()
+                for task in tasks:
+                    task(trainer)
+                if time.perf_counter() >= next_preview or control.paused:
+                    emit_preview()
+        emit_report()
+        emit_preview()
+    except TrainingFailed as exc:
+        log.warning("training failed: %s", exc)
+        return Outcome("failed", str(exc), trainer.step)
+    except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+        if cluster is not None and is_lost_contact(exc):
+            msg = (
+                f"process {cluster.rank} lost contact with the other processes of the job at "
+                f"step {trainer.step}: another process died or the network failed "
+                f"({short_error(exc)})"
+            )
+            log.info(msg)
+            return Outcome("failed", msg, trainer.step, lost_contact=True)
+        if (
+            not isinstance(exc, torch.cuda.OutOfMemoryError)
+            and "out of memory" not in str(exc).lower()
+        ):
+            raise
+        trainer.drop_pending()
+        msg = (
+            f"out of memory on {trainer.device} at step {trainer.step} with batch size "
+            f"{cfg.batch_size}: lower the batch size or the model width"
+        )
+        log.warning(msg)
+        return Outcome("failed", msg, trainer.step)
+    if control.stopped and trainer.step < cfg.steps:
+        return Outcome("stopped", f"stopped at step {trainer.step}", trainer.step)
+    return Outcome("completed", f"completed {trainer.step} steps", trainer.step)

@@ -1,0 +1,456 @@
+"""The training loop. Read ``Trainer.train_step`` top to bottom: that is one GAN iteration.
+
+Cost notes in comments name what a line costs. The loop never copies a value to the host
+per step: per-step losses stay on the device and are fetched once per report (~100 ms).
+Reports, previews and snapshots are frozen dataclasses of NumPy arrays, safe to hand to
+another thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganstudio.core.choices import parse_policy
+from ganstudio.core.config import TrainConfig, lr_factor, resolve
+from ganstudio.core.data.dataset import Dataset
+from ganstudio.core.data.load import load_dataset
+from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
+from ganstudio.core.models import ModelSpec, build, model_specs
+from ganstudio.core.quality.coverage import COVERAGE_SAMPLES, mode_coverage
+from ganstudio.core.render import make_grid, to_uint8
+from ganstudio.core.training.augment import diff_augment, random_hflip
+from ganstudio.core.training.control import TrainControl
+from ganstudio.core.training.distributed import Cluster, check_split, rank_seed
+from ganstudio.core.training.events import STAT_NAMES, Preview, Report, Snapshot
+from ganstudio.core.training.losses import get_loss, gradient_penalty, r1_penalty
+
+log = logging.getLogger(__name__)
+
+# Largest share of the device's free memory the dataset may take before it is kept on the host.
+DATA_MEMORY_BUDGET = 0.5
+
+
+def data_fits_device(dataset: Dataset, device: torch.device) -> bool:
+    """Whether the dataset should live on the training device."""
+    if device.type != "cuda":
+        return True  # CPU: it is already there; MPS shares memory with the host
+    free, _ = torch.cuda.mem_get_info(device)
+    return dataset.data.numel() * dataset.data.element_size() <= DATA_MEMORY_BUDGET * free
+
+
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of all the parameters' gradients together (on the device, no sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros((), device=params[0].device if params else None)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)).float())
+
+
+class Trainer:
+    """Owns the models, optimisers and data for one run and trains them on one device."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        dataset: Dataset | None = None,
+        control: TrainControl | None = None,
+        specs: tuple[ModelSpec, ModelSpec] | None = None,
+        cluster: Cluster | None = None,
+    ) -> None:
+        """``specs`` (generator, discriminator) replace the networks the config implies: a
+        resumed run keeps its own (see core.training.checkpoint.resume). ``cluster``: this process's
+        place in a torchrun job (core.training.distributed); None trains alone."""
+        self.cluster = cluster
+        self.rank = cluster.rank if cluster else 0
+        self.world_size = cluster.world_size if cluster else 1
+        self.device = cluster.device if cluster else pick_device(config.device)
+        if dataset is None:
+            dataset = load_dataset(config.dataset, seed=config.seed)
+        self.config = cfg = resolve(config, dataset.info)
+        check_split(cfg.batch_size, cfg.pack, self.world_size)
+        full = dataset
+        dataset = dataset.shard(self.rank, self.world_size)
+        self.control = control or TrainControl()
+        self.info = dataset.info
+        # uint8 on the device when it fits the budget (cheap to hold, cast per batch); else it
+        # stays in host memory and each batch is copied over asynchronously.
+        self.data_on_device = (
+            data_fits_device(dataset, self.device)
+            if cfg.data_on_device is None
+            else bool(cfg.data_on_device)
+        )
+        self.data = dataset.to(self.device) if self.data_on_device else dataset.to("cpu")
+        self.cpu_rng = torch.Generator().manual_seed(rank_seed(cfg.seed, self.rank) + 2)
+        self.loss = get_loss(cfg.loss)
+        self.aug_ops = parse_policy(cfg.diffaugment)
+        # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
+        # also runs on the CPU (correct, though only CPUs with AMX make it faster).
+        if cfg.amp is None:
+            self.amp = bf16_supported(self.device)
+        else:
+            self.amp = bool(cfg.amp) and (bf16_supported(self.device) or self.device.type == "cpu")
+        if cfg.amp and not self.amp:
+            log.warning(
+                "bf16 mixed precision is not supported on %s; training in fp32", self.device
+            )
+        self.channels_last = (
+            (self.device.type == "cuda" and cfg.arch == "dcgan")
+            if cfg.channels_last is None
+            else bool(cfg.channels_last)
+        )
+        memory_format = torch.channels_last if self.channels_last else torch.preserve_format
+
+        if specs is not None:
+            self.g_spec, self.d_spec = specs
+        else:
+            scale = {}
+            if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
+                pts = full.data.float()  # all of it: every process builds the same networks
+                scale = {
+                    "data_mean": [round(float(v), 6) for v in pts.mean(0)],
+                    "data_std": round(float(pts.std()), 6) or 1.0,
+                }
+            self.g_spec, self.d_spec = model_specs(
+                cfg.arch,
+                self.info.sample_shape,
+                cfg.latent_dim,
+                cfg.width,
+                cfg.depth,
+                cfg.d_norm,
+                cfg.pack,
+                g_norm=cfg.g_norm,
+                **scale,
+            )
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
+            torch.manual_seed(cfg.seed)
+            self.G = build(self.g_spec).to(self.device, memory_format=memory_format)
+            self.D = build(self.d_spec).to(self.device, memory_format=memory_format)
+            fixed = torch.randn(self._preview_count(), cfg.latent_dim)
+        # The weight average exists once, on rank 0 (it writes everything a run leaves).
+        self.G_ema = (
+            copy.deepcopy(self.G).eval().requires_grad_(False)
+            if cfg.ema > 0 and self.rank == 0
+            else None
+        )
+        self.fixed_z = fixed.to(self.device)
+        self.rng = torch.Generator(self.device).manual_seed(rank_seed(cfg.seed, self.rank) + 1)
+        # What the training step calls: the networks themselves, or under torchrun their
+        # DistributedDataParallel wrappers, which average the gradients across processes.
+        # Everything else (previews, probes, checkpoints) uses the networks themselves.
+        self.G_train, self.D_train = self.G, self.D
+        if cluster is not None:
+            self.G_train, self.D_train = cluster.wrap(self.G), cluster.wrap(self.D)
+        # Probes draw from their own generator, so watching never changes the run.
+        self.probe_rng = torch.Generator().manual_seed(cfg.seed + 3)
+        # The plane the 2-D probes draw D's field over: fixed by the first probe.
+        self.field_extent: tuple[float, float, float, float] | None = None
+
+        fused = self.device.type == "cuda"
+        self.opt_g = torch.optim.Adam(
+            self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g), fused=fused or None
+        )
+        self.opt_d = torch.optim.Adam(
+            self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d), fused=fused or None
+        )
+        self._g_params = list(self.G.parameters())
+        self._d_params = list(self.D.parameters())
+
+        self.step = 0  # generator steps done
+        self.elapsed = 0.0
+        self.version = 0  # of previews/snapshots
+        self.resume_notes: list[str] = []  # set by core.training.checkpoint.resume
+        self.failure: str | None = None  # why training cannot go on (NaN loss)
+        self._pending: list[torch.Tensor] = []  # per-step stats, still on the device
+        self._pending_from = 1
+        self._last_report_time = time.perf_counter()
+        self._last_report_step = 0
+        # Every step's statistics so far (for curves after a resume), in chunks.
+        self._history: list[tuple[np.ndarray, np.ndarray]] = []
+
+    # ---------------------------------------------------------------------------------
+    # One iteration
+
+    def _autocast(self):
+        if self.amp:
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _latents(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng)
+
+    @property
+    def local_batch(self) -> int:
+        """Samples per step in this process: the global batch split among the processes."""
+        return self.config.batch_size // self.world_size
+
+    def reseed_for_rank(self, step: int) -> None:
+        """Fresh draws for a process other than rank 0 after a resume (a checkpoint keeps
+        rank 0's random state only: copying it would make every process draw alike)."""
+        if self.rank > 0:
+            base = rank_seed(self.config.seed, self.rank) + 10_007 * step
+            self.rng.manual_seed(base + 1)
+            self.cpu_rng.manual_seed(base + 2)
+
+    def _real_batch(self) -> torch.Tensor:
+        if self.data_on_device:
+            x = self.data.sample(self.local_batch, generator=self.rng)
+        else:
+            idx = torch.randint(len(self.data), (self.local_batch,), generator=self.cpu_rng)
+            raw = self.data.data[idx]
+            if self.device.type == "cuda":  # pinned: the copy below does not block the host
+                raw = raw.pin_memory()
+            x = self.data.normalize(raw.to(self.device, non_blocking=True))
+        if self.config.hflip:
+            x = random_hflip(x, self.rng)
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees: DiffAugment applies to real and fake alike, differentiably."""
+        return diff_augment(x, self.aug_ops, self.rng) if self.aug_ops else x
+
+    def _set_learning_rates(self) -> None:
+        cfg = self.config
+        f = lr_factor(cfg.lr_schedule, self.step, cfg.steps)
+        for group in self.opt_g.param_groups:
+            group["lr"] = cfg.lr_g * f
+        for group in self.opt_d.param_groups:
+            group["lr"] = cfg.lr_d * f
+
+    def train_step(self) -> None:
+        """d_steps discriminator updates, then one generator update, then the EMA update."""
+        self.g_half(self.d_half())
+
+    def d_half(self) -> tuple:
+        """The discriminator's half of a step: d_steps updates of D. Returns what the
+        generator's half needs (slow motion runs the two halves with a pause between)."""
+        cfg, loss, G, D = self.config, self.loss, self.G_train, self.D_train
+        if cfg.lr_schedule != "constant":
+            self._set_learning_rates()
+        bs = self.local_batch
+        self.D.requires_grad_(True)
+        d_total = torch.zeros((), device=self.device)
+        for i in range(cfg.d_steps):
+            real = self._real_batch()
+            z = self._latents(bs)
+            last = i == cfg.d_steps - 1
+            # Earlier D steps need no graph through G. On the last one, G's output is kept
+            # with its graph and reused for G's update, as pytorch/examples' DCGAN does:
+            # one G forward per iteration instead of two.
+            with self._autocast(), torch.set_grad_enabled(last):
+                fake = G(z)
+            if cfg.r1_gamma > 0:
+                real.requires_grad_(True)
+            real_in, fake_in = self._d_input(real), self._d_input(fake.detach())
+            with self._autocast():
+                real_out = D(real_in)
+                fake_out = D(fake_in)
+                d_loss = loss.d_loss(real_out.float(), fake_out.float())
+            if cfg.loss == "wgan-gp":
+                d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
+            if cfg.r1_gamma > 0:
+                d_loss = d_loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            if last:
+                d_grad = grad_norm(self._d_params)
+            self.opt_d.step()
+            if cfg.loss == "wgan":
+                with torch.no_grad():
+                    torch._foreach_clamp_min_(self._d_params, -cfg.clip)
+                    torch._foreach_clamp_max_(self._d_params, cfg.clip)
+            d_total += d_loss.detach()
+        return fake, real_out, fake_out, d_total, d_grad
+
+    def g_half(self, d_result: tuple) -> None:
+        """The generator's half of a step: one update of G against the current D, then EMA."""
+        # D itself, not its DDP wrapper: D is not updated here, so nothing is averaged.
+        cfg, loss, D = self.config, self.loss, self.D
+        fake, real_out, fake_out, d_total, d_grad = d_result
+        # D's weights need no gradients here: skipping them saves about a third of D's
+        # backward pass.
+        D.requires_grad_(False)
+        with self._autocast():
+            g_out = D(self._d_input(fake))
+            g_loss = loss.g_loss(g_out.float())
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_grad = grad_norm(self._g_params)
+        self.opt_g.step()
+        self._update_ema()
+
+        with torch.no_grad():  # a few tiny device ops; no host sync
+            if loss.probabilistic:
+                d_real, d_fake = (
+                    torch.sigmoid(real_out.float()).mean(),
+                    torch.sigmoid(fake_out.float()).mean(),
+                )
+            else:
+                d_real, d_fake = real_out.float().mean(), fake_out.float().mean()
+            self._pending.append(
+                torch.stack(
+                    [g_loss.detach(), d_total / cfg.d_steps, d_real, d_fake, g_grad, d_grad]
+                )
+            )
+        self.step += 1
+
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        # Warm-up: early weights are mostly noise, so average over (1 + t) / (10 + t) at first.
+        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.G_ema.parameters()), self._g_params, 1.0 - decay)
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+
+    # ---------------------------------------------------------------------------------
+    # Reporting
+
+    def sampler(self) -> nn.Module:
+        """The network to sample from: the EMA generator when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    def _preview_count(self) -> int:
+        return self.config.preview_count if self.info.is_image else COVERAGE_SAMPLES
+
+    def restart_clock(self) -> None:
+        """Time from now on counts toward the next report (paused time is not training)."""
+        self._last_report_time = time.perf_counter()
+
+    def seconds_since_report(self) -> float:
+        return time.perf_counter() - self._last_report_time
+
+    def drop_pending(self) -> None:
+        """Forget the statistics of steps not yet reported (after running out of memory,
+        or timing steps whose numbers nobody reads)."""
+        self._pending.clear()
+
+    def pending_history(self) -> tuple[np.ndarray, np.ndarray]:
+        """The steps trained but not reported yet: (steps, stats) like ``history`` (a host
+        sync when there are any)."""
+        if not self._pending:
+            return np.zeros(0, np.int64), np.zeros((0, len(STAT_NAMES)), np.float32)
+        stats = torch.stack(self._pending).float().cpu().numpy()
+        start = self._pending_from
+        return np.arange(start, start + len(stats), dtype=np.int64), stats
+
+    def continue_at(self, step: int, elapsed: float, version: int) -> None:
+        """Carry on from ``step`` (a restored checkpoint): nothing pending, reports and
+        previews numbered from there."""
+        self.step = step
+        self.elapsed = elapsed
+        self.version = version
+        self._pending.clear()
+        self._pending_from = step + 1
+        self._last_report_step = step
+        self.reseed_for_rank(step)
+
+    def flush_report(self) -> Report | None:
+        """Gather the stats since the last report: ONE host sync. None if nothing is new."""
+        if not self._pending:
+            return None
+        stats = torch.stack(self._pending).float().cpu().numpy()  # host sync
+        self._pending.clear()
+        now = time.perf_counter()
+        dt = max(now - self._last_report_time, 1e-9)
+        n = len(stats)
+        self.elapsed += dt
+        if self.failure is None and not np.isfinite(stats[:, :2]).all():
+            # The report still goes out (the curves show the blow-up); run() then stops.
+            bad = int(np.argmax(~np.isfinite(stats[:, :2]).all(axis=1)))
+            col = 0 if not np.isfinite(stats[bad, 0]) else 1
+            value = "NaN" if np.isnan(stats[bad, col]) else "infinite"
+            self.failure = (
+                f"the {('generator', 'discriminator')[col]} loss became {value} at step "
+                f"{self._pending_from + bad}: training diverged. Try lower learning rates, "
+                "another loss (non-saturating, hinge, WGAN-GP) or an R1 penalty."
+            )
+        report = Report(
+            step=self.step,
+            total_steps=self.config.steps,
+            steps=np.arange(self._pending_from, self._pending_from + n, dtype=np.int64),
+            g_loss=stats[:, 0].copy(),
+            d_loss=stats[:, 1].copy(),
+            d_real=stats[:, 2].copy(),
+            d_fake=stats[:, 3].copy(),
+            g_grad=stats[:, 4].copy(),
+            d_grad=stats[:, 5].copy(),
+            images_per_s=n * self.config.batch_size * self.config.d_steps / dt,
+            steps_per_s=n / dt,
+            elapsed=self.elapsed,
+            memory=memory_in_use(self.device),
+            lr_g=self.config.lr_g,
+            lr_d=self.config.lr_d,
+            d_steps=self.config.d_steps,
+        )
+        self._history.append((report.steps, stats))
+        self._pending_from += n
+        self._last_report_time = now
+        return report
+
+    def history(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every reported step: (steps int64 (n,), stats float32 (n, 6) in STAT_NAMES order)."""
+        if len(self._history) != 1:
+            steps = [h[0] for h in self._history] or [np.zeros(0, np.int64)]
+            stats = [h[1] for h in self._history] or [np.zeros((0, len(STAT_NAMES)), np.float32)]
+            self._history = [(np.concatenate(steps), np.concatenate(stats))]
+        return self._history[0]
+
+    def set_history(self, steps: np.ndarray, stats: np.ndarray) -> None:
+        """Replace the history; older files' fewer columns read back as NaN."""
+        stats = np.asarray(stats, np.float32)
+        stats = stats.reshape(len(steps), stats.shape[-1] if stats.ndim == 2 else len(STAT_NAMES))
+        if stats.shape[1] < len(STAT_NAMES):
+            pad = np.full((len(stats), len(STAT_NAMES) - stats.shape[1]), np.nan, np.float32)
+            stats = np.concatenate([stats, pad], axis=1)
+        self._history = [(np.asarray(steps, np.int64), stats[:, : len(STAT_NAMES)])]
+
+    @torch.no_grad()
+    def sample(self, z: torch.Tensor) -> torch.Tensor:
+        """Generator output for latents z (float, in data units), in chunks to bound memory."""
+        g = self.sampler()
+        was_training = g.training
+        g.eval()
+        try:
+            return torch.cat([g(chunk.to(self.device)).float() for chunk in z.split(1024)])
+        finally:
+            g.train(was_training)
+
+    def preview(self) -> Preview:
+        out = self.sample(self.fixed_z)
+        if self.info.is_image:
+            samples = to_uint8(out)
+            return Preview(self.step, self.version, make_grid(samples), samples, None)
+        points = out.cpu().numpy().astype(np.float32)
+        cov = (
+            mode_coverage(points, np.asarray(self.info.modes), self.info.mode_sigma)
+            if self.info.modes
+            else None
+        )
+        return Preview(self.step, self.version, np.zeros((0, 0, 3), np.uint8), points, cov)
+
+    def snapshot(self) -> Snapshot:
+        state = {
+            k: v.detach().float().cpu().numpy().copy()
+            for k, v in self.sampler().state_dict().items()
+            if v.is_floating_point()
+        }
+        return Snapshot(self.version, self.step, self.g_spec, state)
+
+    # ---------------------------------------------------------------------------------
+    # Live edits
+
+    def apply_edits(self, edits: dict) -> None:
+        if not edits:
+            return
+        self.config = replace(self.config, **edits)
+        self._set_learning_rates()
+        log.info("applied live edits at step %d: %s", self.step, edits)

@@ -1,0 +1,343 @@
+"""Following a run folder written elsewhere (File > Follow run folder...), mixed into the
+main window.
+
+A bar above the tabs says which run is followed, how far it is and when it last changed,
+with *Explore newest model* and *Stop following*. The Train tab's curves and samples and the
+Diagnose tab's quality curves and warnings show the run as its files grow. Every poll runs
+in a background thread (a network share can be slow to answer, and the first read of a long
+log takes a while); the next one starts when the previous one has returned, about once a
+second. Nothing is written into the followed folder: core.runs.follow only reads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+
+from ganstudio.gui.threads import Task
+
+POLL_MS = 1000
+IDLE_DIAGNOSE = (
+    "A followed run shows the quality it measured and the warnings it raised (right). "
+    "The discriminator's view and the 2-D lab need training in this window."
+)
+
+
+class FollowBar(QFrame):
+    """What is followed, and the two buttons."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("follow_bar")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model_label = QLabel()
+        self.explore = QPushButton("Explore newest model")
+        self.explore.setToolTip("Open the newest model file of the run in the Explore tab")
+        self.explore.setEnabled(False)
+        self.stop = QPushButton("Stop following")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(8, 4, 4, 4)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.model_label)
+        row.addWidget(self.explore)
+        row.addWidget(self.stop)
+        self.tone = ""
+        self.set_tone("info")
+        self.hide()
+
+    def set_tone(self, tone: str) -> None:
+        """info (blue), warning (amber: stalled, failed) or done (grey: the run ended)."""
+        if tone == self.tone:
+            return
+        self.tone = tone
+        bg, fg = {"warning": ("#fff4e0", "#7a4b00"), "done": ("#eeeeee", "#333333")}.get(
+            tone, ("#eef3fb", "#1f3b63")
+        )
+        self.setStyleSheet(
+            f"#follow_bar {{ background: {bg}; border-radius: 4px; }} "
+            f"#follow_bar > QLabel {{ color: {fg}; }}"
+        )
+
+
+@dataclass(frozen=True)
+class FollowPayload:
+    """One poll's news, ready for the widgets (made in the polling thread)."""
+
+    update: object  # core.runs.follow.FollowUpdate
+    steps: np.ndarray  # the new curve points
+    stats: np.ndarray  # (n, 6) in core.training.events.STAT_NAMES order
+    quality: tuple  # core.training.events.Quality
+    warnings: tuple  # core.quality.warnings.TrainingWarning
+    coverage: dict | None  # the newest "coverage" record (2-D mixtures)
+    images_per_s: float | None
+
+
+class _Poller:
+    """Called in a background thread, one call at a time: opens the folder on the first
+    call (RunFolderError if it is no run folder), then returns a FollowPayload."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.follower = None
+        self.succeeded = False  # a poll has returned: later failures may pass
+
+    def __call__(self, progress) -> FollowPayload:
+        from ganstudio.core.runs import follow
+        from ganstudio.core.runs import records as follow_records
+
+        if self.follower is None:
+            self.follower = follow.RunFollower(self.folder)
+        u = self.follower.poll()
+        records = u.records
+        steps, stats = follow_records.curve_points(records)
+        train = [r for r in records if r.get("type") == "train"]
+        speed = train[-1].get("images_per_s") if train else None
+        return FollowPayload(
+            update=u,
+            steps=steps,
+            stats=stats,
+            quality=tuple(follow_records.quality_events(records)),
+            warnings=tuple(follow_records.training_warnings(records)),
+            coverage=follow_records.newest_coverage(records),
+            images_per_s=float(speed) if isinstance(speed, (int, float)) else None,
+        )
+
+
+class FollowRun:
+    """Mixed into the main window; expects its settings, session, curves, samples, diagnose,
+    banner, tabs, status-bar labels and open_model."""
+
+    def _build_follow(self) -> FollowBar:
+        self.follow_bar = FollowBar()
+        self.follow_bar.explore.clicked.connect(self.explore_newest_model)
+        self.follow_bar.stop.clicked.connect(lambda: self.stop_following())
+        self._poller: _Poller | None = None
+        self._follow_task: Task | None = None
+        self.follow_last = None  # the newest core.runs.follow.FollowUpdate
+        self.follow_info = None  # core.runs.follow.RunInfo
+        self.follow_model: tuple[Path, int] | None = None  # newest model file and its step
+        self._follow_shown: tuple | None = None  # picture, title, caption
+        self._follow_preview: tuple[Path, int] | None = None  # its file and step
+        self._follow_coverage: dict | None = None
+        self._diagnose_idle_text = ""
+        self._diagnose_sizes: list[int] = []
+        self._follow_timer = QTimer(self, interval=POLL_MS)
+        self._follow_timer.timeout.connect(self._follow_tick)
+        self.session.state_changed.connect(self._follow_on_state)
+        return self.follow_bar
+
+    @property
+    def following(self) -> Path | None:
+        """The followed folder, or None."""
+        return None if self._poller is None else self._poller.folder
+
+    # ---------------------------------------------------------------------------------
+    # Start and stop
+
+    def follow_run(self, path: str | None = None) -> None:
+        """Follow a run folder (asks for one when ``path`` is None)."""
+        if self.session.active:
+            self.banner.show_message(
+                "Stop the training in this window before following another run.", "warning"
+            )
+            return
+        if not path:  # start beside the run followed last: the next one is often there
+            last = self.settings.value("follow_folder", "")
+            start = str(Path(last).parent) if last else self._runs_dir()
+            path = QFileDialog.getExistingDirectory(self, "Follow a run folder (read only)", start)
+        if not path:
+            return
+        folder = Path(path)
+        self.settings.setValue("follow_folder", str(folder))
+        self._add_recent("follow", str(folder))
+        self.stop_following(quiet=True)
+        self.banner.hide()
+        self._poller = _Poller(folder)
+        self.follow_last = self.follow_info = self.follow_model = None
+        self._follow_shown = self._follow_coverage = self._follow_preview = None
+        self.curves.clear()
+        self.diagnose.clear()
+        if not self._diagnose_idle_text:  # the tab as it was: put back when following stops
+            self._diagnose_idle_text = self.diagnose.idle.text()
+            self._diagnose_sizes = self.diagnose.splitter.sizes()
+        self.diagnose.idle.setText(IDLE_DIAGNOSE)
+        self.diagnose.idle.setWordWrap(True)
+        total = sum(self._diagnose_sizes) or 1000
+        self.diagnose.splitter.setSizes([total // 3, total - total // 3])  # room for quality
+        self.samples.title.setText(f"Waiting for a preview picture of {folder.name} ...")
+        self.follow_bar.label.setText(f"Opening {folder} ...")
+        self.follow_bar.model_label.setText("")
+        self.follow_bar.explore.setEnabled(False)
+        self.follow_bar.set_tone("info")
+        self.follow_bar.show()
+        self.stop_follow_action.setEnabled(True)
+        self.tabs.setCurrentIndex(0)
+        self._follow_poll()
+        self._follow_timer.start()
+
+    def stop_following(self, note: str = "", quiet: bool = False) -> None:
+        """Stop polling; what is on screen stays until something else replaces it."""
+        if self._poller is None:
+            return
+        name = self._poller.folder.name
+        self._poller = None
+        self._follow_timer.stop()
+        if self._follow_task is not None:
+            self._follow_task.cancel()  # its thread ends on its own; the result is dropped
+            self._follow_task.deleteLater()
+            self._follow_task = None
+        self.follow_bar.hide()
+        self.stop_follow_action.setEnabled(False)
+        self.diagnose.idle.setText(self._diagnose_idle_text)
+        self.diagnose.splitter.setSizes(self._diagnose_sizes)
+        self._diagnose_idle_text = ""
+        if not quiet:
+            self.statusBar().showMessage(note or f"Stopped following {name}", 8000)
+
+    def _follow_on_state(self, state: str) -> None:
+        self.follow_action.setEnabled(state == "idle")
+        if state != "idle" and self._poller is not None:
+            self.stop_following(
+                f"Training started in this window: stopped following {self._poller.folder.name}"
+            )
+
+    # ---------------------------------------------------------------------------------
+    # Polling
+
+    def _follow_tick(self) -> None:
+        if self._follow_task is None:
+            self._follow_poll()
+        self._show_follow_status()
+
+    def _follow_poll(self) -> None:
+        poller = self._poller
+        if poller is None:
+            return
+        task = Task(poller, "follow", self)
+        task.done.connect(lambda payload: self._on_follow_update(poller, task, payload))
+        task.failed.connect(lambda message: self._on_follow_failed(poller, task, message))
+        self._follow_task = task.start()
+
+    def _finish_task(self, task: Task) -> None:
+        if self._follow_task is task:
+            self._follow_task = None
+        task.deleteLater()
+
+    def _on_follow_failed(self, poller: _Poller, task: Task, message: str) -> None:
+        self._finish_task(task)
+        if poller is not self._poller:
+            return
+        if not poller.succeeded:  # it never opened: say why and stop
+            self.stop_following(quiet=True)
+            self.banner.show_message(f"Cannot follow {poller.folder}: {message}", "error")
+        else:
+            self.follow_bar.label.setText(f"Following {poller.folder.name}: {message}")
+            self.follow_bar.set_tone("warning")
+
+    def _on_follow_update(self, poller: _Poller, task: Task, payload: FollowPayload) -> None:
+        self._finish_task(task)
+        if poller is not self._poller:
+            return  # stopped, or another folder followed since
+        poller.succeeded = True
+        u = payload.update
+        if u.info is not None:
+            self.follow_info = u.info
+            self.follow_bar.label.setToolTip(f"{poller.folder}\n{u.info.describe()}")
+            self.curves.set_d_output_is_probability(u.info.probabilistic)
+        if u.reset:  # the log was rewritten (a resumed run): start the curves over
+            self.curves.clear()
+            self.diagnose.quality.clear()
+            self.diagnose.warnings.clear_warnings()
+        if len(payload.steps):
+            self.curves.append(payload.steps, *payload.stats.T)
+        for q in payload.quality:
+            self.diagnose.show_quality(q)
+        for w in payload.warnings:
+            self._on_warning(w)
+        if payload.coverage is not None:
+            self._follow_coverage = payload.coverage
+        if u.picture is not None:
+            self._follow_shown = self._preview_texts(u)
+            self._follow_preview = (u.preview, u.preview_step)
+        if self._follow_shown is not None and not self.samples.shows(self._follow_shown[0]):
+            self.samples.show_images(*self._follow_shown)  # new, or replaced by an opened model
+            self.export_action.setEnabled(True)
+        if u.model is not None:
+            self.follow_model = (u.model, u.model_step)
+            self.follow_bar.model_label.setText(f"{u.model.name} (step {u.model_step:,})")
+            self.follow_bar.explore.setEnabled(True)
+        self.follow_last = u
+        self._update_step(u.step, u.total_steps)
+        if payload.images_per_s is not None:
+            self.speed_label.setText(f"{payload.images_per_s:,.0f} img/s")
+        self.eta_label.setText("")
+        self.memory_label.setText("")
+        self._show_follow_status()
+        if u.more:  # a long log is read in pieces: the next one now
+            self._follow_poll()
+
+    def _preview_texts(self, u) -> tuple:
+        name = self.follow_info.name if self.follow_info else u.preview.parent.parent.name
+        title = f"Step {u.preview_step:,}: the newest preview of {name}"
+        caption = f"{u.preview.parent.name}/{u.preview.name}"
+        c = self._follow_coverage
+        if c is not None and self.follow_info is not None and self.follow_info.kind == "points":
+            caption = (
+                f"Mode coverage at step {c.get('step', 0):,}: {c.get('modes_captured')} of "
+                f"{c.get('n_modes')} modes captured, {float(c.get('hq_fraction', 0)):.1%} of "
+                f"samples high quality. {caption}"
+            )
+        return u.picture, title, caption
+
+    def _show_follow_status(self) -> None:
+        u = self.follow_last
+        if self._poller is None or u is None:
+            return
+        from ganstudio.core.runs.follow import STALLED_AFTER
+        from ganstudio.core.runs.records import status_text
+
+        self.follow_bar.label.setText(status_text(u, self._poller.folder.name))
+
+        stalled = u.status == "running" and time.time() - u.updated >= STALLED_AFTER
+        self.follow_bar.set_tone(
+            "warning"
+            if stalled or u.status == "failed" or u.problem
+            else "done"
+            if u.status in ("completed", "stopped")
+            else "info"
+        )
+
+    # ---------------------------------------------------------------------------------
+
+    def followed_preview(self) -> dict[str, str] | None:
+        """Provenance of the followed run's preview when it is the picture on screen."""
+        shown = self._follow_shown
+        if self._poller is None or shown is None or not self.samples.shows(shown[0]):
+            return None
+        path, step = self._follow_preview
+        return {
+            "ganstudio.run": str(self._poller.folder),
+            "ganstudio.step": str(step),
+            "ganstudio.preview": f"{path.parent.name}/{path.name}",
+        }
+
+    def explore_newest_model(self) -> None:
+        """Open the newest model file of the followed run in the Explore tab (read only)."""
+        if self.follow_model is None:
+            return
+        path, _step = self.follow_model
+        if not path.exists():
+            self.banner.show_message(
+                f"{path.name} is gone (the run keeps only its newest checkpoints); the next "
+                "poll finds the newest one.",
+                "warning",
+            )
+            return
+        self.open_model(str(path))

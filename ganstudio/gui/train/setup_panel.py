@@ -1,0 +1,333 @@
+"""The set-up panel: dataset (gui.dataset_box), model, objective, optimiser, augmentation,
+run and device.
+
+Every field may be left on "auto": the engine then picks the value and the field shows what
+it picked. The panel knows no torch; the window validates the settings with core and shows
+the verdict inline.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ganstudio.core.choices import (
+    ARCHITECTURES,
+    AUGMENT_OPS,
+    LOSS_NAMES,
+    LR_SCHEDULES,
+)
+from ganstudio.gui.train.dataset_box import DatasetBox
+from ganstudio.gui.widgets.fields import NumberEdit, PairEdit, auto_spin
+
+# Fields that may change while training runs (core.training.control.LIVE_SETTINGS).
+LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
+
+
+class SetupPanel(QScrollArea):
+    """Emits ``changed`` on any edit and ``live_edit(dict)`` when a live setting is edited
+    during training; its ``dataset`` box (gui.dataset_box) says which data is chosen."""
+
+    changed = Signal()
+    live_edit = Signal(dict)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(6, 6, 6, 6)
+        self.dataset = DatasetBox()  # choosing, preparing and showing the data
+        layout.addWidget(self.dataset)
+        layout.addWidget(self._model_box())
+        layout.addWidget(self._training_box())
+        layout.addWidget(self._augment_box())
+        layout.addWidget(self._run_box())
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.verdict.setObjectName("verdict")
+        layout.addWidget(self.verdict)
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.setMinimumWidth(330)
+        self._running = False
+        self._wire()
+
+    # ---------------------------------------------------------------------------------
+    # Building
+
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        f = QFormLayout(box)
+        self.arch = QComboBox()
+        self.arch.addItem("auto", None)
+        for a in ARCHITECTURES:
+            self.arch.addItem({"mlp": "MLP", "dcgan": "DCGAN (convolutional)"}[a], a)
+        f.addRow("Architecture", self.arch)
+        self.width = auto_spin(4096, step=16)
+        self.width.setToolTip("MLP hidden size, or DCGAN base channels (DCGAN size)")
+        f.addRow("Width", self.width)
+        self.latent_dim = auto_spin(1024)
+        f.addRow("Latent size", self.latent_dim)
+        return box
+
+    def _training_box(self) -> QGroupBox:
+        box = QGroupBox("Objective and optimiser")
+        f = QFormLayout(box)
+        self.loss = QComboBox()
+        for name, label in LOSS_NAMES.items():
+            self.loss.addItem(label, name)
+        self.loss.setCurrentIndex(list(LOSS_NAMES).index("nonsaturating"))
+        f.addRow("Loss", self.loss)
+        self.lr_g = NumberEdit(1e-8, 1.0)
+        self.lr_g.setToolTip("Generator learning rate (Adam); can change while training")
+        self.lr_d = NumberEdit(1e-8, 1.0)
+        self.lr_d.setToolTip("Discriminator learning rate (Adam); can change while training")
+        f.addRow("Learning rate G", self.lr_g)
+        f.addRow("Learning rate D", self.lr_d)
+        self.betas_g = PairEdit()
+        self.betas_d = PairEdit()
+        f.addRow("Adam betas G", self.betas_g)
+        f.addRow("Adam betas D", self.betas_d)
+        self.batch_size = auto_spin(8192)
+        f.addRow("Batch size", self.batch_size)
+        self.d_steps = auto_spin(100)
+        self.d_steps.setToolTip("Discriminator updates per generator update; live")
+        f.addRow("D steps per G step", self.d_steps)
+        self.ema = NumberEdit(0.0, 0.99999)
+        self.ema.setToolTip("Decay of the generator's weight average used for samples (0 = off)")
+        f.addRow("EMA", self.ema)
+        self.r1_gamma = NumberEdit(0.0, 1000.0)
+        self.r1_gamma.setToolTip("R1 gradient penalty on real data (0 = off)")
+        f.addRow("R1 penalty", self.r1_gamma)
+        self.lr_schedule = QComboBox()
+        self.lr_schedule.addItem("auto", None)
+        for s in LR_SCHEDULES:
+            self.lr_schedule.addItem(s, s)
+        f.addRow("LR schedule", self.lr_schedule)
+        return box
+
+    def _augment_box(self) -> QGroupBox:
+        box = QGroupBox("Augmentation (images)")
+        v = QVBoxLayout(box)
+        self.hflip = QCheckBox("Mirror real images left-right")
+        v.addWidget(self.hflip)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("DiffAugment:"))
+        self.diffaugment = {}
+        for op in AUGMENT_OPS:
+            cb = QCheckBox(op)
+            self.diffaugment[op] = cb
+            row.addWidget(cb)
+        row.addStretch(1)
+        v.addLayout(row)
+        self.augment_box = box
+        return box
+
+    def _run_box(self) -> QGroupBox:
+        box = QGroupBox("Run")
+        f = QFormLayout(box)
+        self.steps = auto_spin(100_000_000, step=1000)
+        self.steps.setToolTip("Generator updates to train for (the step budget)")
+        f.addRow("Steps", self.steps)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        f.addRow("Seed", self.seed)
+        self.device = QComboBox()
+        self.device.addItem("auto (loading ...)", "auto")
+        f.addRow("Device", self.device)
+        return box
+
+    def _wire(self) -> None:
+        for w in self._all_fields():
+            signal = (
+                w.currentIndexChanged
+                if isinstance(w, QComboBox)
+                else w.toggled
+                if isinstance(w, QCheckBox)
+                else w.valueChanged
+                if isinstance(w, QSpinBox)
+                else w.textChanged
+            )
+            signal.connect(self.changed)
+        self.lr_g.editingFinished.connect(lambda: self._live("lr_g"))
+        self.lr_d.editingFinished.connect(lambda: self._live("lr_d"))
+        self.d_steps.valueChanged.connect(lambda _v: self._live("d_steps"))
+
+    def _all_fields(self) -> list[QWidget]:
+        return [
+            self.arch,
+            self.width,
+            self.latent_dim,
+            self.loss,
+            self.lr_g,
+            self.lr_d,
+            self.betas_g,
+            self.betas_d,
+            self.batch_size,
+            self.d_steps,
+            self.ema,
+            self.r1_gamma,
+            self.lr_schedule,
+            self.hflip,
+            *self.diffaugment.values(),
+            self.steps,
+            self.seed,
+            self.device,
+        ]
+
+    # ---------------------------------------------------------------------------------
+    # Devices
+
+    def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """(name, description) pairs, preferred first; keeps the current choice if present."""
+        current = self.device.currentData()
+        self.device.blockSignals(True)
+        self.device.clear()
+        best = devices[0][1] if devices else "CPU"
+        self.device.addItem(f"auto: {best}", "auto")
+        for name, text in devices:
+            self.device.addItem(text, name)
+        index = self.device.findData(current)
+        self.device.setCurrentIndex(max(index, 0))
+        self.device.blockSignals(False)
+
+    # ---------------------------------------------------------------------------------
+    # Settings in and out
+
+    def config_fields(self) -> dict:
+        """TrainConfig fields chosen here (auto fields left out). ValueError with a sentence
+        naming the field when one is not valid."""
+        out: dict = {"dataset": self.dataset.dataset_spec(), "seed": self.seed.value()}
+        for name in ("width", "latent_dim", "batch_size", "d_steps", "steps"):
+            v = getattr(self, name).value()
+            if v > getattr(self, name).minimum():
+                out[name] = v
+        for name, label in (
+            ("lr_g", "Learning rate G"),
+            ("lr_d", "Learning rate D"),
+            ("ema", "EMA"),
+            ("r1_gamma", "R1 penalty"),
+        ):
+            try:
+                v = getattr(self, name).value()
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+            if v is not None:
+                out[name] = v
+        for name, label in (("betas_g", "Adam betas G"), ("betas_d", "Adam betas D")):
+            try:
+                pair = getattr(self, name).value()
+            except ValueError as exc:
+                raise ValueError(f"{label}: {exc}") from None
+            if pair is not None:
+                out[f"beta1_{name[-1]}"], out[f"beta2_{name[-1]}"] = pair
+        if self.arch.currentData():
+            out["arch"] = self.arch.currentData()
+        out["loss"] = self.loss.currentData()
+        if self.lr_schedule.currentData():
+            out["lr_schedule"] = self.lr_schedule.currentData()
+        if self.hflip.isChecked():
+            out["hflip"] = True
+        ops = [op for op, cb in self.diffaugment.items() if cb.isChecked()]
+        if ops:
+            out["diffaugment"] = ",".join(ops)
+        out["device"] = self.device.currentData() or "auto"
+        return out
+
+    def set_config_fields(self, d: dict) -> None:
+        """Show saved settings (unknown or bad values are ignored, never raised)."""
+        self.blockSignals(True)
+        try:
+            for name in ("width", "latent_dim", "batch_size", "d_steps", "steps", "seed"):
+                w = getattr(self, name)
+                v = d.get(name)
+                w.setValue(int(v) if isinstance(v, (int, float)) else w.minimum())
+            for name in ("lr_g", "lr_d", "ema", "r1_gamma"):
+                v = d.get(name)
+                getattr(self, name).set_value(float(v) if isinstance(v, (int, float)) else None)
+            for side in ("g", "d"):
+                b1, b2 = d.get(f"beta1_{side}"), d.get(f"beta2_{side}")
+                ok = isinstance(b1, (int, float)) and isinstance(b2, (int, float))
+                getattr(self, f"betas_{side}").set_value((b1, b2) if ok else None)
+            for combo, key in (
+                (self.arch, "arch"),
+                (self.loss, "loss"),
+                (self.lr_schedule, "lr_schedule"),
+                (self.device, "device"),
+            ):
+                i = combo.findData(d.get(key))
+                if i >= 0:
+                    combo.setCurrentIndex(i)
+            self.hflip.setChecked(bool(d.get("hflip")))
+            ops = str(d.get("diffaugment") or "").split(",")
+            for op, cb in self.diffaugment.items():
+                cb.setChecked(op in ops)
+        finally:
+            self.blockSignals(False)
+        self.changed.emit()
+
+    def show_resolved(self, resolved: dict | None) -> None:
+        """Show the engine's automatic choices as the placeholders of "auto" fields."""
+        r = resolved or {}
+        for name in ("lr_g", "lr_d", "ema", "r1_gamma"):
+            v = r.get(name)
+            getattr(self, name).setPlaceholderText("auto" if v is None else f"auto: {v:g}")
+        for side in ("g", "d"):
+            b1, b2 = r.get(f"beta1_{side}"), r.get(f"beta2_{side}")
+            getattr(self, f"betas_{side}").setPlaceholderText(
+                "auto" if b1 is None else f"auto: {b1:g}, {b2:g}"
+            )
+        for name in ("width", "latent_dim", "batch_size", "d_steps", "steps"):
+            v = r.get(name)
+            getattr(self, name).setSpecialValueText("auto" if v is None else f"auto: {v}")
+        for combo, key in ((self.arch, "arch"), (self.lr_schedule, "lr_schedule")):
+            v = r.get(key)
+            combo.setItemText(0, "auto" if v is None else f"auto: {v}")
+        is_image = r.get("_is_image")
+        self.augment_box.setEnabled(bool(is_image) or is_image is None)
+
+    def show_verdict(self, text: str, error: bool) -> None:
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet("color: #b00020;" if error else "color: #555;")
+
+    # ---------------------------------------------------------------------------------
+    # While training
+
+    def set_running(self, running: bool) -> None:
+        """While a run is going only the live settings can be edited."""
+        self._running = running
+        for w in self._all_fields():
+            w.setEnabled(not running)
+        for name in LIVE_FIELDS:
+            getattr(self, name).setEnabled(True)
+        self.dataset.set_running(running)
+
+    def _live(self, name: str) -> None:
+        if not self._running:
+            return
+        try:
+            if name == "d_steps":
+                value = self.d_steps.value()
+                if value < 1:
+                    return
+            else:
+                value = getattr(self, name).value()
+                if value is None:
+                    return
+        except ValueError as exc:
+            self.show_verdict(f"{name}: {exc}", error=True)
+            return
+        self.live_edit.emit({name: value})

@@ -1,0 +1,105 @@
+"""The background quality monitor: its events, its time budget, its cache use, and that it
+never changes the run or stops it."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.data import load_dataset
+from ganstudio.core.quality import features
+from ganstudio.core.quality.monitor import QualityMonitor
+from ganstudio.core.training.loop import run_training
+from ganstudio.core.training.trainer import Trainer
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def run(trainer, monitor):
+    outcome = run_training(trainer, tasks=(monitor,))
+    assert outcome.status == "completed"
+
+
+def test_points_metrics_come_with_their_floor_within_the_budget():
+    events = []
+    cfg = TrainConfig(dataset="builtin:ring8?n=2000", steps=800, width=32, batch_size=64)
+    trainer = Trainer(cfg.with_updates(report_interval=0.0))
+    monitor = QualityMonitor(events.append, interval=0.0, samples=500)
+    run(trainer, monitor)
+    ready = [q for q in events if q.status == "ready"]
+    assert events[0].status == "preparing" and len(ready) >= 2
+    q = ready[-1]
+    assert {"fd", "kid", "precision", "recall", "score"} <= q.metrics.keys()
+    assert q.floor.keys() == q.metrics.keys()
+    assert q.floor["fd"] < q.metrics["fd"] or q.metrics["fd"] < 0.05
+    assert 0 < q.diversity < 2
+    # What it costs is measured by `ganstudio bench --metrics`, not asserted here.
+    assert monitor.spent > 0 and monitor.evaluations == len(ready)
+    assert [e.step for e in ready] == sorted(e.step for e in ready)
+
+
+def test_image_extractor_is_trained_in_slices_cached_and_reused():
+    data = load_dataset("builtin:digits?n=600", seed=0)
+    cfg = TrainConfig(steps=5000, width=8, batch_size=16, report_interval=0.0)
+
+    def until_ready(events):
+        trainer = Trainer(cfg, data)
+
+        def on_quality(q):
+            events.append(q)
+            if q.status == "ready":
+                trainer.control.stop()
+
+        monitor = QualityMonitor(
+            on_quality, interval=0.0, budget=0.5, samples=100, extractor_steps=30
+        )
+        run_training(trainer, tasks=(monitor,))
+        return monitor
+
+    events = []
+    until_ready(events)
+    preparing = [q.progress for q in events if q.status == "preparing"]
+    assert len(preparing) >= 3 and preparing == sorted(preparing) and preparing[0] < 0.5
+    ready = [q for q in events if q.status == "ready"]
+    assert ready, [q.message for q in events]
+    assert "classifier" in ready[0].message and ready[0].metrics["score"] > 0
+    assert features.cache_path(data.info.fingerprint).is_file()
+    # A second run finds the extractor in the cache: no training slices this time.
+    again = []
+    second = until_ready(again)
+    assert second.state == "ready" and any(q.status == "ready" for q in again)
+    assert not [q for q in again if q.status == "preparing" and q.progress < 1.0]
+
+
+def test_the_monitor_never_changes_the_run(gaussian_points):
+    cfg = TrainConfig(steps=40, width=8, batch_size=16, ema=0.9, report_interval=0.0)
+    plain, watched = Trainer(cfg, gaussian_points), Trainer(cfg, gaussian_points)
+    run_training(plain)
+    events = []
+    # budget 1: it works at every report, as often as it can.
+    run(watched, QualityMonitor(events.append, interval=0.0, budget=1.0, samples=64))
+    assert sum(q.status == "ready" for q in events) >= 5
+    for name in ("G", "D", "G_ema"):
+        a, b = getattr(plain, name).state_dict(), getattr(watched, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    np.testing.assert_array_equal(plain.history()[1], watched.history()[1])
+
+
+def test_a_failing_measurement_turns_metrics_off_and_training_goes_on(gaussian_points, monkeypatch):
+    import ganstudio.core.quality.evaluation as evaluation
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("feature space exploded")
+
+    monkeypatch.setattr(evaluation, "Evaluator", broken)
+    events = []
+    cfg = TrainConfig(steps=30, width=8, batch_size=16, report_interval=0.0)
+    trainer = Trainer(cfg, gaussian_points)
+    monitor = QualityMonitor(events.append, interval=0.0, budget=1.0)
+    run(trainer, monitor)
+    assert trainer.step == 30 and monitor.state == "off"
+    off = [q for q in events if q.status == "off"]
+    assert len(off) == 1 and "feature space exploded" in off[0].message

@@ -1,0 +1,253 @@
+"""RunSession, headless: every way a run can end leaves exactly one end record, one result
+handed to the sink, and the files that ending calls for."""
+
+import json
+
+import pytest
+import torch
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.runs.job import RunJob, RunResult, RunSink, RunStarted
+from ganstudio.core.runs.layout import CHECKPOINTS, CONFIG, GENERATOR, METRICS, step_checkpoints
+from ganstudio.core.runs.session import RunSession
+from ganstudio.core.training.control import TrainControl
+from ganstudio.core.training.trainer import Trainer
+
+
+def tiny(**kw) -> TrainConfig:
+    base = dict(
+        dataset="builtin:ring8?n=2000",
+        steps=30,
+        batch_size=32,
+        width=16,
+        latent_dim=4,
+        report_interval=0.0,
+        preview_interval=0.0,
+        device="cpu",
+    )
+    return TrainConfig(**{**base, **kw})
+
+
+class Recorder(RunSink):
+    """Keeps every call, in order; ``on_report`` lets a test act in the middle of a run."""
+
+    def __init__(self, on_report=None) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.on_report = on_report
+
+    def status(self, text):
+        self.calls.append(("status", text))
+
+    def started(self, info):
+        self.calls.append(("started", info))
+
+    def report(self, report):
+        self.calls.append(("report", report))
+        if self.on_report is not None:
+            self.on_report(report)
+
+    def preview(self, preview):
+        self.calls.append(("preview", preview))
+
+    def snapshot(self, snapshot):
+        self.calls.append(("snapshot", snapshot))
+
+    def probe(self, probe):
+        self.calls.append(("probe", probe))
+
+    def quality(self, quality):
+        self.calls.append(("quality", quality))
+
+    def warning(self, warning):
+        self.calls.append(("warning", warning))
+
+    def finished(self, result):
+        self.calls.append(("finished", result))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def first(self, name):
+        return next(p for n, p in self.calls if n == name)
+
+
+def records(folder) -> list[dict]:
+    return [json.loads(line) for line in (folder / METRICS).read_text().splitlines()]
+
+
+def ends(folder) -> list[dict]:
+    return [r for r in records(folder) if r["type"] == "end"]
+
+
+def run(job: RunJob, control=None, sink=None) -> tuple[RunResult, Recorder]:
+    sink = sink or Recorder()
+    result = RunSession(job, control or TrainControl(), sink).run()
+    assert sink.names().count("finished") == 1 and sink.names()[-1] == "finished"
+    assert sink.first("finished") is result
+    return result, sink
+
+
+def test_a_completed_run_saves_its_model_and_logs_one_end(tmp_path):
+    out = tmp_path / "run"
+    result, sink = run(RunJob(config=tiny(), out=str(out), metrics_every=0))
+    assert result.status == "completed" and result.ok and result.step == 30
+    assert result.run_folder == str(out) and result.model_path == str(out / GENERATOR)
+    assert (out / GENERATOR).exists() and (out / CONFIG).exists()
+    assert [c.name for c in step_checkpoints(out)] == ["step_0000030.safetensors"]
+    assert [e["status"] for e in ends(out)] == ["completed"]
+    names = sink.names()
+    assert names.count("started") == 1 and "report" in names and "preview" in names
+    assert names.index("started") < names.index("report")
+    started = sink.first("started")
+    assert isinstance(started, RunStarted) and started.total_steps == 30
+    assert started.run_folder == str(out) and not started.resumed
+
+
+def test_a_new_run_without_out_gets_a_fresh_folder_under_runs_dir(tmp_path):
+    result, _ = run(RunJob(config=tiny(steps=5), runs_dir=str(tmp_path), metrics_every=0))
+    folder = tmp_path / next(p.name for p in tmp_path.iterdir())
+    assert result.run_folder == str(folder) and folder.name.startswith("ring8-")
+
+
+def test_stop_saves_a_checkpoint_and_the_model(tmp_path):
+    control = TrainControl()
+    out = tmp_path / "run"
+    sink = Recorder(on_report=lambda r: control.stop() if r.step >= 5 else None)
+    result, _ = run(RunJob(config=tiny(steps=10_000), out=str(out), metrics_every=0), control, sink)
+    assert result.status == "stopped" and result.ok and 5 <= result.step < 10_000
+    assert (out / GENERATOR).exists() and step_checkpoints(out)
+    assert [e["status"] for e in ends(out)] == ["stopped"]
+
+
+def test_stop_without_saving_writes_neither_checkpoint_nor_model(tmp_path):
+    control = TrainControl()
+    out = tmp_path / "run"
+    sink = Recorder(on_report=lambda r: control.stop(save=False) if r.step >= 5 else None)
+    job = RunJob(config=tiny(steps=10_000), out=str(out), metrics_every=0, checkpoint_every=0)
+    result, _ = run(job, control, sink)
+    assert result.status == "stopped" and result.model_path is None
+    assert not (out / GENERATOR).exists() and not step_checkpoints(out)
+    assert [e["status"] for e in ends(out)] == ["stopped"]
+
+
+def test_stopped_before_the_first_step_writes_nothing(tmp_path):
+    control = TrainControl()
+    control.stop()
+    out = tmp_path / "run"
+    result, sink = run(RunJob(config=tiny(), out=str(out)), control)
+    assert result.status == "stopped" and "started" not in sink.names()
+    assert not out.exists()
+
+
+def test_nan_losses_fail_the_run_and_keep_no_model(tmp_path, monkeypatch):
+    real_init = Trainer.__init__
+
+    def poisoned(self, *args, **kw):
+        real_init(self, *args, **kw)
+        with torch.no_grad():  # the discriminator's outputs become NaN
+            next(self.D.parameters()).fill_(float("nan"))
+
+    monkeypatch.setattr(Trainer, "__init__", poisoned)
+    out = tmp_path / "run"
+    result, sink = run(RunJob(config=tiny(steps=50), out=str(out), metrics_every=0))
+    assert result.status == "failed" and not result.ok and not result.user_error
+    assert "loss became NaN at step 1" in result.message
+    assert result.model_path is None and not (out / GENERATOR).exists()
+    assert not step_checkpoints(out) and result.last_checkpoint is None
+    assert [e["status"] for e in ends(out)] == ["failed"]
+
+
+def test_running_out_of_memory_is_a_failure_with_advice(tmp_path, monkeypatch):
+    def oom(self):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(Trainer, "train_step", oom)
+    out = tmp_path / "run"
+    result, _ = run(RunJob(config=tiny(), out=str(out), metrics_every=0))
+    assert result.status == "failed" and "out of memory" in result.message
+    assert "lower the batch size" in result.message
+    assert [e["status"] for e in ends(out)] == ["failed"]
+
+
+def test_an_unexpected_error_still_ends_the_log(tmp_path, monkeypatch, caplog):
+    calls = []
+
+    def broken(self):
+        calls.append(1)
+        if len(calls) > 3:
+            raise ZeroDivisionError("a bug")
+        real_step(self)
+
+    real_step = Trainer.train_step
+    monkeypatch.setattr(Trainer, "train_step", broken)
+    out = tmp_path / "run"
+    result, _ = run(RunJob(config=tiny(), out=str(out), metrics_every=0))
+    assert result.status == "failed" and not result.user_error
+    assert result.message.startswith("unexpected error (ZeroDivisionError: a bug)")
+    assert [e["status"] for e in ends(out)] == ["failed"]
+    assert "ZeroDivisionError" in caplog.text  # the traceback goes to the log
+
+
+def test_a_failed_save_is_reported_and_still_ends_the_log(tmp_path, monkeypatch):
+    from ganstudio.core.runs.writer import RunWriter
+
+    def full_disk(self, path=None):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(RunWriter, "save_generator", full_disk)
+    out = tmp_path / "run"
+    result, _ = run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    assert result.status == "failed" and result.message.startswith("No space left on device")
+    assert [e["status"] for e in ends(out)] == ["failed"]
+
+
+def test_a_bad_dataset_is_the_users_error_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    result, sink = run(RunJob(config=tiny(dataset=str(tmp_path / "missing")), out=str(out)))
+    assert result.status == "failed" and result.user_error
+    assert "missing" in result.message and "started" not in sink.names()
+    assert not out.exists()
+
+
+def test_a_bad_setting_is_the_users_error(tmp_path):
+    result, _ = run(RunJob(config=tiny(arch="dcgan"), out=str(tmp_path / "run")))
+    assert result.user_error and "DCGAN needs an image dataset" in result.message
+
+
+def test_a_new_run_never_writes_into_another_runs_folder(tmp_path):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    before = (out / METRICS).read_bytes()
+    result, sink = run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    assert result.user_error and "already holds a run" in result.message
+    assert (out / METRICS).read_bytes() == before
+
+
+def test_resume_continues_in_the_same_folder_with_one_more_end(tmp_path):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=10), out=str(out), metrics_every=0))
+    result, sink = run(RunJob(resume=str(out), steps=20, metrics_every=0))
+    assert result.status == "completed" and result.step == 20
+    assert result.run_folder == str(out)
+    started = sink.first("started")
+    assert started.resumed and started.step == 10 and len(started.history_steps) == 10
+    assert [e["step"] for e in ends(out)] == [10, 20]
+    assert (out / CHECKPOINTS / "step_0000020.safetensors").exists()
+
+
+def test_a_checkpoint_outside_a_run_folder_needs_somewhere_to_go(tmp_path):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    loose = tmp_path / "loose.safetensors"
+    loose.write_bytes(step_checkpoints(out)[-1].read_bytes())
+    result, _ = run(RunJob(resume=str(loose), runs_dir=None, steps=8))
+    assert result.user_error and "not inside a run folder" in result.message
+    result, _ = run(RunJob(resume=str(loose), runs_dir=str(tmp_path / "runs"), steps=8))
+    assert result.ok and result.run_folder.startswith(str(tmp_path / "runs"))
+
+
+def test_a_job_needs_a_config_or_a_run_to_resume():
+    with pytest.raises(ValueError):
+        RunJob()
+    with pytest.raises(ValueError):
+        RunJob(config=tiny(), resume="somewhere")

@@ -1,0 +1,245 @@
+"""The training loop: reports, control from another thread, NaN handling, live edits."""
+
+import queue
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.training.control import TrainControl
+from ganstudio.core.training.loop import run_training
+from ganstudio.core.training.losses import LOSSES
+from ganstudio.core.training.trainer import Trainer
+
+
+def small(**kw):
+    base = dict(
+        steps=30,
+        batch_size=32,
+        width=16,
+        latent_dim=4,
+        report_interval=0.0,
+        preview_interval=1e9,
+        device="cpu",
+        lr_schedule="constant",
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_every_loss_trains_with_finite_losses(loss, gaussian_points):
+    t = Trainer(small(loss=loss, d_steps=2), gaussian_points)
+    reports = []
+    outcome = run_training(t, on_report=reports.append)
+    assert outcome.status == "completed" and t.step == 30
+    steps = np.concatenate([r.steps for r in reports])
+    assert steps.tolist() == list(range(1, 31))  # every step reported exactly once
+    losses = np.concatenate([np.stack([r.g_loss, r.d_loss]) for r in reports], axis=1)
+    assert np.isfinite(losses).all()
+
+
+def test_dcgan_with_r1_and_ema(tiny_images):
+    t = Trainer(small(steps=3, batch_size=8, width=8, latent_dim=8, r1_gamma=1.0), tiny_images)
+    previews = []
+    assert run_training(t, on_preview=previews.append).ok
+    assert t.config.arch == "dcgan" and t.config.d_norm == "none"  # GP-safe norm chosen
+    assert previews[-1].samples.shape == (64, 1, 28, 28)
+    assert previews[-1].samples.dtype == np.uint8
+    assert previews[-1].grid.ndim == 3 and previews[-1].grid.shape[2] == 3
+    # the EMA generator moved towards G but is not G
+    p_ema = next(t.G_ema.parameters())
+    p = next(t.G.parameters())
+    assert not torch.equal(p_ema, p)
+
+
+def test_wgan_clips_critic_weights(gaussian_points):
+    t = Trainer(small(loss="wgan", steps=5, clip=0.01), gaussian_points)
+    run_training(t)
+    assert max(p.abs().max().item() for p in t.D.parameters()) <= 0.01 + 1e-7
+
+
+def test_same_seed_same_weights(gaussian_points):
+    a = Trainer(small(seed=3), gaussian_points)
+    b = Trainer(small(seed=3), gaussian_points)
+    run_training(a), run_training(b)
+    for pa, pb in zip(a.G.parameters(), b.G.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_pause_step_resume_stop_from_another_thread(gaussian_points):
+    control = TrainControl()
+    control.pause()  # starts paused: nothing runs until told
+    t = Trainer(small(steps=100000), gaussian_points, control)
+    reports: queue.Queue = queue.Queue()
+    result = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault("o", run_training(t, on_report=reports.put))
+    )
+    thread.start()
+    seen = []
+
+    def next_report(timeout=10.0):
+        r = reports.get(timeout=timeout)
+        seen.append(r)
+        return r
+
+    try:
+        with pytest.raises(queue.Empty):  # paused: no step taken
+            next_report(0.3)
+        assert t.step == 0
+        control.step()  # exactly one step, reported at once
+        assert next_report().steps.tolist() == [1]
+        control.step(3)
+        assert [next_report().step for _ in range(3)] == [2, 3, 4]
+        with pytest.raises(queue.Empty):  # and then it waits again
+            next_report(0.3)
+        assert t.step == 4
+        control.resume()
+        next_report()
+        next_report()
+        assert t.step > 4
+        control.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+        assert result["o"].status == "stopped"
+        while not reports.empty():
+            seen.append(reports.get())
+        # every step that ran was reported once, in order
+        steps = np.concatenate([r.steps for r in seen])
+        assert steps.tolist() == list(range(1, t.step + 1))
+    finally:
+        control.stop()
+        thread.join(10)
+
+
+def test_stop_while_paused(gaussian_points):
+    control = TrainControl()
+    control.pause()
+    t = Trainer(small(steps=1000), gaussian_points, control)
+    thread = threading.Thread(target=lambda: run_training(t))
+    thread.start()
+    control.stop()
+    thread.join(10)
+    assert not thread.is_alive() and t.step == 0
+
+
+def test_live_edits_apply_between_steps(gaussian_points):
+    control = TrainControl()
+    t = Trainer(small(steps=40), gaussian_points, control)
+    seen = []
+
+    def on_report(r):
+        seen.append((r.step, r.lr_g, r.lr_d, r.d_steps))
+        if r.step >= 10 and r.lr_g != 1e-3:
+            control.set(lr_g=1e-3, lr_d=5e-4, d_steps=3)
+
+    run_training(t, on_report=on_report)
+    assert seen[-1][1:] == (1e-3, 5e-4, 3)
+    assert t.opt_g.param_groups[0]["lr"] == 1e-3
+    assert t.opt_d.param_groups[0]["lr"] == 5e-4
+    with pytest.raises(ValueError, match="cannot be changed"):
+        control.set(batch_size=3)
+    with pytest.raises(ValueError, match="invalid value"):
+        control.set(lr_g=-1.0)
+
+
+def test_nan_stops_with_a_clear_reason(gaussian_points):
+    t = Trainer(small(steps=50), gaussian_points)
+    with torch.no_grad():  # poison the discriminator: its outputs become NaN
+        next(t.D.parameters()).fill_(float("nan"))
+    reports = []
+    outcome = run_training(t, on_report=reports.append)
+    assert outcome.status == "failed"
+    assert "loss became NaN at step 1" in outcome.message
+    assert "learning rate" in outcome.message
+    assert t.step < 50  # it stopped early instead of training on NaN
+    assert reports and np.isnan(reports[0].d_loss[0])  # the blow-up itself was reported
+
+
+def test_exploding_learning_rate_is_caught(gaussian_points):
+    """A real divergence, not a planted one: huge learning rates blow the weights up."""
+    t = Trainer(
+        small(steps=3000, lr_g=1.0, lr_d=1.0, loss="lsgan", beta1_g=0.9, beta1_d=0.9, ema=0.0),
+        gaussian_points,
+    )
+    with torch.no_grad():
+        for p in t.D.parameters():
+            p.mul_(1e18)
+    outcome = run_training(t)
+    assert outcome.status == "failed", outcome
+
+
+def test_snapshot_is_plain_numpy(gaussian_points):
+    t = Trainer(small(steps=2), gaussian_points)
+    snaps = []
+    run_training(t, on_snapshot=snaps.append)
+    assert snaps and all(isinstance(v, np.ndarray) for v in snaps[-1].state.values())
+    assert snaps[-1].version > snaps[0].version
+
+
+def test_lr_schedule_decays_and_live_edit_sets_the_base(gaussian_points):
+    control = TrainControl()
+    t = Trainer(
+        small(steps=100, lr_schedule="linear", lr_g=1e-3, lr_d=1e-3), gaussian_points, control
+    )
+    lrs = []
+
+    def on_report(r):
+        lrs.append(t.opt_g.param_groups[0]["lr"])
+        if r.step == 50:
+            control.set(lr_g=2e-3)
+
+    run_training(t, on_report=on_report)
+    assert lrs[0] == pytest.approx(1e-3)  # step 1 runs at the full rate
+    assert lrs[49] == pytest.approx(1e-3 * 0.51)
+    assert lrs[51] == pytest.approx(2e-3 * 0.49)  # new base, same schedule
+    assert lrs[-1] < 1e-4
+
+
+def test_slow_previews_are_spaced_out(gaussian_points):
+    """A preview that costs 50 ms may run at most every 2.5 s (2% of the time)."""
+    import time
+
+    t = Trainer(small(steps=200, preview_interval=0.0), gaussian_points)
+    previews = []
+
+    def slow_preview(p):
+        previews.append(p.step)
+        time.sleep(0.05)
+
+    start = time.perf_counter()
+    run_training(t, on_preview=slow_preview)
+    elapsed = time.perf_counter() - start
+    assert previews[0] == 0 and previews[-1] == 200  # first and last always
+    assert len(previews) <= 2 + elapsed / 2.5
+
+
+@pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp", "hinge"])
+def test_bf16_autocast_path(loss, gaussian_points, tiny_images):
+    """The mixed-precision code path (CUDA's default) runs and stays finite, on the CPU."""
+    t = Trainer(
+        small(loss=loss, amp=True, r1_gamma=0.1 if loss == "hinge" else 0.0), gaussian_points
+    )
+    assert t.amp
+    reports = []
+    assert run_training(t, on_report=reports.append).status == "completed"
+    assert all(np.isfinite(r.g_loss).all() and np.isfinite(r.d_loss).all() for r in reports)
+    t = Trainer(small(steps=2, batch_size=8, width=8, latent_dim=8, amp=True), tiny_images)
+    previews = []
+    assert run_training(t, on_preview=previews.append).ok
+    assert previews[-1].samples.dtype == np.uint8
+
+
+def test_data_kept_on_the_host_trains_the_same_way(tiny_images):
+    """The path for datasets too big for the GPU: batches drawn on the host, then copied."""
+    t = Trainer(
+        small(steps=3, batch_size=8, width=8, latent_dim=8, data_on_device=False), tiny_images
+    )
+    assert not t.data_on_device and t.data.device.type == "cpu"
+    reports = []
+    assert run_training(t, on_report=reports.append).status == "completed"
+    assert all(np.isfinite(r.d_loss).all() for r in reports)
+    assert Trainer(small(steps=1), tiny_images).data_on_device  # the default on the CPU

@@ -1,0 +1,210 @@
+"""The explorer driven like a user would: open a model, drag sliders, browse, interpolate,
+export, reopen an export; and the window's exports equal the command line's."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPoint, Qt
+
+from ganstudio.cli import main
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory):
+    """A tiny DCGAN trained for a few steps on the built-in digits."""
+    import torch
+
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("model") / "run"
+    argv = ["train", "--dataset", "builtin:digits?n=256", "--steps", "3", "--width", "8"]
+    argv += ["--batch-size", "16", "--out", str(out), "-q"]
+    assert main(argv) == 0
+    return out / "generator.safetensors"
+
+
+@pytest.fixture
+def explorer(qtbot, window, image_model):
+    window.open_model(str(image_model))
+    qtbot.waitUntil(lambda: window.opened_model is not None, timeout=30_000)
+    panel = window.explorer
+    qtbot.waitUntil(lambda: "current" in panel.shown and "grid" in panel.shown, timeout=30_000)
+    assert window.tabs.currentWidget() is panel
+    return panel
+
+
+def picture_bytes(view) -> bytes:
+    image = view.pixmap().toImage()
+    return bytes(image.constBits())
+
+
+def test_dragging_a_slider_draws_a_new_picture(qtbot, explorer):
+    before = picture_bytes(explorer.view)
+    shown = explorer.shown["current"].id
+    slider = explorer.dim_rows[0].slider
+    slider.resize(300, 20)
+    qtbot.mousePress(slider, Qt.MouseButton.LeftButton, pos=QPoint(150, 10))
+    qtbot.mouseMove(slider, QPoint(290, 10))
+    qtbot.mouseRelease(slider, Qt.MouseButton.LeftButton, pos=QPoint(290, 10))
+    assert explorer.dim_rows[0].value() != 0
+    qtbot.waitUntil(lambda: explorer.shown["current"].id > shown, timeout=10_000)
+    assert picture_bytes(explorer.view) != before
+    np.testing.assert_array_equal(explorer.shown["current"].z[0], explorer.state.current())
+    explorer.reset_sliders()
+    assert explorer.state.offsets.any() == 0
+
+
+def test_seed_buttons_and_truncation(qtbot, explorer):
+    from ganstudio.core.explore.latent import seed_vector
+
+    explorer.seed.setValue(7)
+    np.testing.assert_array_equal(explorer.state.base, seed_vector(7, explorer.state.dim))
+    explorer.psi.setValue(50)
+    qtbot.waitUntil(
+        lambda: np.allclose(
+            explorer.shown["current"].z[0], seed_vector(7, explorer.state.dim) * 0.5
+        ),
+        timeout=10_000,
+    )
+
+
+def test_principal_direction_sliders_become_available(qtbot, explorer):
+    qtbot.waitUntil(lambda: explorer.pca_rows[0].isEnabled(), timeout=30_000)
+    z0 = explorer.state.current().copy()
+    explorer.pca_rows[0].slider.setValue(200)
+    assert not np.allclose(explorer.state.current(), z0)
+
+
+def test_grid_click_selects_and_double_click_makes_current(qtbot, explorer):
+    view = explorer.browse.view
+    view.resize(600, 400)
+    qtbot.waitUntil(lambda: explorer.grid_images is not None, timeout=10_000)
+    cells = []
+    view.selected.connect(cells.append)
+    # Find the centre of cell 3 by scanning the widget for it.
+    target = next(
+        QPoint(x, y)
+        for y in range(0, view.height(), 4)
+        for x in range(0, view.width(), 4)
+        if view.cell_at(x, y) == 3
+    )
+    qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=target)
+    assert cells == [3] and view.selection == 3
+    explorer.interpolate.add_selected.emit()  # a clicked cell becomes a keyframe
+    assert explorer.interpolate.key_seeds == [explorer.browse.seeds[3]]
+    qtbot.mouseDClick(view, Qt.MouseButton.LeftButton, pos=target)
+    assert explorer.seed.value() == explorer.browse.seeds[3]
+
+
+def test_grid_export_size_and_provenance_then_reopen(qtbot, explorer, tmp_path):
+    from ganstudio.core.explore.exports import read_provenance
+
+    b = explorer.browse
+    b.rows.setValue(3)
+    b.cols.setValue(5)
+    b.padding.setValue(4)
+    b.upscale.setValue(2)
+    b.start_seed.setValue(40)
+    qtbot.waitUntil(
+        lambda: explorer.grid_images is not None and len(explorer.grid_images) == 15, timeout=10_000
+    )
+    path = tmp_path / "grid.png"
+    explorer.export_grid(str(path))
+    size = explorer.grid_images.shape[-1] * 2
+    with Image.open(path) as im:
+        assert im.size == (5 * size + 6 * 4, 3 * size + 4 * 4)
+    prov = read_provenance(path)
+    assert prov["seeds"] == list(range(40, 55)) and prov["rows"] == 3 and prov["cols"] == 5
+    # Change the view, then reopen the export: the same seeds and settings come back.
+    b.start_seed.setValue(0)
+    b.rows.setValue(2)
+    explorer.open_export(str(path))
+    assert (b.start_seed.value(), b.rows.value(), b.cols.value()) == (40, 3, 5)
+
+
+def test_animation_export_frame_count_and_reopen(qtbot, explorer, tmp_path):
+    from ganstudio.core.explore.exports import read_provenance
+
+    it = explorer.interpolate
+    for seed in (1, 2, 3):
+        explorer.seed.setValue(seed)
+        it.add_seed.emit()
+    it.steps.setValue(5)
+    qtbot.waitUntil(
+        lambda: explorer.path_images is not None and len(explorer.path_images) == 11, timeout=10_000
+    )
+    path = tmp_path / "walk.gif"
+    explorer.export_animation(str(path))
+    with Image.open(path) as im:
+        assert im.n_frames == 11
+    prov = read_provenance(path)
+    assert prov["keyframes"] == {"seeds": [1, 2, 3]} and prov["steps"] == 5
+    keys = it.keys.copy()
+    it.clear()
+    explorer.open_export(str(path))
+    np.testing.assert_array_equal(it.keys, keys)
+    it.play_button.setChecked(True)
+    qtbot.wait(200)
+    it.play_button.setChecked(False)
+
+
+def test_vectors_save_and_load(qtbot, explorer, tmp_path):
+    explorer.seed.setValue(11)
+    explorer.dim_rows[1].slider.setValue(150)
+    saved = explorer.state.edited().copy()
+    explorer.save_vector(str(tmp_path / "z.npy"))
+    explorer.seed.setValue(12)
+    explorer.load_vector(str(tmp_path / "z.npy"))
+    np.testing.assert_array_equal(explorer.state.edited(), saved)
+
+
+def test_the_window_and_the_command_line_export_the_same_grid(
+    qtbot, explorer, image_model, tmp_path
+):
+    b = explorer.browse
+    b.rows.setValue(2)
+    b.cols.setValue(3)
+    b.start_seed.setValue(5)
+    qtbot.waitUntil(
+        lambda: explorer.grid_images is not None and len(explorer.grid_images) == 6, timeout=10_000
+    )
+    explorer.export_grid(str(tmp_path / "window.png"))
+    argv = ["export", "grid", str(image_model), "--grid", "2x3", "--seed", "5"]
+    assert main([*argv, "-o", str(tmp_path / "cli.png")]) == 0
+    with Image.open(tmp_path / "window.png") as a, Image.open(tmp_path / "cli.png") as c:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(c))
+
+
+def test_the_window_and_the_command_line_export_the_same_animation(
+    qtbot, explorer, image_model, tmp_path
+):
+    it = explorer.interpolate
+    for seed in (4, 9):
+        explorer.seed.setValue(seed)
+        it.add_seed.emit()
+    it.steps.setValue(6)
+    qtbot.waitUntil(
+        lambda: explorer.path_images is not None and len(explorer.path_images) == 7,
+        timeout=10_000,
+    )
+    explorer.export_animation(str(tmp_path / "window.gif"))
+    argv = ["export", "interpolation", str(image_model), "--seeds", "4,9", "--steps", "6"]
+    assert main([*argv, "--mode", "slerp", "-o", str(tmp_path / "cli.gif")]) == 0
+    with Image.open(tmp_path / "window.gif") as a, Image.open(tmp_path / "cli.gif") as c:
+        assert a.n_frames == c.n_frames == 7
+        for i in range(7):
+            a.seek(i)
+            c.seek(i)
+            np.testing.assert_array_equal(
+                np.asarray(a.convert("RGB")), np.asarray(c.convert("RGB"))
+            )
+
+
+def test_explorer_follows_the_training_run(qtbot, window):
+    with qtbot.waitSignal(window.session.finished, timeout=60_000):
+        window.start_action.trigger()
+    panel = window.explorer
+    assert panel.source_kind == ""  # hidden behind the Train tab: nothing rendered yet
+    window.tabs.setCurrentWidget(panel)
+    assert panel.source_kind == "run" and panel.isEnabled()
+    qtbot.waitUntil(lambda: "current" in panel.shown, timeout=10_000)
+    assert panel.shown["current"].points is not None  # ring8: a 2-D model

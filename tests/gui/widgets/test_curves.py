@@ -1,0 +1,250 @@
+"""CurvesPanel: data reaches the plot items, smoothing, log scale, follow, cursor readout."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from ganstudio.gui.widgets.curves import SMOOTHING_WINDOWS, CurvesPanel
+
+
+@pytest.fixture
+def panel(qtbot):
+    widget = CurvesPanel()
+    qtbot.addWidget(widget)
+    widget.resize(800, 500)
+    widget.show()
+    qtbot.waitExposed(widget)
+    return widget
+
+
+def stats(n, start=1, seed=0):
+    """steps and four statistic columns like a Report's."""
+    rng = np.random.default_rng(seed)
+    steps = np.arange(start, start + n, dtype=np.int64)
+    g_loss = 0.7 + 0.1 * rng.standard_normal(n)
+    d_loss = 1.4 + 0.1 * rng.standard_normal(n)
+    d_real = 0.5 + 0.05 * rng.standard_normal(n)
+    d_fake = 0.4 + 0.05 * rng.standard_normal(n)
+    return steps, g_loss, d_loss, d_real, d_fake
+
+
+def drawn(panel, key):
+    x, y = panel._items[key].getData()
+    return (np.zeros(0), np.zeros(0)) if x is None else (x, y)
+
+
+def x_range(panel):
+    return panel._loss_plot.viewRange()[0]
+
+
+def test_appended_points_reach_the_curves_on_the_next_timer_tick(qtbot, panel):
+    steps, *columns = stats(300)
+    panel.append(steps, *columns)
+    qtbot.waitUntil(lambda: len(drawn(panel, "d_fake")[0]) == 300)  # the timer redrew
+    for key, values in zip(("g_loss", "d_loss", "d_real", "d_fake"), columns):
+        x, y = drawn(panel, key)
+        np.testing.assert_array_equal(x, steps)
+        np.testing.assert_allclose(y, values)
+    assert x_range(panel)[1] == pytest.approx(300)  # following by default
+    assert panel.point_count() == 300
+
+
+def test_append_report_reads_a_report_like_object(panel):
+    class Report:
+        steps, g_loss, d_loss, d_real, d_fake = stats(5)
+
+    panel.append_report(Report)
+    panel.redraw()
+    np.testing.assert_allclose(drawn(panel, "d_loss")[1], Report.d_loss)
+
+
+def test_smoothing_changes_the_drawn_values(panel):
+    steps, *columns = stats(500)
+    panel.append(steps, *columns)
+    panel.redraw()
+    _, raw = drawn(panel, "g_loss")
+    panel.set_smoothing_window(10)
+    assert panel.smoothing_window() == 10
+    panel.redraw()
+    _, smooth = drawn(panel, "g_loss")
+    expected = [columns[0][max(i - 9, 0) : i + 1].mean() for i in range(500)]
+    np.testing.assert_allclose(smooth, expected)
+    assert smooth.std() < raw.std() / 2
+    panel.set_smoothing_window(700)  # not offered: the nearest on a log scale
+    assert panel.smoothing_window() == 500
+    panel.set_smoothing_window(0)
+    assert panel.smoothing_window() == 1
+
+
+def test_log_scale_sets_the_loss_plot_to_log_mode_and_hints_at_hidden_values(panel):
+    steps, g_loss, d_loss, d_real, d_fake = stats(100)
+    panel.append(steps, g_loss, -d_loss, d_real, d_fake)  # a WGAN critic loss: negative
+    panel.set_log_scale(True)
+    panel.redraw()
+    assert panel._items["g_loss"].opts["logMode"][1]
+    assert panel._loss_plot.getAxis("left").logMode
+    assert not panel._d_plot.getAxis("left").logMode  # the lower plot stays linear
+    assert panel._log_hint.isVisibleTo(panel)
+    panel.set_log_scale(False)
+    panel.redraw()
+    assert not panel._items["g_loss"].opts["logMode"][1]
+    assert not panel._log_hint.isVisibleTo(panel)
+    panel.clear()
+    panel.append(*stats(100))  # all losses positive: nothing hidden
+    panel.set_log_scale(True)
+    panel.redraw()
+    assert not panel._log_hint.isVisibleTo(panel)
+
+
+def test_a_pan_turns_follow_off_and_ticking_follow_brings_the_newest_step_back(qtbot, panel):
+    panel.append(*stats(1000))
+    panel.redraw()
+    assert x_range(panel) == pytest.approx([1, 1000])
+    view = panel._d_plot.getViewBox()  # the lower plot: the link moves the upper one too
+    view.setXRange(100, 200, padding=0)
+    view.sigRangeChangedManually.emit([True, True])  # what a mouse drag or wheel sends
+    assert not panel.follows() and not panel._follow_box.isChecked()
+    panel.append(*stats(4000, start=1001))
+    panel.redraw()
+    assert x_range(panel) == pytest.approx([100, 200])  # left alone while not following
+
+    panel._follow_box.click()  # ticked again: follow a window of the current width
+    assert panel.follows()
+    qtbot.waitUntil(lambda: x_range(panel) == pytest.approx([4900, 5000]))
+    x, _ = drawn(panel, "g_loss")
+    assert x[-1] == 5000
+    panel.append(*stats(500, start=5001))
+    qtbot.waitUntil(lambda: x_range(panel) == pytest.approx([5400, 5500]))
+
+
+def test_a_mouse_wheel_zoom_turns_follow_off(qtbot, panel):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    panel.append(*stats(1000))
+    panel.redraw()
+    plots = panel.plot_widget
+    center = plots.mapFromScene(panel._loss_plot.getViewBox().sceneBoundingRect().center())
+    event = QWheelEvent(
+        QPointF(center),
+        QPointF(plots.viewport().mapToGlobal(center)),
+        QPoint(0, 0),
+        QPoint(0, 120),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(plots.viewport(), event)
+    qtbot.waitUntil(lambda: not panel.follows())
+    low, high = x_range(panel)
+    assert high - low < 999  # zoomed in
+
+
+def test_follow_ticked_on_a_view_of_everything_keeps_showing_everything(panel):
+    panel.append(*stats(1000))
+    panel.set_follow(False)
+    panel._loss_plot.setXRange(-50, 1100, padding=0)
+    panel.set_follow(True)
+    panel.append(*stats(1000, start=1001))
+    panel.redraw()
+    assert x_range(panel) == pytest.approx([1, 2000])
+
+
+def test_set_history_then_append_continues_the_step_axis(panel):
+    steps, *columns = stats(300)
+    history = np.stack(columns, axis=1).astype(np.float32)
+    panel.append(*stats(50, seed=3))  # an older run's points: replaced
+    panel.set_history(steps, history)
+    panel.append(*stats(100, start=301))
+    panel.redraw()
+    x, y = drawn(panel, "d_real")
+    np.testing.assert_array_equal(x, np.arange(1, 401))
+    np.testing.assert_allclose(y[:300], history[:, 2], rtol=1e-6)
+    assert x_range(panel)[1] == pytest.approx(400)
+
+
+def test_an_earlier_step_rewinds_the_curves(panel):
+    panel.append(*stats(1000))
+    panel.append(*stats(10, start=601))  # resumed from an older checkpoint
+    panel.redraw()
+    assert drawn(panel, "g_loss")[0][-1] == 610
+    assert panel.point_count() == 610
+
+
+def test_values_under_the_cursor(panel):
+    steps, g_loss, d_loss, d_real, d_fake = stats(1000)
+    panel.append(steps, g_loss, d_loss, d_real, d_fake)
+    panel.redraw()
+    assert panel.readout_text().startswith("newest 1,000")
+    view = panel._d_plot.getViewBox()
+    panel.show_values_at(view.mapViewToScene(QPointF(250.2, 0.5)))
+    text = panel.readout_text()
+    assert text.startswith("step 250 ")
+    for name, values in (("G loss", g_loss), ("D loss", d_loss), ("D(G(z))", d_fake)):
+        assert f"{name} {values[249]:.4g}" in text
+    for line in panel._cursor_lines:  # a crosshair on both plots
+        assert line.isVisible() and line.value() == pytest.approx(250.2)
+
+    panel.set_smoothing_window(10)
+    panel.show_values_at(view.mapViewToScene(QPointF(250, 0.5)))
+    assert f"G loss {g_loss[240:250].mean():.4g}" in panel.readout_text()
+
+    panel.show_values_at(QPointF(-5000, -5000))  # off the plots: back to the newest step
+    assert panel.readout_text().startswith("newest 1,000")
+    assert not any(line.isVisible() for line in panel._cursor_lines)
+
+
+def test_state_round_trip_and_strings_from_qsettings(qtbot, panel):
+    panel.set_smoothing_window(100)
+    panel.set_log_scale(True)
+    panel.set_follow(False)
+    state = panel.state()
+    assert state == {"smoothing": 100, "log_scale": True, "follow": False}
+
+    other = CurvesPanel()
+    qtbot.addWidget(other)
+    other.restore_state(state)
+    assert other.state() == state
+    other.restore_state({"smoothing": "20", "log_scale": "false", "follow": "true"})
+    assert other.state() == {"smoothing": 20, "log_scale": False, "follow": True}
+    other.restore_state({"smoothing": "lots", "log_scale": None})  # ignored
+    assert other.state() == {"smoothing": 20, "log_scale": False, "follow": True}
+    assert SMOOTHING_WINDOWS[0] == 1
+
+
+def test_d_output_label_follows_the_loss(panel):
+    panel.set_d_output_is_probability(False)
+    assert "Critic" in panel._d_plot.getAxis("left").labelText
+    panel.set_d_output_is_probability(True)
+    assert "probability" in panel._d_plot.getAxis("left").labelText
+
+
+def test_clear_empties_the_curves(panel):
+    panel.append(*stats(100))
+    panel.redraw()
+    panel.clear()
+    panel.redraw()
+    assert len(drawn(panel, "g_loss")[0]) == 0
+    assert panel.readout_text() == ""
+
+
+def test_200k_points_redraw_decimated_with_spikes_and_gaps(panel):
+    n = 200_000
+    steps, g_loss, d_loss, d_real, d_fake = stats(n)
+    g_loss[123_456] = 50.0
+    d_loss[150_000:160_000] = np.nan  # diverged for a while
+    for i in range(0, n, 1500):
+        chunk = slice(i, i + 1500)
+        panel.append(steps[chunk], g_loss[chunk], d_loss[chunk], d_real[chunk], d_fake[chunk])
+    panel.redraw()
+    width = panel._loss_plot.getViewBox().width()
+    x, y = drawn(panel, "g_loss")
+    assert 0 < len(x) <= 2 * width + 10
+    assert y.max() == 50.0 and x[np.argmax(y)] == 123_457
+    _, y = drawn(panel, "d_loss")
+    assert np.isnan(y).any() and np.isfinite(y).sum() > len(y) / 2
+    panel.set_smoothing_window(1000)
+    panel.redraw()
+    assert 0 < len(drawn(panel, "d_fake")[0]) <= 2 * width + 10
