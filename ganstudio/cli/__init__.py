@@ -10,12 +10,11 @@ import sys
 from ganstudio import __version__
 from ganstudio.cli import runs as runs_cli
 from ganstudio.cli.bench import cmd_bench
-from ganstudio.cli.common import CLIError
 from ganstudio.cli.data import cmd_data_inspect
 from ganstudio.cli.eval import register as register_eval
 from ganstudio.cli.export import register as register_export
 from ganstudio.cli.sample import cmd_sample
-from ganstudio.cli.train import _add_train_args, cmd_train
+from ganstudio.cli.train import add_train_args, cmd_train
 
 log = logging.getLogger("ganstudio")
 
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train ...): one model, data-parallel; --batch-size is then the global batch.",
     )
     t.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    _add_train_args(t)
+    add_train_args(t)
     t.set_defaults(func=cmd_train)
 
     runs_cli.register(sub)
@@ -140,24 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         from ganstudio.gui.app import main as window_main
 
         return window_main()
-    from ganstudio.core.config import ConfigError
-    from ganstudio.core.data import DatasetError
-    from ganstudio.core.device import DeviceError
-    from ganstudio.core.explore.onnx_export import OnnxUnavailable
-    from ganstudio.core.modelfile import ModelFileError
-    from ganstudio.core.runs.reader import RunFolderError
+    from ganstudio.core.errors import UserError
 
     try:
         return args.func(args)
-    except (
-        CLIError,
-        ConfigError,
-        DatasetError,
-        DeviceError,
-        ModelFileError,
-        OnnxUnavailable,
-        RunFolderError,
-    ) as exc:
+    except UserError as exc:  # CLIError, DatasetError, ModelFileError, ...: a usage error
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

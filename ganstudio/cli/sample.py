@@ -13,8 +13,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ganstudio.core.explore import sampling
+    from ganstudio.core.fileio import atomic_write_bytes
     from ganstudio.core.modelfile import load_generator
-    from ganstudio.core.render import atomic_write_bytes, save_png
+    from ganstudio.core.render import save_png
 
     gen = load_generator(args.model)
     rows, cols = parse_grid(args.grid)

@@ -24,7 +24,7 @@ def _pair(text: str, name: str) -> tuple[float, float]:
     return a, b
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
+def add_train_args(p: argparse.ArgumentParser) -> None:
     # Torch-free lists: building the parser must not import PyTorch (plain `ganstudio` opens
     # the window first and loads the engine afterwards).
     from ganstudio.core.choices import ARCHITECTURES, D_NORMS, LOSS_NAMES, LR_SCHEDULES

@@ -19,8 +19,8 @@ from torch import nn
 
 from ganstudio import __version__
 from ganstudio.core.errors import UserError
+from ganstudio.core.fileio import atomic_write_bytes
 from ganstudio.core.models import ModelSpec, build
-from ganstudio.core.render import atomic_write_bytes
 
 FORMAT = "ganstudio.generator"
 FORMAT_VERSION = 1

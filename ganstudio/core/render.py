@@ -7,15 +7,14 @@ the command line and the exporters all accept.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, PngImagePlugin
+
+from ganstudio.core.fileio import atomic_write_bytes
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -124,63 +123,6 @@ def scatter_image(
             draw.line([(x - c, y), (x + c, y)], fill=(90, 90, 90))
             draw.line([(x, y - c), (x, y + c)], fill=(90, 90, 90))
     return np.asarray(img)
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write a file so that it is either the old one or the complete new one, never half.
-
-    ``write(fh)`` streams the content into a temporary file in the same folder, which is
-    flushed, fsynced and then renamed over ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        _chmod_like(tmp, path)
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _chmod_like(tmp: str, path: Path) -> None:
-    """mkstemp makes owner-only files: give the new file the old one's mode, or the mode a
-    plain open() would have given it (0666 less the umask)."""
-    if os.name != "posix":
-        return
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    os.chmod(tmp, mode)
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename durable across a power cut (POSIX; Windows has no folder handles)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """atomic_write for content already in memory."""
-    atomic_write(path, lambda fh: fh.write(data))
 
 
 def png_bytes(image: np.ndarray, text: Mapping[str, str] | None = None) -> bytes:

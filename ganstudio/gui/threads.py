@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
+from ganstudio.core.errors import error_message, is_user_error
+
 log = logging.getLogger(__name__)
 
 
@@ -97,7 +99,7 @@ class TaskWorker(QObject):
         except Cancelled:
             pass
         except Exception as exc:  # a user-caused error (bad folder ...) or a bug: say it
-            if not _is_user_error(exc):
+            if not is_user_error(exc):
                 log.error("background task failed:\n%s", traceback.format_exc())
             self.failed.emit(error_message(exc))
         else:
@@ -105,31 +107,6 @@ class TaskWorker(QObject):
         finally:
             self.finished.emit()
             QThread.currentThread().quit()
-
-
-def _is_user_error(exc: BaseException) -> bool:
-    names = {c.__name__ for c in type(exc).__mro__}
-    return bool(
-        names
-        & {
-            "ConfigError",
-            "DatasetError",
-            "ModelFileError",
-            "DeviceError",
-            "RunFolderError",
-            "OSError",
-        }
-    )
-
-
-def error_message(exc: BaseException) -> str:
-    """One sentence for the user: the message of errors we raise on purpose, otherwise the
-    exception's type and text (the traceback goes to the log)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    if _is_user_error(exc):
-        return str(exc)
-    return f"unexpected error ({type(exc).__name__}: {exc}); details are in the log"
 
 
 class Task(QObject):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ganstudio.core.render import atomic_write, atomic_write_bytes
+from ganstudio.core.fileio import atomic_write, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -46,8 +46,9 @@ from ganstudio.core.explore.provenance import (  # noqa: F401  (also the public 
     vectors_from_provenance,
 )
 from ganstudio.core.explore.vector_files import load_vectors, save_vectors  # noqa: F401
+from ganstudio.core.fileio import atomic_write_bytes
 from ganstudio.core.modelfile import GeneratorFile
-from ganstudio.core.render import atomic_write_bytes, make_grid, to_uint8
+from ganstudio.core.render import make_grid, to_uint8
 
 MP4_HELP = "pip install imageio imageio-ffmpeg (or: pip install av)"
 NOT_FOR_POINTS = "grids and animations are for image models; this model makes 2-D points"

@@ -25,8 +25,8 @@ import torch
 
 from ganstudio import __version__
 from ganstudio.core.errors import UserError
+from ganstudio.core.fileio import atomic_write_bytes
 from ganstudio.core.modelfile import GeneratorFile
-from ganstudio.core.render import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from ganstudio.core.explore.provenance import (
     encode_vectors,
     vectors_from_provenance,
 )
-from ganstudio.core.render import atomic_write_bytes
+from ganstudio.core.fileio import atomic_write_bytes
 
 # ----------------------------------------------------------------------------------------
 # Latent vector files (the explorer's Save/Load)

@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from ganstudio.core.data.cache import cache_root
 from ganstudio.core.data.dataset import Dataset
-from ganstudio.core.render import atomic_write_bytes
+from ganstudio.core.fileio import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 Device = str | torch.device

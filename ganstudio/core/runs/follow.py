@@ -151,7 +151,7 @@ def read_config(folder: Path) -> tuple[dict, RunInfo]:
         device=str(doc.get("device", "")),
         modes=tuple(tuple(m) for m in dataset.get("modes") or ()),
         resumed=len(doc.get("resumed") or ()),
-        processes=int(doc["processes"]) if _is_number(doc.get("processes")) else 1,
+        processes=int(doc["processes"]) if is_number(doc.get("processes")) else 1,
     )
     return doc, info
 
@@ -401,9 +401,9 @@ class RunFollower:
 # Records to what the window draws
 
 
-def _is_number(v) -> bool:
+def is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _number(v) -> float:
-    return float(v) if _is_number(v) else math.nan
+def number_or_none(v) -> float:
+    return float(v) if is_number(v) else math.nan

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from ganstudio.core.quality.warnings import TrainingWarning
-from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate, _is_number, _number
+from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate, is_number, number_or_none
 
 # Columns of a "train" record drawn as curves, in core.training.events.STAT_NAMES order.
 CURVE_COLUMNS = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
@@ -17,10 +17,10 @@ CURVE_COLUMNS = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
 def curve_points(records) -> tuple[np.ndarray, np.ndarray]:
     """The "train" records as (steps int64 (n,), stats float64 (n, 6)) in CURVE_COLUMNS
     order; a missing or non-finite value is NaN."""
-    train = [r for r in records if r.get("type") == "train" and _is_number(r.get("step"))]
+    train = [r for r in records if r.get("type") == "train" and is_number(r.get("step"))]
     steps = np.array([int(r["step"]) for r in train], dtype=np.int64)
     stats = np.array(
-        [[_number(r.get(k)) for k in CURVE_COLUMNS] for r in train], dtype=np.float64
+        [[number_or_none(r.get(k)) for k in CURVE_COLUMNS] for r in train], dtype=np.float64
     ).reshape(len(train), len(CURVE_COLUMNS))
     return steps, stats
 
@@ -29,7 +29,7 @@ def training_warnings(records) -> list[TrainingWarning]:
     """The "warning" records as core.quality.warnings.TrainingWarning."""
     out = []
     for r in records:
-        if r.get("type") == "warning" and _is_number(r.get("step")):
+        if r.get("type") == "warning" and is_number(r.get("step")):
             out.append(
                 TrainingWarning(
                     str(r.get("kind", "")),
@@ -48,7 +48,7 @@ def quality_events(records) -> list:
     out = []
     names = ("fd", "kid", "precision", "recall", "score")
     for r in records:
-        if r.get("type") != "quality" or not _is_number(r.get("step")):
+        if r.get("type") != "quality" or not is_number(r.get("step")):
             continue
         floor = r.get("floor") if isinstance(r.get("floor"), dict) else {}
         diversity = r.get("diversity")
@@ -56,10 +56,10 @@ def quality_events(records) -> list:
             Quality(
                 step=int(r["step"]),
                 status="ready",
-                metrics={k: float(r[k]) for k in names if _is_number(r.get(k))},
-                floor={k: float(v) for k, v in floor.items() if _is_number(v)},
-                diversity=float(diversity) if _is_number(diversity) else None,
-                seconds=float(r.get("seconds") or 0.0) if _is_number(r.get("seconds")) else 0.0,
+                metrics={k: float(r[k]) for k in names if is_number(r.get(k))},
+                floor={k: float(v) for k, v in floor.items() if is_number(v)},
+                diversity=float(diversity) if is_number(diversity) else None,
+                seconds=float(r.get("seconds") or 0.0) if is_number(r.get("seconds")) else 0.0,
             )
         )
     return out

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from ganstudio import __version__
+from ganstudio.core.fileio import atomic_write, atomic_write_bytes
 from ganstudio.core.modelfile import save_generator
 from ganstudio.core.quality.monitor import Quality
 from ganstudio.core.quality.warnings import Diagnostics, TrainingWarning
-from ganstudio.core.render import atomic_write, atomic_write_bytes, save_png, scatter_image
+from ganstudio.core.render import save_png, scatter_image
 from ganstudio.core.runs.job import CHECKPOINT_EVERY, KEEP_CHECKPOINTS
 from ganstudio.core.runs.layout import (
     BEST,

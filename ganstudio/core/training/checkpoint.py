@@ -27,6 +27,7 @@ from ganstudio import __version__
 from ganstudio.core.config import ConfigError, TrainConfig
 from ganstudio.core.data.dataset import Dataset
 from ganstudio.core.data.load import load_dataset
+from ganstudio.core.fileio import atomic_write_bytes
 from ganstudio.core.modelfile import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -36,7 +37,6 @@ from ganstudio.core.modelfile import (
     open_file,
 )
 from ganstudio.core.models import ModelSpec
-from ganstudio.core.render import atomic_write_bytes
 from ganstudio.core.training.events import STAT_NAMES
 
 # Optimiser options that describe the device the run is on, not the optimisation: on resume

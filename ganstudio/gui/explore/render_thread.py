@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from ganstudio.gui.threads import error_message, start_thread
+from ganstudio.core.errors import error_message
+from ganstudio.gui.threads import start_thread
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ganstudio.core.data import IMAGES, POINTS, DatasetError, builtin_names, load_dataset
-from ganstudio.core.data.builtin.common import _generator
-from ganstudio.core.data.builtin.shapes import SHAPE_NAMES, _shape_colours
+from ganstudio.core.data.builtin.common import seeded_generator
+from ganstudio.core.data.builtin.shapes import SHAPE_NAMES, shape_colours
 
 # Small sizes where generation takes more than a blink.
 SPECS = {
@@ -172,7 +172,7 @@ def test_shapes_sizes(size):
 
 
 def test_shape_colours_stand_out_from_the_background():
-    c1, c2, fill = _shape_colours(_generator(0), 20000)
+    c1, c2, fill = shape_colours(seeded_generator(0), 20000)
     dist = torch.minimum((fill - c1).norm(dim=1), (fill - c2).norm(dim=1))
     assert (dist > 0.5).float().mean() > 0.99
     assert dist.min() > 0.3
@@ -216,7 +216,7 @@ def test_unknown_dataset_lists_the_names():
 
 def test_digit_templates_are_ordered_variant_major():
     # digits() picks template variant * 10 + label, so the label must be the glyph drawn.
-    from ganstudio.core.data.builtin.digits import _digit_templates
+    from ganstudio.core.data.builtin.digits import digit_templates
 
-    _, template_digit, _, _ = _digit_templates()
+    _, template_digit, _, _ = digit_templates()
     assert torch.equal(template_digit, torch.arange(10).repeat(len(template_digit) // 10))

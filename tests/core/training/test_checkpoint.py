@@ -229,7 +229,7 @@ def test_a_writer_killed_mid_save_leaves_the_previous_checkpoint(tmp_path, when)
             import os, sys, time
             import torch
             torch.set_num_threads(1)
-            from ganstudio.core import render
+            from ganstudio.core import fileio as render
             from ganstudio.core.training.checkpoint import save_checkpoint
             from ganstudio.core.config import TrainConfig
             from ganstudio.core.training.trainer import Trainer

@@ -14,7 +14,7 @@ MAX_IMAGES = 200_000
 # Option parsing
 
 
-def _check_options(name: str, extra: Mapping[str, object], allowed: tuple[str, ...]) -> None:
+def check_options(name: str, extra: Mapping[str, object], allowed: tuple[str, ...]) -> None:
     """Reject option names the builder does not know, listing the ones it does."""
     if extra:
         unknown = ", ".join(repr(k) for k in extra)
@@ -23,7 +23,7 @@ def _check_options(name: str, extra: Mapping[str, object], allowed: tuple[str, .
         )
 
 
-def _parse_int(name: str, value: object) -> int:
+def parse_int(name: str, value: object) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a whole number, got {value!r}")
     if isinstance(value, (int, np.integer)):
@@ -34,17 +34,17 @@ def _parse_int(name: str, value: object) -> int:
         raise ValueError(f"{name} must be a whole number, got {value!r}") from None
 
 
-def _parse_count(value: object, maximum: int) -> int:
+def parse_count(value: object, maximum: int) -> int:
     """The ``n`` option: a positive whole number no larger than ``maximum``."""
-    n = _parse_int("n", value)
+    n = parse_int("n", value)
     if not 1 <= n <= maximum:
         raise ValueError(f"n must be between 1 and {maximum:,}, got {n}")
     return n
 
 
-def _generator(seed: int) -> torch.Generator:
+def seeded_generator(seed: int) -> torch.Generator:
     return torch.Generator(device="cpu").manual_seed(int(seed))
 
 
-def _uniform(g: torch.Generator, shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
+def uniform(g: torch.Generator, shape: tuple[int, ...], lo: float, hi: float) -> torch.Tensor:
     return torch.rand(shape, generator=g) * (hi - lo) + lo

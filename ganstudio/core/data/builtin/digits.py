@@ -14,10 +14,10 @@ import torch.nn.functional as F
 
 from ganstudio.core.data.builtin.common import (
     MAX_IMAGES,
-    _check_options,
-    _generator,
-    _parse_count,
-    _uniform,
+    check_options,
+    parse_count,
+    seeded_generator,
+    uniform,
 )
 from ganstudio.core.data.dataset import (
     IMAGES,
@@ -44,7 +44,7 @@ _DIGIT_LIMIT = 12.0  # keep the ink within this many pixels of the centre after 
 
 
 @functools.lru_cache(maxsize=1)
-def _digit_templates() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def digit_templates() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Render every digit at each (font size, stroke width) variant.
 
     Returns (templates (K, 1, T, T) float in [0, 1], digit (K,), centre of mass (K, 2) and
@@ -99,19 +99,19 @@ def digits(seed: int = 0, n: object = 60_000, **extra: object) -> Dataset:
     rotation (+-15 deg), slant, scale, aspect, a pixel or two of shift and a smooth elastic
     wobble. The ink is kept at least 2 px from the edges (bar the wobble).
     """
-    _check_options("digits", extra, ("n",))
-    count = _parse_count(n, MAX_IMAGES)
+    check_options("digits", extra, ("n",))
+    count = parse_count(n, MAX_IMAGES)
     start = time.perf_counter()
-    templates, _, com, box = _digit_templates()
-    g = _generator(seed)
+    templates, _, com, box = digit_templates()
+    g = seeded_generator(seed)
 
     labels = torch.randint(10, (count,), generator=g)
     index = torch.randint(len(_VARIANTS), (count,), generator=g) * 10 + labels
-    angle = _uniform(g, (count,), -15.0, 15.0) * (math.pi / 180.0)
-    shear = _uniform(g, (count,), -0.25, 0.25)
-    scale = _uniform(g, (count,), 0.85, 1.05)
-    aspect = _uniform(g, (count,), 0.8, 1.15)
-    shift = _uniform(g, (count, 2), -1.5, 1.5)
+    angle = uniform(g, (count,), -15.0, 15.0) * (math.pi / 180.0)
+    shear = uniform(g, (count,), -0.25, 0.25)
+    scale = uniform(g, (count,), 0.85, 1.05)
+    aspect = uniform(g, (count,), 0.8, 1.15)
+    shift = uniform(g, (count, 2), -1.5, 1.5)
 
     # Inverse map from output pixels u (relative to the centre) to template pixels p:
     # p = com + k * M (u - shift), with k template pixels per output pixel.

@@ -20,9 +20,9 @@ import torch
 
 from ganstudio.core.data.builtin.common import (
     MAX_POINTS,
-    _check_options,
-    _generator,
-    _parse_count,
+    check_options,
+    parse_count,
+    seeded_generator,
 )
 from ganstudio.core.data.dataset import (
     POINTS,
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def _mixture(name: str, centres: np.ndarray, sigma: float, n: int, seed: int) -> Dataset:
     """n samples from an equal-weight Gaussian mixture; labels are the mode indices."""
-    g = _generator(seed)
+    g = seeded_generator(seed)
     c = torch.from_numpy(centres.astype(np.float32))
     labels = torch.randint(len(centres), (n,), generator=g)
     data = c[labels] + sigma * torch.randn((n, 2), generator=g)
@@ -70,14 +70,14 @@ def grid25_centres() -> np.ndarray:
 
 def ring8(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
     """8 Gaussians (sigma 0.01) evenly spaced on the unit circle."""
-    _check_options("ring8", extra, ("n",))
-    return _mixture("ring8", ring8_centres(), 0.01, _parse_count(n, MAX_POINTS), seed)
+    check_options("ring8", extra, ("n",))
+    return _mixture("ring8", ring8_centres(), 0.01, parse_count(n, MAX_POINTS), seed)
 
 
 def grid25(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
     """25 Gaussians (sigma 0.05) on the 5x5 grid {-4, -2, 0, 2, 4}^2."""
-    _check_options("grid25", extra, ("n",))
-    return _mixture("grid25", grid25_centres(), 0.05, _parse_count(n, MAX_POINTS), seed)
+    check_options("grid25", extra, ("n",))
+    return _mixture("grid25", grid25_centres(), 0.05, parse_count(n, MAX_POINTS), seed)
 
 
 def spiral(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
@@ -86,9 +86,9 @@ def spiral(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
     Points are spread evenly along the arms (density along the curve is uniform); labels
     are the arm (0 or 1).
     """
-    _check_options("spiral", extra, ("n",))
-    count = _parse_count(n, MAX_POINTS)
-    g = _generator(seed)
+    check_options("spiral", extra, ("n",))
+    count = parse_count(n, MAX_POINTS)
+    g = seeded_generator(seed)
     arm = torch.randint(2, (count,), generator=g)
     u = torch.rand(count, generator=g, dtype=torch.float64)
     # Radius r = a + b*t for t in [0, 1]; arc length grows like r, so draw t with density
@@ -115,9 +115,9 @@ def moons(seed: int = 0, n: object = 100_000, **extra: object) -> Dataset:
     Label 0 is the upper moon (cos t, sin t), label 1 the lower (1 - cos t, 0.5 - sin t),
     both shifted by (-0.5, -0.25) so the set is centred on the origin.
     """
-    _check_options("moons", extra, ("n",))
-    count = _parse_count(n, MAX_POINTS)
-    g = _generator(seed)
+    check_options("moons", extra, ("n",))
+    count = parse_count(n, MAX_POINTS)
+    g = seeded_generator(seed)
     labels = torch.randint(2, (count,), generator=g)
     t = torch.rand(count, generator=g, dtype=torch.float64) * math.pi
     lower = labels == 1

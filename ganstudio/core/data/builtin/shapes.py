@@ -12,11 +12,11 @@ import torch
 
 from ganstudio.core.data.builtin.common import (
     MAX_IMAGES,
-    _check_options,
-    _generator,
-    _parse_count,
-    _parse_int,
-    _uniform,
+    check_options,
+    parse_count,
+    parse_int,
+    seeded_generator,
+    uniform,
 )
 from ganstudio.core.data.dataset import (
     IMAGES,
@@ -112,21 +112,21 @@ def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tens
     return v[..., None] - v[..., None] * s[..., None] * ramp
 
 
-def _shape_colours(
+def shape_colours(
     g: torch.Generator, count: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Background end colours (two, muted) and a fill colour that stands out from both."""
     hue = torch.rand(count, generator=g)
-    c1 = _hsv_to_rgb(hue, _uniform(g, (count,), 0.05, 0.6), _uniform(g, (count,), 0.1, 0.95))
-    hue2 = (hue + _uniform(g, (count,), -0.2, 0.2)) % 1.0
-    c2 = _hsv_to_rgb(hue2, _uniform(g, (count,), 0.05, 0.6), _uniform(g, (count,), 0.1, 0.95))
+    c1 = _hsv_to_rgb(hue, uniform(g, (count,), 0.05, 0.6), uniform(g, (count,), 0.1, 0.95))
+    hue2 = (hue + uniform(g, (count,), -0.2, 0.2)) % 1.0
+    c2 = _hsv_to_rgb(hue2, uniform(g, (count,), 0.05, 0.6), uniform(g, (count,), 0.1, 0.95))
     # Several candidate fills per image; keep the first far enough from both background
     # colours, or failing that the farthest.
     tries = 16
     fills = _hsv_to_rgb(
         torch.rand((count, tries), generator=g),
-        _uniform(g, (count, tries), 0.45, 1.0),
-        _uniform(g, (count, tries), 0.35, 1.0),
+        uniform(g, (count, tries), 0.45, 1.0),
+        uniform(g, (count, tries), 0.35, 1.0),
     )
     dist = torch.minimum((fills - c1[:, None]).norm(dim=-1), (fills - c2[:, None]).norm(dim=-1))
     ok = dist > 0.5
@@ -137,7 +137,7 @@ def _shape_colours(
 
 def _parse_size(value: object) -> int:
     try:
-        s = _parse_int("size", value)
+        s = parse_int("size", value)
     except ValueError:
         raise ValueError(f"size must be 32 or 64, got {value!r}") from None
     if s not in SHAPE_SIZES:
@@ -153,14 +153,14 @@ def shapes(seed: int = 0, n: object = 20_000, size: object = 32, **extra: object
     gradient in a random direction, sometimes with faint stripes, plus light noise.
     Labels are the shape type (see SHAPE_NAMES).
     """
-    _check_options("shapes", extra, ("n", "size"))
+    check_options("shapes", extra, ("n", "size"))
     s = _parse_size(size)
-    count = _parse_count(n, MAX_IMAGES)
+    count = parse_count(n, MAX_IMAGES)
     start = time.perf_counter()
-    g = _generator(seed)
+    g = seeded_generator(seed)
 
     labels = torch.randint(len(SHAPE_NAMES), (count,), generator=g)
-    radius = _uniform(g, (count,), 0.2, 0.4) * s
+    radius = uniform(g, (count,), 0.2, 0.4) * s
     # Keep the whole shape inside the image: centre at least radius + 1 px from the edges.
     centre = (
         radius[:, None]
@@ -168,14 +168,14 @@ def shapes(seed: int = 0, n: object = 20_000, size: object = 32, **extra: object
         + torch.rand((count, 2), generator=g) * (s - 2.0 * (radius[:, None] + 1.0))
     )
     angle = torch.rand(count, generator=g) * (2.0 * math.pi)
-    c1, c2, fill = _shape_colours(g, count)
+    c1, c2, fill = shape_colours(g, count)
     grad_angle = torch.rand(count, generator=g) * (2.0 * math.pi)
     striped = torch.rand(count, generator=g) < 0.3
-    stripe_amp = torch.where(striped, _uniform(g, (count,), 0.02, 0.06), torch.zeros(count))
-    stripe_freq = _uniform(g, (count,), 3.0, 8.0) * (2.0 * math.pi / s)
+    stripe_amp = torch.where(striped, uniform(g, (count,), 0.02, 0.06), torch.zeros(count))
+    stripe_freq = uniform(g, (count,), 3.0, 8.0) * (2.0 * math.pi / s)
     stripe_angle = torch.rand(count, generator=g) * (2.0 * math.pi)
     stripe_phase = torch.rand(count, generator=g) * (2.0 * math.pi)
-    noise_amp = _uniform(g, (count,), 0.0, 0.025)
+    noise_amp = uniform(g, (count,), 0.0, 0.025)
 
     axis = torch.arange(s, dtype=torch.float32) + 0.5  # pixel centres
     px = axis[None, None, :]
