@@ -37,7 +37,7 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from ganstudio.bench.window import _spin
+    from ganstudio.bench.window import spin
     from ganstudio.gui.engine import open_model_task
     from ganstudio.gui.explore.panel import ExplorerPanel
 
@@ -63,7 +63,7 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
 
     panel._show_current, panel._show_grid = show_current, show_grid
     panel.set_model(opened)
-    _spin(app, lambda: bool(latencies) and bool(grid_times), 120)
+    spin(app, lambda: bool(latencies) and bool(grid_times), 120)
     latencies.clear()
     row = panel.dim_rows[0]
     moves = [0]
@@ -78,16 +78,16 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
     timer.setInterval(16)
     timer.timeout.connect(move)
     timer.start()
-    _spin(app, lambda: moves[0] >= len(positions), seconds + 30)
+    spin(app, lambda: moves[0] >= len(positions), seconds + 30)
     timer.stop()
-    _spin(app, lambda: not panel.renderer._worker._pending, 30)
+    spin(app, lambda: not panel.renderer._worker._pending, 30)
     slider = np.asarray(latencies) * 1000
     panel.browse.rows.setValue(8)
     panel.browse.cols.setValue(8)
     grid_times.clear()
     for i in range(grids):
         panel.browse.start_seed.setValue(1000 + 64 * i)
-        _spin(app, lambda i=i: len(grid_times) > i, 60)
+        spin(app, lambda i=i: len(grid_times) > i, 60)
     grid = np.asarray(grid_times) * 1000
     panel.close_renderer()
     panel.close()

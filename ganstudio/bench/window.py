@@ -117,10 +117,10 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     window.ask_save_on_close = lambda: "discard"
     window.resize(1440, 900)
     window.show()
-    _spin(app, lambda: window.devices is not None and window.data is not None, 120)
+    spin(app, lambda: window.devices is not None and window.data is not None, 120)
     panel = window.setup
     panel.select_dataset(fields["dataset"])
-    _spin(app, lambda: window.data is not None and window.data.spec == fields["dataset"], 300)
+    spin(app, lambda: window.data is not None and window.data.spec == fields["dataset"], 300)
     for name, value in fields.items():
         if name in ("steps", "width", "batch_size", "seed"):
             getattr(panel, name).setValue(value)
@@ -143,18 +143,18 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     heartbeat.setInterval(max(1, heartbeat_ms))
     heartbeat.timeout.connect(tick)
     window.start_action.trigger()
-    _spin(app, lambda: bool(marks), 120)
+    spin(app, lambda: bool(marks), 120)
     clock.start()
     if heartbeat_ms > 0:
         heartbeat.start()
     t_begin = time.perf_counter()
-    _spin(app, lambda: time.perf_counter() - t_begin > warmup, warmup + 5)
+    spin(app, lambda: time.perf_counter() - t_begin > warmup, warmup + 5)
     measuring[0] = True
-    _spin(app, lambda: time.perf_counter() - t_begin > warmup + seconds, warmup + seconds + 5)
+    spin(app, lambda: time.perf_counter() - t_begin > warmup + seconds, warmup + seconds + 5)
     measuring[0] = False
     heartbeat.stop()
     window.session.stop(save=False)
-    _spin(app, lambda: window.session.state == "idle", 60)
+    spin(app, lambda: window.session.state == "idle", 60)
     batch = int(window.started_info.config["batch_size"]) * int(
         window.started_info.config["d_steps"]
     )
@@ -163,7 +163,7 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     return _rate(marks, warmup, batch), np.maximum(np.asarray(gaps, dtype=np.float64), 0.0)
 
 
-def _spin(app, done: Callable[[], bool], timeout: float) -> None:
+def spin(app, done: Callable[[], bool], timeout: float) -> None:
     """Run the Qt event loop (as app.exec would) until ``done()`` or the timeout."""
     from PySide6.QtCore import QEventLoop, QTimer
 
