@@ -73,7 +73,7 @@ def distributed_table(
     seconds: float = 10.0,
     repeats: int = 3,
     print_fn: PrintFn = print,
-) -> dict:
+) -> dict[str, float]:
     """Images/s of a plain trainer and of the same settings in a torchrun job (see above).
     ``batch``: the global batch of the job; the plain trainer takes one process's share."""
     launched = distributed.launched_by_torchrun()
@@ -105,9 +105,9 @@ def distributed_table(
         rates: dict[str, list[float]] = {"plain": [], "job": []}
         for i in range(repeats):  # alternate the order: no side gains from going first
             for name in ("plain", "job") if i % 2 == 0 else ("job", "plain"):
-                t = plain if name == "plain" else job
-                images = steps * t.config.batch_size  # the job's: all processes together
-                rates[name].append(images / _timed(t, steps))
+                trainer = plain if name == "plain" else job
+                images = steps * trainer.resolved.batch_size  # the job's: all processes together
+                rates[name].append(images / _timed(trainer, steps))
         p, j = statistics.median(rates["plain"]), statistics.median(rates["job"])
         ratio = j / (n * p)
         say(f"{'':<34}{'images/s':>12}")

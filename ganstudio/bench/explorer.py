@@ -40,6 +40,7 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
     from ganstudio.bench.window import spin
     from ganstudio.gui.engine import open_model_task
     from ganstudio.gui.explore.panel import ExplorerPanel
+    from ganstudio.gui.explore.render_thread import RenderResult
 
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,19 +50,16 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
     panel.show()
     latencies: list[float] = []
     grid_times: list[float] = []
-    original_current, original_grid = panel._show_current, panel._show_grid
 
-    def show_current(result) -> None:
-        original_current(result)
-        panel.view.repaint()
-        latencies.append(time.perf_counter() - result.requested_at)
+    def shown(result: RenderResult) -> None:  # just drawn: paint it now, then time it
+        if result.purpose == "current":
+            panel.view.repaint()
+            latencies.append(time.perf_counter() - result.requested_at)
+        elif result.purpose == "grid":
+            panel.browse.view.repaint()
+            grid_times.append(time.perf_counter() - result.requested_at)
 
-    def show_grid(result) -> None:
-        original_grid(result)
-        panel.browse.view.repaint()
-        grid_times.append(time.perf_counter() - result.requested_at)
-
-    panel._show_current, panel._show_grid = show_current, show_grid
+    panel.picture_shown.connect(shown)
     panel.set_model(opened)
     spin(app, lambda: bool(latencies) and bool(grid_times), 120)
     latencies.clear()
@@ -80,14 +78,18 @@ def explorer_table(seconds: float = 5.0, grids: int = 5, print_fn: Callable = pr
     timer.start()
     spin(app, lambda: moves[0] >= len(positions), seconds + 30)
     timer.stop()
-    spin(app, lambda: not panel.renderer._worker._pending, 30)
+    spin(app, lambda: not panel.renderer.has_pending(), 30)
     slider = np.asarray(latencies) * 1000
     panel.browse.rows.setValue(8)
     panel.browse.cols.setValue(8)
     grid_times.clear()
+
+    def grids_timed(count: int) -> Callable[[], bool]:
+        return lambda: len(grid_times) >= count
+
     for i in range(grids):
         panel.browse.start_seed.setValue(1000 + 64 * i)
-        spin(app, lambda i=i: len(grid_times) > i, 60)
+        spin(app, grids_timed(i + 1), 60)
     grid = np.asarray(grid_times) * 1000
     panel.close_renderer()
     panel.close()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from ganstudio.core.config import TrainConfig
-from ganstudio.core.data import load_dataset
+from ganstudio.core.data import Dataset, load_dataset
 from ganstudio.core.device import pick_device
 from ganstudio.core.quality.monitor import QualityMonitor
 from ganstudio.core.training.loop import run_training
@@ -29,7 +29,7 @@ from ganstudio.core.training.trainer import Trainer
 PrintFn = Callable[[str], None]
 
 
-def _run(cfg: TrainConfig, data, seconds: float, monitor: QualityMonitor | None) -> float:
+def _run(cfg: TrainConfig, data: Dataset, seconds: float, monitor: QualityMonitor | None) -> float:
     trainer = Trainer(cfg, data)
     trainer.train_step()  # warm-up outside the clock
     trainer.flush_report()
@@ -38,7 +38,7 @@ def _run(cfg: TrainConfig, data, seconds: float, monitor: QualityMonitor | None)
     timer.start()
     run_training(trainer, tasks=(monitor,) if monitor else ())
     timer.cancel()
-    return (trainer.step - first) * trainer.config.batch_size / (time.perf_counter() - start)
+    return (trainer.step - first) * trainer.resolved.batch_size / (time.perf_counter() - start)
 
 
 def metrics_table(
@@ -46,11 +46,11 @@ def metrics_table(
     seconds: float = 30.0,
     repeats: int = 3,
     print_fn: PrintFn = print,
-) -> list[dict]:
+) -> list[dict[str, str | float]]:
     data = load_dataset(dataset, seed=0)
     cfg = TrainConfig(dataset=dataset, steps=10**9, device="auto")
     print_fn(f"{dataset}: {seconds:.0f} s per run, {repeats} repeats, alternating")
-    rows = []
+    rows: list[dict[str, str | float]] = []
     old = os.environ.get("GANSTUDIO_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
         os.environ["GANSTUDIO_CACHE_DIR"] = cache
@@ -71,18 +71,21 @@ def metrics_table(
                     watched.append(_run(cfg, data, seconds, monitor))
                     shares.append(monitor.share())
                     plain.append(_run(cfg, data, seconds, None))
-                row = {
-                    "phase": phase,
-                    "plain": statistics.median(plain),
-                    "monitored": statistics.median(watched),
-                    "share": statistics.median(shares),
-                }
-                row["ratio"] = row["monitored"] / row["plain"]
-                rows.append(row)
+                rate, monitored = statistics.median(plain), statistics.median(watched)
+                share, ratio = statistics.median(shares), monitored / rate
+                rows.append(
+                    {
+                        "phase": phase,
+                        "plain": rate,
+                        "monitored": monitored,
+                        "share": share,
+                        "ratio": ratio,
+                    }
+                )
                 print_fn(
-                    f"  {phase:<11} plain {row['plain']:8.0f} img/s   monitored "
-                    f"{row['monitored']:8.0f} img/s   ratio {row['ratio']:.3f}   "
-                    f"monitor's own share {row['share']:.1%}"
+                    f"  {phase:<11} plain {rate:8.0f} img/s   monitored "
+                    f"{monitored:8.0f} img/s   ratio {ratio:.3f}   "
+                    f"monitor's own share {share:.1%}"
                 )
         finally:
             if old is None:

@@ -26,6 +26,7 @@ def write_pngs(folder: Path, n: int, seed: int = 0) -> None:
     """n 64x64 RGB PNGs of built-in shapes, in 10 subfolders (classes by shape)."""
     data = shapes(seed=seed, n=n, size=64)
     pixels = data.data.numpy().transpose(0, 2, 3, 1)
+    assert data.labels is not None  # the built-in shapes are labelled by shape
     labels = data.labels.numpy()
     for k in range(n):
         sub = folder / f"class{labels[k]}"
@@ -33,7 +34,9 @@ def write_pngs(folder: Path, n: int, seed: int = 0) -> None:
         Image.fromarray(np.ascontiguousarray(pixels[k])).save(sub / f"{k:06d}.png")
 
 
-def prepare_table(n: int = 10_000, workers: int | None = None, print_fn: PrintFn = print) -> dict:
+def prepare_table(
+    n: int = 10_000, workers: int | None = None, print_fn: PrintFn = print
+) -> dict[str, float]:
     """Seconds and images/s of a first (uncached) and a second (cached) preparation."""
     workers = workers or prepare.default_workers()
     with tempfile.TemporaryDirectory(prefix="ganstudio-bench-") as tmp:

@@ -20,6 +20,7 @@ from torch import nn
 from ganstudio.core.config import TrainConfig
 from ganstudio.core.data import load_dataset
 from ganstudio.core.device import pick_device
+from ganstudio.core.training.events import Preview
 from ganstudio.core.training.loop import run_training
 from ganstudio.core.training.trainer import Trainer
 
@@ -31,7 +32,9 @@ PrintFn = Callable[[str], None]
 # (nz=100, ngf=ndf=64, BCELoss on a Sigmoid output, .item() calls each iteration).
 
 
-def _example_networks(nc: int, nz: int = 100, ngf: int = 64, ndf: int = 64):
+def _example_networks(
+    nc: int, nz: int = 100, ngf: int = 64, ndf: int = 64
+) -> tuple[nn.Module, nn.Module]:
     netG = nn.Sequential(
         nn.ConvTranspose2d(nz, ngf * 8, 4, 1, 0, bias=False),
         nn.BatchNorm2d(ngf * 8),
@@ -64,11 +67,10 @@ def _example_networks(nc: int, nz: int = 100, ngf: int = 64, ndf: int = 64):
         nn.Sigmoid(),
     )
 
-    def weights_init(m):
-        name = m.__class__.__name__
-        if name.find("Conv") != -1:
+    def weights_init(m: nn.Module) -> None:  # the classes whose names the example matches
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight.data, 0.0, 0.02)
-        elif name.find("BatchNorm") != -1:
+        elif isinstance(m, nn.BatchNorm2d):
             nn.init.normal_(m.weight.data, 1.0, 0.02)
             nn.init.constant_(m.bias.data, 0)
 
@@ -134,7 +136,7 @@ def speed_table(
     steps: int | None = None,
     repeats: int = 3,
     print_fn: PrintFn = print,
-) -> dict:
+) -> dict[str, float | str]:
     """Images/s of our engine and of the example loop, alternating, median of repeats."""
     dev = pick_device(device)
     steps = steps or (200 if dev.type == "cuda" else 8)
@@ -205,7 +207,7 @@ def _coverage_run(job: tuple[str, int, int | None]) -> tuple[str, int, int, int,
         cfg = cfg.with_updates(steps=steps)
     trainer = Trainer(cfg)
     t0 = time.perf_counter()
-    last = []
+    last: list[Preview] = []
     outcome = run_training(trainer, on_preview=last.append)
     cov = last[-1].coverage
     if not outcome.ok or cov is None:
@@ -219,7 +221,7 @@ def quality_table(
     datasets: list[str] | tuple[str, ...] = ("ring8", "grid25"),
     print_fn: PrintFn = print,
     workers: int | None = None,
-) -> dict:
+) -> dict[str, dict[str, float]]:
     """Train each dataset with default settings over `seeds` seeds; print coverage per run."""
     jobs = [(d, s, steps) for d in datasets for s in range(seeds)]
     workers = workers or max(1, min(len(jobs), os.cpu_count() or 1))
@@ -228,14 +230,14 @@ def quality_table(
         f"{workers} worker process(es)"
     )
     ctx = mp.get_context("spawn")
-    results: dict[str, list] = {d: [] for d in datasets}
+    results: dict[str, list[tuple[int, int, int, float, float]]] = {d: [] for d in datasets}
     with ctx.Pool(workers) as pool:
         for d, s, got, n, hq, secs in pool.imap_unordered(_coverage_run, jobs):
             results[d].append((s, got, n, hq, secs))
             print_fn(
                 f"  {d:<8} seed {s:>2}: {got}/{n} modes, {hq:6.1%} high quality ({secs:.0f} s)"
             )
-    summary = {}
+    summary: dict[str, dict[str, float]] = {}
     print_fn("")
     print_fn(f"{'dataset':<10}{'runs':>6}{'all modes':>11}{'modes (mean)':>14}{'HQ (mean)':>11}")
     for d in datasets:

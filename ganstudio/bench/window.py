@@ -17,10 +17,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ganstudio.core.training.loop import run_training
+
+if TYPE_CHECKING:
+    from ganstudio.core.training.events import Preview, Report
 
 
 def startup_times(repeats: int = 3) -> list[float]:
@@ -37,7 +41,7 @@ def startup_times(repeats: int = 3) -> list[float]:
             env=env,
             text=True,
         )
-        line = proc.stdout.readline()
+        line = proc.stdout.readline() if proc.stdout is not None else ""
         times.append(time.perf_counter() - t0)
         proc.wait(timeout=120)
         if "window visible" not in line:
@@ -82,18 +86,21 @@ def _train_headless(fields: dict, seconds: float, warmup: float) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         writer = RunWriter(tmp, trainer)
 
-        def on_report(r) -> None:
+        def on_report(r: Report) -> None:
             writer.on_report(r)
             marks.append((time.perf_counter(), r.step))
+
+        def on_preview(p: Preview) -> None:
+            writer.on_preview(p)
 
         timer = threading.Timer(warmup + seconds, trainer.control.stop)
         timer.start()
         try:
-            outcome = run_training(trainer, on_report=on_report, on_preview=writer.on_preview)
+            outcome = run_training(trainer, on_report=on_report, on_preview=on_preview)
         finally:
             timer.cancel()
         writer.finish(outcome)
-    return _rate(marks, warmup, trainer.config.batch_size * trainer.config.d_steps)
+    return _rate(marks, warmup, trainer.resolved.batch_size * trainer.resolved.d_steps)
 
 
 def _rate(marks: list[tuple[float, int]], warmup: float, images_per_step: int) -> float:
@@ -119,12 +126,12 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     window.show()
     spin(app, lambda: window.devices is not None and window.data is not None, 120)
     panel = window.setup
-    panel.select_dataset(fields["dataset"])
+    panel.dataset.select_dataset(fields["dataset"])
     spin(app, lambda: window.data is not None and window.data.spec == fields["dataset"], 300)
     for name, value in fields.items():
         if name in ("steps", "width", "batch_size", "seed"):
             getattr(panel, name).setValue(value)
-    window._validate()
+    window._validate()  # at once, not after the panel's pause for typing
     marks: list[tuple[float, int]] = []
     window.session.report.connect(lambda r: marks.append((time.perf_counter(), r.step)))
     gaps: list[float] = []
@@ -142,7 +149,7 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(max(1, heartbeat_ms))
     heartbeat.timeout.connect(tick)
-    window.start_action.trigger()
+    window.commands.start.trigger()
     spin(app, lambda: bool(marks), 120)
     clock.start()
     if heartbeat_ms > 0:
@@ -155,9 +162,10 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     heartbeat.stop()
     window.session.stop(save=False)
     spin(app, lambda: window.session.state == "idle", 60)
-    batch = int(window.started_info.config["batch_size"]) * int(
-        window.started_info.config["d_steps"]
-    )
+    started = window.latest.started
+    if started is None:
+        raise RuntimeError("the window's run did not start")
+    batch = int(started.config["batch_size"]) * int(started.config["d_steps"])
     window.close()
     marks = [(t, s) for t, s in marks if t >= t_begin]
     return _rate(marks, warmup, batch), np.maximum(np.asarray(gaps, dtype=np.float64), 0.0)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING, TextIO
 
 from ganstudio.core.durations import format_duration as _fmt_time
 from ganstudio.core.errors import UserError
 from ganstudio.core.runs.layout import dataset_name  # noqa: F401  (re-exported)
+
+if TYPE_CHECKING:
+    from ganstudio.core.data.dataset import Dataset
 
 
 class CLIError(UserError):
@@ -18,7 +22,7 @@ class Progress:
     """A one-line progress bar with ETA on a terminal; a line every few seconds otherwise."""
 
     def __init__(
-        self, total: int, stream=sys.stderr, enabled: bool = True, label: str = "step"
+        self, total: int, stream: TextIO = sys.stderr, enabled: bool = True, label: str = "step"
     ) -> None:
         self.total = max(1, total)
         self.label = label
@@ -61,7 +65,7 @@ class Progress:
             self.stream.flush()
 
 
-def load_with_progress(spec: str, seed: int, quiet: bool):
+def load_with_progress(spec: str, seed: int, quiet: bool) -> Dataset:
     """load_dataset with a progress bar while pictures are prepared."""
     from ganstudio.core.data import load_dataset
 

@@ -10,12 +10,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ganstudio.cli.common import CLIError, Progress, load_with_progress
 
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
 
-def register(sub) -> None:
+    from ganstudio.core.data.dataset import Dataset
+    from ganstudio.core.quality.evaluation import Evaluator
+    from ganstudio.core.quality.inception import InceptionV3
+
+
+def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser(
         "eval",
         help="measure sample quality against the real data (FD, KID, precision, recall)",
@@ -65,7 +75,7 @@ def _model_path(path: str) -> Path:
     return find_checkpoint(p) if p.is_dir() else p
 
 
-def _shape_text(shape) -> str:
+def _shape_text(shape: Sequence[int]) -> str:
     return "2-D points" if len(shape) == 1 else "x".join(str(s) for s in shape) + " images"
 
 
@@ -148,7 +158,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_inception(path: str, device):
+def _load_inception(path: str, device: torch.device) -> InceptionV3:
     try:
         from ganstudio.core.quality import inception
     except ImportError:
@@ -159,13 +169,29 @@ def _load_inception(path: str, device):
         raise CLIError(str(exc)) from None
 
 
-def _inception(args, model, dataset, evaluator, samples, device) -> dict:
+def _bar_progress(bar: Progress) -> Callable[[int, int], None]:
+    """A progress callback (done, total) that moves ``bar``."""
+
+    def update(done: int, total: int) -> None:
+        bar.update(done, force=done >= total)
+
+    return update
+
+
+def _inception(
+    args: argparse.Namespace,
+    model: InceptionV3,
+    dataset: Dataset,
+    evaluator: Evaluator,
+    samples: np.ndarray,
+    device: torch.device,
+) -> dict[str, Any]:
     """Standard FID (generated and real B against real A) and Inception Scores."""
     from ganstudio.core.quality import inception
     from ganstudio.core.quality.metrics import frechet_distance
 
     data = dataset.data
-    sets = {
+    sets: dict[str, np.ndarray | torch.Tensor] = {
         "real A": data[evaluator.real_a.to(data.device)].cpu(),
         "real B": data[evaluator.real_b.to(data.device)].cpu(),
         "generated": samples,
@@ -174,7 +200,7 @@ def _inception(args, model, dataset, evaluator, samples, device) -> dict:
     for name, images in sets.items():
         bar = Progress(len(images), enabled=not args.quiet, label=f"inception {name}")
         outputs[name] = inception.inception_outputs(
-            model, images, device=device, progress=lambda d, t, b=bar: b.update(d, force=d >= t)
+            model, images, device=device, progress=_bar_progress(bar)
         )
         bar.close()
     (fa, _), (fb, pb), (fg, pg) = outputs["real A"], outputs["real B"], outputs["generated"]
@@ -192,7 +218,7 @@ def _inception(args, model, dataset, evaluator, samples, device) -> dict:
     }
 
 
-def _inception_text(s: dict) -> str:
+def _inception_text(s: dict[str, Any]) -> str:
     return (
         f"\nstandard Inception ({Path(s['weights']).name}, {s['n']} samples):\n"
         f"  FID {s['fid']:.2f} (floor, real against real: {s['fid_floor']:.2f}); lower is better\n"

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganstudio.cli.common import CLIError, parse_grid
+
+if TYPE_CHECKING:
+    from ganstudio.core.modelfile import GeneratorFile
 
 # Output formats of `ganstudio export MODEL --FORMAT OUT`: option name -> what it writes.
 FORMATS = {"onnx": ("OUT.onnx", "the generator as an ONNX model: input z, output samples")}
@@ -18,8 +23,14 @@ KINDS = ("grid", "interpolation", "reproduce")
 
 # Options of each kind, with their defaults; an option given to a kind that does not use
 # it is an error rather than silently ignored.
-_GRID = {"grid": "8x8", "seed": 0, "truncation": 1.0, "padding": 2, "background": "202020"}
-_INTERPOLATION = {
+_GRID: dict[str, object] = {
+    "grid": "8x8",
+    "seed": 0,
+    "truncation": 1.0,
+    "padding": 2,
+    "background": "202020",
+}
+_INTERPOLATION: dict[str, object] = {
     "seeds": None,
     "steps": 24,
     "mode": "slerp",
@@ -28,7 +39,7 @@ _INTERPOLATION = {
     "loop": False,
     "truncation": 1.0,
 }
-OPTIONS = {
+OPTIONS: dict[str | None, dict[str, object]] = {
     None: {"onnx": None, "opset": None},
     "grid": _GRID | {"upscale": 1, "output": None},
     "interpolation": _INTERPOLATION | {"upscale": 1, "output": None},
@@ -256,7 +267,7 @@ def _export_kind(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_image_model(path: str, load_generator):
+def _load_image_model(path: str, load_generator: Callable[[str], GeneratorFile]) -> GeneratorFile:
     from ganstudio.core.explore.exports import NOT_FOR_POINTS
 
     gen = load_generator(path)

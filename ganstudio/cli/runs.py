@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ganstudio.cli.common import CLIError
+
+if TYPE_CHECKING:
+    from ganstudio.core.runs.reader import RunSummary
 
 
 def _network(spec: dict) -> str:
@@ -95,7 +100,7 @@ def _fmt(v: float | None) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def _run_lines(runs) -> list[str]:
+def _run_lines(runs: Sequence[RunSummary]) -> list[str]:
     rows = [("RUN", "DATASET", "MODEL", "STEPS", "STATUS", "G LOSS", "D LOSS", "UPDATED")]
     for r in runs:
         rows.append(
@@ -129,7 +134,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     i = sub.add_parser(
         "info",
         help="describe a model file, a checkpoint or a run folder",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from ganstudio.cli.common import CLIError
@@ -266,7 +267,8 @@ def _train(args: argparse.Namespace, cluster: Cluster | None) -> int:
     control = TrainControl()
     sink = PrintingSink(args.quiet, cluster)
 
-    def on_signal(signum, frame):  # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save
+    # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         control.stop()
 
     # The handlers stay until the last file is written: a second signal (torchrun sends

@@ -49,18 +49,8 @@ class PrintingSink(RunSink):
             self.data_bar.close()
         cfg, data = info.config, info.dataset
         if not self.quiet:
-            extra = data.get("extra") or {}
-            if extra.get("skipped"):
-                first = extra["skipped_examples"][0]
-                print(
-                    f"  note: skipped {extra['skipped']} unreadable file(s), e.g. {first[0]} "
-                    f"({first[1]}); `ganstudio data inspect` lists them",
-                    file=sys.stderr,
-                )
-            if extra.get("detected_range"):
-                print(
-                    f"  note: pixel values detected as {extra['detected_range']}", file=sys.stderr
-                )
+            for note in info.data_notes:
+                print(f"  note: {note}", file=sys.stderr)
             print(
                 f"{data['count']} samples of shape {tuple(data['sample_shape'])}; "
                 f"{cfg['arch']} {cfg['loss']} on {info.device}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,10 +26,10 @@ from ganstudio.core.choices import (
 )
 from ganstudio.core.errors import UserError
 
-try:  # Python 3.11+
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover
-    import tomli as tomllib  # type: ignore[no-redef]
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 class ConfigError(UserError, ValueError):
@@ -133,6 +134,43 @@ class TrainConfig:
     def with_updates(self, **changes: Any) -> TrainConfig:
         """A copy with the given fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The settings ``resolve()`` fills in, as a resolved TrainConfig holds them: never None.
+
+    Read a resolved config's automatic choices from here (``Resolved.of(cfg)``) rather than
+    from the TrainConfig, whose fields may be None before ``resolve()``.
+    """
+
+    steps: int
+    batch_size: int
+    arch: str
+    latent_dim: int
+    width: int
+    d_norm: str
+    g_norm: str
+    pack: int
+    d_steps: int
+    r1_gamma: float
+    lr_g: float
+    lr_d: float
+    beta1_g: float
+    beta2_g: float
+    beta1_d: float
+    beta2_d: float
+    ema: float
+    lr_schedule: str
+
+    @staticmethod
+    def of(cfg: TrainConfig) -> Resolved:
+        """The choices of ``cfg``; ConfigError if ``resolve()`` has not filled them in."""
+        values = {f.name: getattr(cfg, f.name) for f in fields(Resolved)}
+        missing = [name for name, value in values.items() if value is None]
+        if missing:
+            raise ConfigError(f"the settings are not resolved: {', '.join(missing)} unset")
+        return Resolved(**values)
 
 
 _NUMERIC = {
@@ -332,7 +370,7 @@ def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
 def validate(cfg: TrainConfig) -> None:
     """Check a resolved config; raise ConfigError naming the first problem."""
 
-    def positive(name: str, value: float, integer: bool = False) -> None:
+    def positive(name: str, value: float | None, integer: bool = False) -> None:
         if value is None or not math.isfinite(value) or value <= 0:
             raise ConfigError(
                 f"{name} must be a positive {'integer' if integer else 'number'}, got {value}"
@@ -361,6 +399,7 @@ def validate(cfg: TrainConfig) -> None:
         v = getattr(cfg, name)
         if not 0.0 <= v < 1.0:
             raise ConfigError(f"{name} must be in [0, 1), got {v}")
+    r = Resolved.of(cfg)
     for name in ("hflip", "data_on_device", "amp", "channels_last"):
         value = getattr(cfg, name)
         if value is not None and not isinstance(value, bool):
@@ -369,21 +408,21 @@ def validate(cfg: TrainConfig) -> None:
         parse_policy(cfg.diffaugment)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if cfg.g_norm not in G_NORMS:
-        raise ConfigError(f"unknown generator norm {cfg.g_norm!r}; choose one of {G_NORMS}")
-    if cfg.lr_schedule not in LR_SCHEDULES:
+    if r.g_norm not in G_NORMS:
+        raise ConfigError(f"unknown generator norm {r.g_norm!r}; choose one of {G_NORMS}")
+    if r.lr_schedule not in LR_SCHEDULES:
         raise ConfigError(
-            f"unknown lr_schedule {cfg.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
+            f"unknown lr_schedule {r.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
         )
-    if not 0.0 <= cfg.ema < 1.0:
-        raise ConfigError(f"ema must be in [0, 1) (0 turns it off), got {cfg.ema}")
-    if cfg.r1_gamma < 0 or not math.isfinite(cfg.r1_gamma):
-        raise ConfigError(f"r1_gamma must be zero or positive, got {cfg.r1_gamma}")
-    if cfg.batch_size % cfg.pack:
+    if not 0.0 <= r.ema < 1.0:
+        raise ConfigError(f"ema must be in [0, 1) (0 turns it off), got {r.ema}")
+    if r.r1_gamma < 0 or not math.isfinite(r.r1_gamma):
+        raise ConfigError(f"r1_gamma must be zero or positive, got {r.r1_gamma}")
+    if r.batch_size % r.pack:
         raise ConfigError(
-            f"batch size {cfg.batch_size} must be a multiple of the packing degree {cfg.pack}"
+            f"batch size {r.batch_size} must be a multiple of the packing degree {r.pack}"
         )
-    if cfg.pack > 1 and cfg.arch != "mlp":
+    if r.pack > 1 and r.arch != "mlp":
         raise ConfigError("packing (PacGAN) is only available with the MLP discriminator")
-    if cfg.d_norm == "batch" and cfg.batch_size // cfg.pack < 2:
+    if r.d_norm == "batch" and r.batch_size // r.pack < 2:
         raise ConfigError("batch norm needs at least 2 samples per batch")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -34,8 +35,11 @@ class ModelSpec:
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
 
-def _register(name: str):
-    def deco(cls):
+_Net = TypeVar("_Net", bound=type[nn.Module])
+
+
+def _register(name: str) -> Callable[[_Net], _Net]:
+    def deco(cls: _Net) -> _Net:
         _REGISTRY[name] = cls
         return cls
 

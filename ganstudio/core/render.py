@@ -7,7 +7,7 @@ the command line and the exporters all accept.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ def make_grid(
     rows: int | None = None,
     cols: int | None = None,
     padding: int = 2,
-    background: tuple[int, int, int] = (32, 32, 32),
+    background: Sequence[int] = (32, 32, 32),
     upscale: int = 1,
 ) -> np.ndarray:
     """uint8 images (N, C, H, W) with C in {1, 3} -> one uint8 (H', W', 3) grid picture."""

@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ganstudio.core.data.dataset import Dataset, DatasetInfo
+    from ganstudio.core.modelfile import GeneratorFile
+    from ganstudio.core.training.events import Snapshot
 
 
 def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
@@ -27,8 +33,8 @@ def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
 @dataclass(frozen=True)
 class PreparedData:
     spec: str
-    dataset: object  # core Dataset, on the CPU
-    info: object  # core DatasetInfo
+    dataset: Dataset  # on the CPU
+    info: DatasetInfo
     summary: str
     picture: np.ndarray | None  # images: a grid of real samples
     points: np.ndarray | None  # 2-D: real points
@@ -53,7 +59,7 @@ def prepare_dataset_task(spec: str) -> Callable[[Callable[[int, int], None]], Pr
     return run
 
 
-def check_settings(fields: dict, info) -> tuple[dict | None, str]:
+def check_settings(fields: dict, info: DatasetInfo) -> tuple[dict | None, str]:
     """(resolved settings, a sentence) for the set-up panel; (None, reason) when invalid."""
     from ganstudio.core.config import ConfigError, TrainConfig, resolve
 
@@ -64,7 +70,7 @@ def check_settings(fields: dict, info) -> tuple[dict | None, str]:
     d = cfg.to_dict()
     d["_is_image"] = info.is_image
     verdict = (
-        f"Ready: {cfg.arch.upper()} with the {cfg.loss} loss, batch {cfg.batch_size}, "
+        f"Ready: {(cfg.arch or '?').upper()} with the {cfg.loss} loss, batch {cfg.batch_size}, "
         f"{cfg.steps:,} steps."
     )
     return d, verdict
@@ -73,7 +79,7 @@ def check_settings(fields: dict, info) -> tuple[dict | None, str]:
 @dataclass(frozen=True)
 class OpenedModel:
     path: str
-    generator: object  # core GeneratorFile
+    generator: GeneratorFile
     meta: dict
     picture: np.ndarray | None  # images: an 8x8 grid from seed 0
     points: np.ndarray | None  # 2-D: 2,500 samples from seed 0
@@ -94,7 +100,7 @@ def open_model_task(path: str) -> Callable[[Callable[[int, int], None]], OpenedM
     return run
 
 
-def save_snapshot(path: str, snapshot, meta: dict) -> None:
+def save_snapshot(path: str, snapshot: Snapshot, meta: dict) -> None:
     """Write a model file from a training snapshot (weights already on the CPU)."""
     from ganstudio.core.modelfile import save_generator
 

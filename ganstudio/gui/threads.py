@@ -120,7 +120,12 @@ class Task(QObject):
     failed = Signal(str)
     progress = Signal(int, int)
 
-    def __init__(self, fn: Callable[[Callable[[int, int], None]], Any], name: str, parent=None):
+    def __init__(
+        self,
+        fn: Callable[[Callable[[int, int], None]], Any],
+        name: str,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._worker = TaskWorker(fn)
         self._name = name
@@ -156,3 +161,39 @@ class Task(QObject):
     def _on_progress(self, done: int, total: int) -> None:
         if not self.cancelled:
             self.progress.emit(done, total)
+
+
+class TaskGroup(QObject):
+    """The window's background tasks: each is kept until it has answered, so the group can
+    say whether any still runs and cancel them all when the window closes."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.tasks: set[Task] = set()
+
+    def run(
+        self,
+        fn: Callable[[Callable[[int, int], None]], Any],
+        name: str,
+        done: Callable[[Any], object],
+        failed: Callable[[str], object],
+        progress: Callable[[int, int], object] | None = None,
+    ) -> Task:
+        """Start ``fn`` in a background thread; ``done(result)`` or ``failed(message)`` (and
+        ``progress(done, total)``) arrive in the GUI thread."""
+        task = Task(fn, name, self)
+        task.done.connect(done)
+        task.failed.connect(failed)
+        if progress is not None:
+            task.progress.connect(progress)
+        self.tasks.add(task)
+        task.done.connect(lambda _r: self.tasks.discard(task))
+        task.failed.connect(lambda _m: self.tasks.discard(task))
+        return task.start()
+
+    def any_running(self) -> bool:
+        return any(t.is_running() for t in self.tasks)
+
+    def cancel_all(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()

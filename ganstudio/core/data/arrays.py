@@ -19,7 +19,7 @@ import numpy as np
 CIFAR10_NAMES = re.compile(r"^(data_batch_\d+|test_batch)\.bin$")
 CIFAR100_NAMES = re.compile(r"^(train|test)\.bin$")
 IDX_IMAGES = re.compile(r"images[.-]idx3[.-]ubyte(\.gz)?$")
-_IDX_TYPES = {
+_IDX_TYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),
@@ -198,13 +198,13 @@ def to_uint8(a: np.ndarray, name: str) -> tuple[np.ndarray, str]:
     if a.dtype == np.bool_:
         return a.astype(np.uint8) * 255, "boolean (0/1 -> 0/255)"
     if np.issubdtype(a.dtype, np.integer):
-        hi, lo = int(a.max(initial=0)), int(a.min(initial=0))
-        if lo >= 0 and hi <= 255:
+        top, bottom = int(a.max(initial=0)), int(a.min(initial=0))
+        if bottom >= 0 and top <= 255:
             return a.astype(np.uint8), f"{a.dtype} [0, 255]"
-        if lo >= 0 and hi <= 65535:
+        if bottom >= 0 and top <= 65535:
             return ((a.astype(np.uint32) + 128) // 257).astype(np.uint8), f"{a.dtype} [0, 65535]"
         raise ValueError(
-            f"{name}: integer values span [{lo}, {hi}], expected [0, 255] or [0, 65535]"
+            f"{name}: integer values span [{bottom}, {top}], expected [0, 255] or [0, 65535]"
         )
     if not np.issubdtype(a.dtype, np.floating):
         raise ValueError(f"{name}: cannot use values of type {a.dtype} as pixels")
@@ -240,6 +240,7 @@ def load_arrays(found: ArrayFiles) -> ArrayData:
     fmt, files = found.format, found.files
     names: tuple[str, ...] = ()
     detected: str | None = None
+    labels: np.ndarray | None
     if fmt in ("cifar10", "cifar100"):
         data = [f for f in files if f.suffix == ".bin"]
         meta = next((f for f in files if f.suffix == ".txt"), None)

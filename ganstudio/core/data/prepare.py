@@ -165,7 +165,7 @@ def _fit(im: Image.Image, s: PrepSettings) -> Image.Image:
     nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     small = im.resize((nw, nh), RESAMPLE, reducing_gap=REDUCING_GAP)
     fill = s.background if im.mode == "RGB" else round(sum(s.background) / 3)
-    canvas = Image.new(im.mode, (t, t), fill)  # type: ignore[arg-type]
+    canvas = Image.new(im.mode, (t, t), fill)
     canvas.paste(small, ((t - nw) // 2, (t - nh) // 2))
     return canvas
 

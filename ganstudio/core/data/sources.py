@@ -116,13 +116,13 @@ class PictureSource:
 
 def _label(source: PictureSource, rels: list[str]) -> None:
     """Labels from first-level subfolders, when every picture is in one."""
-    tops = [r.split("/", 1)[0] if "/" in r else None for r in rels]
-    if not tops or any(t is None for t in tops):
+    if not rels or any("/" not in r for r in rels):
         return
-    names = sorted(set(tops))  # type: ignore[arg-type]
+    tops = [r.split("/", 1)[0] for r in rels]
+    names = sorted(set(tops))
     lookup = {n: k for k, n in enumerate(names)}
-    source.class_names = tuple(names)  # type: ignore[arg-type]
-    source.labels = [lookup[t] for t in tops]  # type: ignore[index]
+    source.class_names = tuple(names)
+    source.labels = [lookup[t] for t in tops]
 
 
 def _finish(source: PictureSource, found: list[PictureEntry], strip_wrapper: bool) -> None:

@@ -52,7 +52,7 @@ from ganstudio.core.render import make_grid, to_uint8
 
 MP4_HELP = "pip install imageio imageio-ffmpeg (or: pip install av)"
 NOT_FOR_POINTS = "grids and animations are for image models; this model makes 2-D points"
-_RENDER_BATCH = 256  # latents per forward pass: bounds memory, fixed so results repeat exactly
+_RENDER_BATCH = sampling.RENDER_BATCH  # the window renders in batches of this size too
 
 
 # ----------------------------------------------------------------------------------------
@@ -97,14 +97,14 @@ def render_grid(
     Cells beyond n stay background. Truncation is not applied here (see latent.truncate).
     """
     _check_image_model(gen)
-    z = _as_latents(gen, z, "grid latents")
+    zt = _as_latents(gen, z, "grid latents")
     if rows < 1 or cols < 1:
         raise ValueError(f"a grid needs at least 1 row and 1 column, not {rows}x{cols}")
-    if len(z) > rows * cols:
-        raise ValueError(f"{len(z)} images do not fit a {rows}x{cols} grid")
+    if len(zt) > rows * cols:
+        raise ValueError(f"{len(zt)} images do not fit a {rows}x{cols} grid")
     if padding < 0 or upscale < 1:
         raise ValueError("padding must be 0 or more and upscale 1 or more")
-    return make_grid(_images(gen, z), rows, cols, padding, tuple(background), upscale)
+    return make_grid(_images(gen, zt), rows, cols, padding, tuple(background), upscale)
 
 
 def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> np.ndarray:
@@ -113,7 +113,7 @@ def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> n
     z = _as_latents(gen, path_z, "frame latents")
     if upscale < 1:
         raise ValueError(f"upscale must be 1 or more, not {upscale}")
-    frames = None
+    frames: np.ndarray | None = None
     for start in range(0, len(z), _RENDER_BATCH):
         images = _images(gen, z[start : start + _RENDER_BATCH])
         if upscale > 1:
@@ -123,6 +123,7 @@ def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> n
         if frames is None:
             frames = np.empty((len(z), *images.shape[2:], 3), dtype=np.uint8)
         frames[start : start + len(images)] = images.transpose(0, 2, 3, 1)
+    assert frames is not None  # _as_latents accepts no empty set of latents
     return frames
 
 

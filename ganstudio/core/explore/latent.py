@@ -220,7 +220,9 @@ def first_block(module: nn.Module) -> nn.Sequential:
         raise ValueError(f"{type(module).__name__} has no `net` Sequential to analyse")
     for i, layer in enumerate(net):
         if isinstance(layer, _NONLINEAR):
-            return net[: i + 1]
+            block = net[: i + 1]
+            assert isinstance(block, nn.Sequential)  # a slice of a Sequential is one
+            return block
     raise ValueError(f"{type(module).__name__}.net has no nonlinearity")
 
 
@@ -276,7 +278,8 @@ def pca_directions(
     are fixed so that each direction's largest entry is positive; the same arguments always
     give the same directions.
     """
-    dim = int(module.latent_dim)
+    # getattr: nn.Module types its attributes as Tensor | Module; latent_dim is an int here.
+    dim = int(getattr(module, "latent_dim"))  # noqa: B009
     if k < 1:
         raise ValueError(f"the number of directions must be 1 or more, not {k}")
     if n_samples < 2:

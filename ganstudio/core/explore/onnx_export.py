@@ -20,6 +20,7 @@ import io
 import logging
 import warnings
 from pathlib import Path
+from types import ModuleType
 
 import torch
 
@@ -45,7 +46,7 @@ class OnnxUnavailable(UserError, RuntimeError):
     """The optional packages for ONNX export are not installed."""
 
 
-def _import_onnx():
+def _import_onnx() -> ModuleType:
     try:
         import onnx
     except ImportError as exc:
@@ -127,7 +128,9 @@ def export_bytes(gen: GeneratorFile, opset: int | None = None) -> bytes:
             torch.onnx.export(
                 module,
                 (z,),
-                buf,
+                # The TorchScript exporter (dynamo=False) writes to a file object too; the
+                # annotation of ``f`` names only paths.
+                buf,  # type: ignore[arg-type]
                 dynamo=False,
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],

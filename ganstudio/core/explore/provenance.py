@@ -13,6 +13,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -196,11 +197,11 @@ def sample_provenance(
 DEFAULTS = {"upscale": 1, "padding": 2, "background": "#202020"}
 
 
-def _is_int(x: object) -> bool:
+def _is_int(x: object) -> TypeGuard[int]:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_number(x: object) -> bool:
+def _is_number(x: object) -> TypeGuard[float]:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
@@ -271,9 +272,10 @@ def _latents(prov: dict, source: str) -> np.ndarray | list[int]:
     a grid or a sample, from "keyframes" for an interpolation."""
     holder, where = prov, source
     if prov["kind"] == "interpolation":
-        holder, where = prov.get("keyframes"), f"{source}: keyframes"
-        if not isinstance(holder, dict):
+        keyframes, where = prov.get("keyframes"), f"{source}: keyframes"
+        if not isinstance(keyframes, dict):
             raise ExportError(f'{where}: expected {{"seeds": [...]}} or {{"vectors": [...]}}')
+        holder = keyframes
     if ("seeds" in holder) == ("vectors" in holder):
         raise ExportError(f'{where}: needs either "seeds" or "vectors"')
     if "seeds" in holder:

@@ -1,12 +1,21 @@
-"""Sampling a trained generator: seeded latents, batched generation, pictures of the result."""
+"""Sampling a trained generator: seeded latents, batched generation, pictures of the result,
+and a generator made ready to render from a model file or a training snapshot."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from ganstudio.core.modelfile import GeneratorFile
+from ganstudio.core.models import ModelSpec, build
 from ganstudio.core.render import make_grid, scatter_image, to_uint8
+
+RENDER_BATCH = 256  # latents per forward pass: bounds memory, fixed so results repeat exactly
 
 
 def latents(seed: int, n: int, latent_dim: int) -> torch.Tensor:
@@ -41,3 +50,43 @@ def picture(
     if is_image:
         return make_grid(to_uint8(out), rows, cols, upscale=upscale)
     return scatter_image(out.numpy(), size=512, modes=modes)
+
+
+class GeneratorWeights(Protocol):
+    """A copy of a generator's weights as NumPy arrays (a training Snapshot is one)."""
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    @property
+    def state(self) -> Mapping[str, np.ndarray]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class Sampler:
+    """A generator in eval mode and whether it makes pictures (else 2-D points)."""
+
+    module: nn.Module
+    is_image: bool
+
+    def render(self, z: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(images, points) for latents z (n, D) float32: uint8 (n, C, H, W) images and no
+        points for an image model, else no images and float32 (n, 2) points. Batched as
+        core.explore.exports renders, so the window's pictures equal the command line's."""
+        out = generate(self.module, torch.from_numpy(z), batch=RENDER_BATCH)
+        if self.is_image:
+            return to_uint8(out), None
+        return None, out.float().numpy()
+
+
+def sampler_for(source: GeneratorFile | GeneratorWeights) -> Sampler:
+    """A Sampler from an opened model file (its own module) or a weights copy (rebuilt)."""
+    if isinstance(source, GeneratorFile):
+        return Sampler(source.module.eval(), source.is_image)
+    module = build(source.spec)
+    state = module.state_dict()
+    for key, value in source.state.items():
+        state[key] = torch.from_numpy(value).to(state[key].dtype)
+    module.load_state_dict(state)
+    module.eval().requires_grad_(False)
+    return Sampler(module, bool(getattr(module, "is_image", True)))

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ganstudio.core.data.dataset import Dataset
-from ganstudio.core.quality.features import FeatureExtractor
+from ganstudio.core.quality.features import FeatureExtractor, Samples
 from ganstudio.core.quality.metrics import frechet_distance, mmd2_unbiased, precision_recall
 
 MIN_SAMPLES = 10  # per set; below this the metrics mean nothing
@@ -50,7 +50,7 @@ class QualityMetrics:
     score: float | None  # classifier score; None without classes
     n: int  # generated (or real B) samples compared with the n real samples of A
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, float | int | None]:
         return asdict(self)
 
 
@@ -144,13 +144,13 @@ class Evaluator:
             n=len(b),
         )
 
-    def _features(self, samples) -> tuple[np.ndarray, np.ndarray | None]:
+    def _features(self, samples: Samples) -> tuple[np.ndarray, np.ndarray | None]:
         samples = samples[: self.n]
         if len(samples) < max(MIN_SAMPLES, NEIGHBOURS + 1):
             raise ValueError(f"too few generated samples to evaluate ({len(samples)})")
         return self.extractor.features_and_probs(samples)
 
-    def evaluate(self, samples) -> Evaluation:
+    def evaluate(self, samples: Samples) -> Evaluation:
         """Metrics of (the first n) generated samples against the real data."""
         start = time.perf_counter()
         f, probs = self._features(samples)
@@ -171,7 +171,7 @@ class Evaluator:
             seconds=time.perf_counter() - start,
         )
 
-    def diversity(self, samples) -> float:
+    def diversity(self, samples: Samples) -> float:
         """Only the diversity ratio (cheap: one pass through the extractor, one distance
         matrix), for a collapse warning during training."""
         return self._ratio(self._features(samples)[0])

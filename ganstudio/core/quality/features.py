@@ -35,8 +35,9 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,6 +51,7 @@ from ganstudio.core.fileio import atomic_write_bytes
 log = logging.getLogger(__name__)
 Device = str | torch.device
 Array = np.ndarray
+Samples = np.ndarray | Tensor  # uint8 images, float images in [-1, 1], or float points
 
 VERSION = 1
 META_KEY = "ganstudio.features"
@@ -89,6 +91,13 @@ class Encoder(nn.Module):
         return emb, torch.cat([emb, *stats], 1)
 
 
+def encoder_of(modules: Mapping[str, nn.Module]) -> Encoder:
+    """The ``"encoder"`` of an extractor's modules (always an Encoder)."""
+    encoder = modules["encoder"]
+    assert isinstance(encoder, Encoder)
+    return encoder
+
+
 def decoder(channels: int, size: int, dim: int = DIM, width: int = WIDTH) -> nn.Module:
     """(N, DIM) -> images (N, C, S, S): the Encoder mirrored with transposed convolutions."""
     fold = 2 if size == 64 else 1
@@ -115,7 +124,12 @@ class FeatureExtractor:
     """
 
     def __init__(
-        self, meta: dict, modules: dict[str, nn.Module], mean: Tensor, proj: Tensor, device: Device
+        self,
+        meta: dict[str, Any],
+        modules: dict[str, nn.Module],
+        mean: Tensor,
+        proj: Tensor,
+        device: Device,
     ) -> None:
         self.meta, self.kind, self.dim = meta, str(meta["kind"]), int(meta["dim"])
         self.modules, self.mean, self.proj = modules, mean.double().cpu(), proj.double().cpu()
@@ -146,7 +160,7 @@ class FeatureExtractor:
         return f"own features: an autoencoder of {m['count']} unlabelled pictures ({how}{took})"
 
     @torch.no_grad()
-    def _raw(self, samples, batch_size: int) -> tuple[Tensor, Tensor | None]:
+    def _raw(self, samples: Samples, batch_size: int) -> tuple[Tensor, Tensor | None]:
         """Raw features (float64, CPU) and class logits (or None)."""
         x = samples if torch.is_tensor(samples) else torch.from_numpy(np.asarray(samples))
         if self.kind == "points":  # logits: -|x - centre|^2 / (2 sigma^2) per mode
@@ -161,28 +175,32 @@ class FeatureExtractor:
         c = self.meta["channels"]
         if x.ndim != 4 or x.shape[1] != c:
             raise ValueError(f"expected images (N, {c}, H, W), got shape {tuple(x.shape)}")
-        feats, logits_out, head = [], [], self.modules.get("head")
+        feats: list[Tensor] = []
+        logits_out: list[Tensor] = []
+        encoder, head = encoder_of(self.modules), self.modules.get("head")
         for part in x.split(batch_size):
             part = part.to(self.device)
             part = part.float().div_(127.5).sub_(1) if part.dtype == torch.uint8 else part.float()
             part = resize(part.clamp(-1, 1), self.meta["work_size"])
-            emb, f = self.modules["encoder"].features(part)
+            emb, f = encoder.features(part)
             feats.append(f.double().cpu())
             if head is not None:
                 logits_out.append(head(emb).double().cpu())
         return torch.cat(feats), (torch.cat(logits_out) if head is not None else None)
 
-    def features_and_probs(self, samples, batch_size: int = 250) -> tuple[Array, Array | None]:
+    def features_and_probs(
+        self, samples: Samples, batch_size: int = 250
+    ) -> tuple[Array, Array | None]:
         """features() and class_probs() from one pass through the network."""
         f, logits = self._raw(samples, batch_size)
         probs = None if logits is None else torch.softmax(logits, dim=1).numpy()
         return ((f - self.mean) @ self.proj).numpy(), probs
 
-    def features(self, samples, batch_size: int = 250) -> np.ndarray:
+    def features(self, samples: Samples, batch_size: int = 250) -> np.ndarray:
         """Feature vectors, float64 (N, dim)."""
         return self.features_and_probs(samples, batch_size)[0]
 
-    def class_probs(self, samples, batch_size: int = 250) -> np.ndarray | None:
+    def class_probs(self, samples: Samples, batch_size: int = 250) -> np.ndarray | None:
         """p(class | sample), float64 (N, classes); None when the space has no classes."""
         return self.features_and_probs(samples, batch_size)[1]
 
@@ -279,7 +297,9 @@ class ExtractorTraining:
         y = self.labels[idx.to(self.labels.device)].to(self.device) if self.classes else None
         return x, y
 
-    def _loss(self, x: Tensor, y: Tensor | None, reduction: str = "mean"):
+    def _loss(
+        self, x: Tensor, y: Tensor | None, reduction: str = "mean"
+    ) -> tuple[Tensor, Tensor | None]:
         f = self.modules["encoder"](x)
         if y is not None:
             logits = self.modules["head"](f)
@@ -310,7 +330,8 @@ class ExtractorTraining:
     def result(self) -> FeatureExtractor:
         while not self.run_for(1.0):
             pass
-        return self._result  # type: ignore[return-value]
+        assert self._result is not None  # run_for is True once there is one
+        return self._result
 
     @torch.no_grad()
     def _finish(self) -> None:  # (no layer behaves differently in training)
@@ -321,12 +342,13 @@ class ExtractorTraining:
             for part in held.split(500):
                 x, y = self._batch(part)
                 loss, logits = self._loss(x, y, "sum")
-                total += float(loss) if logits is None else float((logits.argmax(1) == y).sum())
+                hits = None if logits is None or y is None else (logits.argmax(1) == y).sum()
+                total += float(loss) if hits is None else float(hits)
             if self.classes:
                 score["heldout_accuracy"] = total / len(held)
             else:  # per pixel value, on [0, 1]
                 score["heldout_mse"] = total / (len(held) * info.data_dim) / 4
-        enc = self.modules["encoder"]
+        enc = encoder_of(self.modules)
         norm = self._train[:NORM_SAMPLES].split(500)
         raw = torch.cat([enc.features(self._batch(p)[0])[1].double().cpu() for p in norm])
         took = round(self.seconds + time.perf_counter() - self._slice, 2)

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import pickle
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,7 +46,14 @@ class InceptionError(UserError, ValueError):
 class _Conv(nn.Module):
     """torchvision's BasicConv2d: convolution without bias, batch norm, ReLU."""
 
-    def __init__(self, cin: int, cout: int, kernel, stride: int = 1, padding=0) -> None:
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        kernel: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] = 0,
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
@@ -209,7 +217,8 @@ class InceptionV3(nn.Module):
         x = F.max_pool2d(x, 3, stride=2)  # 73 x 73
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))  # 192 x 71 x 71
         x = F.max_pool2d(x, 3, stride=2)  # 35 x 35
-        for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a):
+        blocks: tuple[nn.Module, ...] = (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a)
+        for block in blocks:
             x = block(x)  # 768 x 17 x 17 after Mixed_6a
         for block in (self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e):
             x = block(x)
@@ -222,7 +231,7 @@ def _fail(path: Path, what: str) -> InceptionError:
     return InceptionError(f"{path}: {what} (expected the Inception weights file {WEIGHTS_FILE}).")
 
 
-def _few(keys, n: int = 4) -> str:
+def _few(keys: Iterable[str], n: int = 4) -> str:
     keys = sorted(keys)
     return ", ".join(keys[:n]) + (f" and {len(keys) - n} more" if len(keys) > n else "")
 
@@ -302,7 +311,7 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> Ince
 @torch.no_grad()
 def inception_outputs(
     model: InceptionV3,
-    images,
+    images: np.ndarray | torch.Tensor,
     batch_size: int = 50,
     device: str | torch.device | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -335,13 +344,18 @@ def inception_outputs(
     return torch.cat(features).numpy(), torch.cat(probs).numpy()
 
 
-def fid(model: InceptionV3, images_a, images_b, batch_size: int = 50) -> float:
+def fid(
+    model: InceptionV3,
+    images_a: np.ndarray | torch.Tensor,
+    images_b: np.ndarray | torch.Tensor,
+    batch_size: int = 50,
+) -> float:
     """The standard FID between two sets of uint8 images (see ``inception_outputs``)."""
     a = inception_outputs(model, images_a, batch_size)[0]
     return frechet_distance(a, inception_outputs(model, images_b, batch_size)[0])
 
 
-def inception_score(probs, splits: int = 10) -> tuple[float, float]:
+def inception_score(probs: npt.ArrayLike, splits: int = 10) -> tuple[float, float]:
     """The Inception Score: exp(E_x KL(p(y|x) || p(y))), its mean and std over ``splits``.
 
     Follows the original code (Salimans et al. 2016) and torch-fidelity: ``probs`` are the

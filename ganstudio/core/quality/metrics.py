@@ -21,10 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
+# Feature vectors (N, F): an array, anything np.asarray takes, or a tensor.
+Features = npt.ArrayLike | torch.Tensor
 
-def _as_features(x, name: str) -> torch.Tensor:
+
+def _as_features(x: Features, name: str) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not torch.is_tensor(x) else x).to(torch.float64)
     if t.ndim != 2 or len(t) < 2:
         raise ValueError(f"{name}: expected features of shape (N >= 2, F), got {tuple(t.shape)}")
@@ -33,7 +37,7 @@ def _as_features(x, name: str) -> torch.Tensor:
     return t
 
 
-def frechet_distance(real, fake) -> float:
+def frechet_distance(real: Features, fake: Features) -> float:
     """||mu_r - mu_f||^2 + Tr(S_r + S_f - 2 (S_r S_f)^(1/2)) of Gaussians fitted to the sets."""
     a, b = _as_features(real, "real"), _as_features(fake, "fake")
     if a.shape[1] != b.shape[1]:
@@ -82,7 +86,7 @@ class KID:
 
 
 def kernel_inception_distance(
-    real, fake, subsets: int = 50, subset_size: int = 1000, seed: int = 0
+    real: Features, fake: Features, subsets: int = 50, subset_size: int = 1000, seed: int = 0
 ) -> KID:
     """KID: the unbiased squared MMD, averaged over random subsets of both sets (sampled
     without replacement within a subset). ``subset_size`` is capped by the smaller set."""
@@ -123,7 +127,7 @@ class PrecisionRecall:
     k: int
 
 
-def precision_recall(real, fake, k: int = 3) -> PrecisionRecall:
+def precision_recall(real: Features, fake: Features, k: int = 3) -> PrecisionRecall:
     """Improved precision and recall with k-nearest-neighbour manifolds."""
     a, b = _as_features(real, "real"), _as_features(fake, "fake")
     if a.shape[1] != b.shape[1]:

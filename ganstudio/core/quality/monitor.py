@@ -24,11 +24,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from ganstudio.core.render import to_uint8
+
+if TYPE_CHECKING:
+    from ganstudio.core.config import TrainConfig
+    from ganstudio.core.data.dataset import Dataset, DatasetInfo
+    from ganstudio.core.quality.evaluation import Evaluator, QualityMetrics
+    from ganstudio.core.quality.features import ExtractorTraining, FeatureExtractor
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +68,25 @@ class Quality:
     seconds: float = 0.0  # what the evaluation cost
 
 
-def _numbers(metrics) -> dict[str, float]:
+class MonitoredTrainer(Protocol):
+    """What the monitor reads of the trainer it runs in (a core.training Trainer)."""
+
+    @property
+    def step(self) -> int: ...
+    @property
+    def data(self) -> Dataset: ...
+    @property
+    def device(self) -> torch.device: ...
+    @property
+    def config(self) -> TrainConfig: ...
+    @property
+    def info(self) -> DatasetInfo: ...
+    def sample(self, z: torch.Tensor) -> torch.Tensor: ...
+
+
+def _numbers(metrics: QualityMetrics | dict[str, float | None]) -> dict[str, float]:
     values = asdict(metrics) if not isinstance(metrics, dict) else dict(metrics)
-    return {k: float(values[k]) for k in METRIC_KEYS if values.get(k) is not None}
+    return {k: float(v) for k in METRIC_KEYS if (v := values.get(k)) is not None}
 
 
 class QualityMonitor:
@@ -93,13 +116,13 @@ class QualityMonitor:
         self.started_at: float | None = None
         self.evaluations = 0
         self._next = 0.0
-        self._training = None
-        self._extractor = None
-        self._evaluator = None
+        self._training: ExtractorTraining | None = None
+        self._extractor: FeatureExtractor | None = None
+        self._evaluator: Evaluator | None = None
         self._z: torch.Tensor | None = None
 
     # ------------------------------------------------------------------------------
-    def __call__(self, trainer) -> None:
+    def __call__(self, trainer: MonitoredTrainer) -> None:
         now = self.clock()
         if self.started_at is None:
             self.started_at = now
@@ -128,33 +151,35 @@ class QualityMonitor:
         return self.spent / max(self.clock() - self.started_at, 1e-9)
 
     # ------------------------------------------------------------------------------
-    def _work(self, trainer) -> bool:
+    def _work(self, trainer: MonitoredTrainer) -> bool:
         """One piece of work. True when it was an evaluation."""
         from ganstudio.core.quality import features
 
         if self.state == "start":
             dataset = trainer.data
-            self._training = features.ExtractorTraining(
+            training = self._training = features.ExtractorTraining(
                 dataset, trainer.device, seed=self.seed, steps=self.extractor_steps
             )
             cached = (
-                features.cached_extractor(dataset, self._training, trainer.device)
-                if self.use_cache and not self._training.done
+                features.cached_extractor(dataset, training, trainer.device)
+                if self.use_cache and not training.done
                 else None
             )
-            self._extractor = cached or (self._training.result() if self._training.done else None)
+            self._extractor = cached or (training.result() if training.done else None)
             self.state = "real" if self._extractor is not None else "training"
             self._emit_preparing(trainer)
             return False
         if self.state == "training":
+            assert self._training is not None  # made in the "start" state
             if self._training.run_for(SLICE):
-                self._extractor = self._training.result()
-                log.info("feature extractor trained: %s", self._extractor.describe())
+                extractor = self._extractor = self._training.result()
+                log.info("feature extractor trained: %s", extractor.describe())
                 if self.use_cache:
-                    features.store_extractor(self._extractor, trainer.data)
+                    features.store_extractor(extractor, trainer.data)
                 self.state = "real"
             self._emit_preparing(trainer)
             return False
+        assert self._extractor is not None  # the states from "real" on have one
         if self.state == "real":
             from ganstudio.core.quality.evaluation import Evaluator
 
@@ -163,11 +188,14 @@ class QualityMonitor:
             )
             gen = torch.Generator().manual_seed(self.seed + 17)
             n = self._evaluator.n
-            self._z = torch.randn(n, trainer.config.latent_dim, generator=gen)
+            latent_dim = trainer.config.latent_dim
+            assert latent_dim is not None  # a trainer's config is resolved
+            self._z = torch.randn(n, latent_dim, generator=gen)
             self.state = "ready"
             self._emit_preparing(trainer)
             return False
         # ready: an evaluation
+        assert self._evaluator is not None and self._z is not None  # made in the "real" state
         t0 = self.clock()
         out = trainer.sample(self._z)
         samples = to_uint8(out) if trainer.info.is_image else out.cpu().numpy().astype(np.float32)
@@ -187,8 +215,8 @@ class QualityMonitor:
         )
         return True
 
-    def _emit_preparing(self, trainer) -> None:
-        if self.state == "training":
+    def _emit_preparing(self, trainer: MonitoredTrainer) -> None:
+        if self.state == "training" and self._training is not None:
             progress = float(self._training.progress)
             message = f"training a feature extractor on this dataset ({progress:.0%})"
         else:

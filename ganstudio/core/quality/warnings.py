@@ -16,8 +16,14 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from ganstudio.core.quality.coverage import Coverage
+    from ganstudio.core.quality.monitor import Quality
 
 # Steps a condition must hold (a window of per-step statistics) before it is reported.
 WINDOW = 200
@@ -52,6 +58,18 @@ class TrainingWarning:
         return f"{self.message} {self.advice}"
 
 
+class StepStats(Protocol):
+    """What Diagnostics reads of a training Report (core.training.events): the step and the
+    per-step mean D outputs; the gradient norms ``g_grad`` and ``d_grad`` when it has them."""
+
+    @property
+    def step(self) -> int: ...
+    @property
+    def d_real(self) -> npt.ArrayLike: ...
+    @property
+    def d_fake(self) -> npt.ArrayLike: ...
+
+
 class Diagnostics:
     """``probabilistic``: D's outputs are probabilities (minimax, non-saturating losses)."""
 
@@ -60,7 +78,7 @@ class Diagnostics:
         self.window = window
         self._real: deque[float] = deque(maxlen=window)
         self._fake: deque[float] = deque(maxlen=window)
-        self._grads = {
+        self._grads: dict[str, deque[float]] = {
             name: deque(maxlen=GRAD_RECENT + GRAD_REFERENCE)
             for name in ("generator", "discriminator")
         }
@@ -74,7 +92,7 @@ class Diagnostics:
         self.active.add(kind)
         return [TrainingWarning(kind, int(step), message, advice)]
 
-    def update(self, report) -> list[TrainingWarning]:
+    def update(self, report: StepStats) -> list[TrainingWarning]:
         """New warnings from one report (its per-step arrays)."""
         out = self._check_d_wins(report)
         g_grad, d_grad = getattr(report, "g_grad", None), getattr(report, "d_grad", None)
@@ -82,7 +100,7 @@ class Diagnostics:
             out += self._check_gradients(report.step, g_grad, d_grad)
         return out
 
-    def _check_d_wins(self, report) -> list[TrainingWarning]:
+    def _check_d_wins(self, report: StepStats) -> list[TrainingWarning]:
         self._real.extend(np.asarray(report.d_real, np.float64).tolist())
         self._fake.extend(np.asarray(report.d_fake, np.float64).tolist())
         if not self.probabilistic or len(self._real) < self.window:
@@ -103,7 +121,9 @@ class Diagnostics:
             "the dataset is small.",
         )
 
-    def _check_gradients(self, step: int, g_grad, d_grad) -> list[TrainingWarning]:
+    def _check_gradients(
+        self, step: int, g_grad: npt.ArrayLike, d_grad: npt.ArrayLike
+    ) -> list[TrainingWarning]:
         worst: tuple[str, float, float] | None = None  # network, recent, reference
         calm = True
         for name, values in (("generator", g_grad), ("discriminator", d_grad)):
@@ -144,7 +164,7 @@ class Diagnostics:
             "clipping, spectral norm in the discriminator, or a learning-rate schedule.",
         )
 
-    def update_quality(self, quality) -> list[TrainingWarning]:
+    def update_quality(self, quality: Quality) -> list[TrainingWarning]:
         """A Quality measurement: warns when diversity falls far below real data's."""
         diversity = getattr(quality, "diversity", None)
         if diversity is None or not np.isfinite(diversity):
@@ -165,7 +185,7 @@ class Diagnostics:
             COLLAPSE_ADVICE,
         )
 
-    def update_coverage(self, step: int, coverage) -> list[TrainingWarning]:
+    def update_coverage(self, step: int, coverage: Coverage | None) -> list[TrainingWarning]:
         """A 2-D mixture's mode coverage (a Coverage): warns when modes are lost."""
         if coverage is None:
             return []

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeGuard
 
 import numpy as np
 
@@ -401,9 +402,10 @@ class RunFollower:
 # Records to what the window draws
 
 
-def is_number(v) -> bool:
+def is_number(v: object) -> TypeGuard[float]:
+    """A finite int or float (not a bool): a number a log record may hold."""
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def number_or_none(v) -> float:
+def number_or_none(v: object) -> float:
     return float(v) if is_number(v) else math.nan

@@ -74,6 +74,8 @@ class RunStarted:
     model_meta: dict = field(default_factory=dict)  # for saving a model file from a snapshot
     resumed: bool = False  # settings come from a checkpoint, not from the set-up panel
     processes: int = 1  # torchrun job size
+    # About the data as loaded: unreadable files skipped, the pixel range detected.
+    data_notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,22 @@ measurements, mode coverage and the status line (see core.runs.follow for the re
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ganstudio.core.quality.warnings import TrainingWarning
 from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate, is_number, number_or_none
 
+if TYPE_CHECKING:
+    from ganstudio.core.quality.monitor import Quality
+
 # Columns of a "train" record drawn as curves, in core.training.events.STAT_NAMES order.
 CURVE_COLUMNS = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
 
 
-def curve_points(records) -> tuple[np.ndarray, np.ndarray]:
+def curve_points(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
     """The "train" records as (steps int64 (n,), stats float64 (n, 6)) in CURVE_COLUMNS
     order; a missing or non-finite value is NaN."""
     train = [r for r in records if r.get("type") == "train" and is_number(r.get("step"))]
@@ -25,7 +30,7 @@ def curve_points(records) -> tuple[np.ndarray, np.ndarray]:
     return steps, stats
 
 
-def training_warnings(records) -> list[TrainingWarning]:
+def training_warnings(records: Sequence[dict[str, Any]]) -> list[TrainingWarning]:
     """The "warning" records as core.quality.warnings.TrainingWarning."""
     out = []
     for r in records:
@@ -41,7 +46,7 @@ def training_warnings(records) -> list[TrainingWarning]:
     return out
 
 
-def quality_events(records) -> list:
+def quality_events(records: Sequence[dict[str, Any]]) -> list[Quality]:
     """The "quality" records as core.training.events.Quality (status "ready")."""
     from ganstudio.core.quality.monitor import Quality
 
@@ -50,7 +55,9 @@ def quality_events(records) -> list:
     for r in records:
         if r.get("type") != "quality" or not is_number(r.get("step")):
             continue
-        floor = r.get("floor") if isinstance(r.get("floor"), dict) else {}
+        floor = r.get("floor")
+        if not isinstance(floor, dict):
+            floor = {}
         diversity = r.get("diversity")
         out.append(
             Quality(
@@ -65,7 +72,7 @@ def quality_events(records) -> list:
     return out
 
 
-def newest_coverage(records) -> dict | None:
+def newest_coverage(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The newest "coverage" record (2-D mixtures: modes captured), if any."""
     return next((r for r in reversed(records) if r.get("type") == "coverage"), None)
 

@@ -17,7 +17,7 @@ import gc
 import logging
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ganstudio.core.data import Dataset, load_dataset
 from ganstudio.core.errors import error_message, is_user_error
@@ -40,13 +40,27 @@ from ganstudio.core.training.checkpoint import (
 )
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.events import Outcome, Preview, Report
-from ganstudio.core.training.loop import run_training
+from ganstudio.core.training.loop import TaskFn, run_training
 from ganstudio.core.training.trainer import Trainer
 
 if TYPE_CHECKING:
     from ganstudio.core.training.distributed import Cluster
 
 log = logging.getLogger(__name__)
+
+
+def data_notes(extra: dict[str, Any]) -> tuple[str, ...]:
+    """What a user should know about the data as it was loaded (DatasetInfo.extra)."""
+    notes: list[str] = []
+    if extra.get("skipped"):
+        first = extra["skipped_examples"][0]
+        notes.append(
+            f"skipped {extra['skipped']} unreadable file(s), e.g. {first[0]} ({first[1]}); "
+            "`ganstudio data inspect` lists them"
+        )
+    if extra.get("detected_range"):
+        notes.append(f"pixel values detected as {extra['detected_range']}")
+    return tuple(notes)
 
 
 class FolderTaken(RunFolderError):
@@ -237,7 +251,7 @@ class RunSession:
                 device=str(trainer.device),
                 bf16=trainer.amp,
                 step=trainer.step,
-                total_steps=trainer.config.steps,
+                total_steps=trainer.resolved.steps,
                 probabilistic=trainer.loss.probabilistic,
                 notes=tuple(trainer.config.notes) if ckpt is None else (),
                 warnings=tuple(trainer.resume_notes),
@@ -248,6 +262,7 @@ class RunSession:
                 model_meta=model_description(trainer),
                 resumed=ckpt is not None,
                 processes=trainer.world_size,
+                data_notes=data_notes(info.extra),
             )
         )
         self.sink.status("Training")
@@ -273,7 +288,7 @@ class RunSession:
             warn(writer.on_quality(q))
             sink.quality(q)
 
-        tasks = ()
+        tasks: tuple[TaskFn, ...] = ()
         if self.job.metrics_every > 0:
             tasks = (QualityMonitor(on_quality, interval=self.job.metrics_every),)
         return run_training(

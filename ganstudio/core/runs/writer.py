@@ -15,6 +15,7 @@ import json
 import math
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ class RunWriter:
         checkpoint_every: float = CHECKPOINT_EVERY,
         keep: int = KEEP_CHECKPOINTS,
         resumed_from: Checkpoint | None = None,
-    ):
+    ) -> None:
         self.folder = Path(folder)
         self.trainer = trainer
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -71,7 +72,7 @@ class RunWriter:
         (self.folder / CHECKPOINTS).mkdir(exist_ok=True)
         for stale in (self.folder / CHECKPOINTS).glob(".*.tmp"):  # left by a killed save
             stale.unlink(missing_ok=True)
-        steps = trainer.config.steps
+        steps = trainer.resolved.steps
         self.preview_every = max(1, preview_every or steps // 20)
         self._next_preview = (trainer.step // self.preview_every + 1) * self.preview_every
         if trainer.step == 0:
@@ -83,7 +84,7 @@ class RunWriter:
         self.best: tuple[str, float, int, str] | None = None  # metric, value, step, detail
         self.diagnostics = Diagnostics(trainer.loss.probabilistic)
         self._last_best_save = -math.inf
-        self._extent = None
+        self._extent: tuple[float, float, float, float] | None = None
         info = trainer.info
         if not info.is_image:  # one fixed plot frame for the whole run, from the real data
             from ganstudio.core.render import plot_extent
@@ -118,7 +119,7 @@ class RunWriter:
                 }
             )
 
-    def _resume_doc(self, doc: dict, ckpt: Checkpoint) -> dict:
+    def _resume_doc(self, doc: dict[str, Any], ckpt: Checkpoint) -> dict[str, Any]:
         """Keep the run's creation time and history; cut the metrics log back to the step."""
         try:
             old = json.loads((self.folder / CONFIG).read_text(encoding="utf-8"))
@@ -146,7 +147,7 @@ class RunWriter:
             )
         return doc
 
-    def _log(self, record: dict) -> None:
+    def _log(self, record: dict[str, Any]) -> None:
         self._metrics.write(json.dumps(record) + "\n")
         self._metrics.flush()
 
@@ -217,7 +218,7 @@ class RunWriter:
     def on_preview(self, p: Preview) -> list[TrainingWarning]:
         """Log coverage, keep the best checkpoint by it, save preview pictures now and then;
         the warnings it raised (a 2-D generator losing modes)."""
-        warnings = []
+        warnings: list[TrainingWarning] = []
         if p.coverage is not None:
             warnings = self._warn(self.diagnostics.update_coverage(p.step, p.coverage))
             self._log(
@@ -237,7 +238,7 @@ class RunWriter:
                 detail=f"{p.coverage.modes_captured}/{p.coverage.n_modes} modes, "
                 f"{p.coverage.hq_fraction:.1%} high quality",
             )
-        final = p.step >= self.trainer.config.steps
+        final = p.step >= self.trainer.resolved.steps
         if p.step < self._next_preview and not final:
             return warnings
         self._next_preview = (p.step // self.preview_every + 1) * self.preview_every
@@ -282,7 +283,7 @@ class RunWriter:
         save_checkpoint(self.trainer, self.folder / CHECKPOINTS / BEST, self._best_meta())
         self._log({"type": "best", "step": step, "metric": name, "value": round(value, 6)})
 
-    def _best_meta(self) -> dict:
+    def _best_meta(self) -> dict[str, Any]:
         if self.best is None:
             return {}
         name, value, step, detail = self.best

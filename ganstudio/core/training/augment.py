@@ -35,7 +35,7 @@ def _color(x: torch.Tensor, g: torch.Generator | None) -> torch.Tensor:
     return (x - mean) * (_rand(x, g, 1, 1, 1) + 0.5) + mean
 
 
-def _translation(x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.125):
+def _translation(x: torch.Tensor, g: torch.Generator | None, ratio: float = 0.125) -> torch.Tensor:
     n, _, h, w = x.shape
     sh, sw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     tx = torch.randint(-sh, sh + 1, (n, 1, 1), device=x.device, generator=g)

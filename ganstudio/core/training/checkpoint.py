@@ -19,6 +19,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -39,6 +40,11 @@ from ganstudio.core.modelfile import (
 from ganstudio.core.models import ModelSpec
 from ganstudio.core.training.events import STAT_NAMES
 
+if TYPE_CHECKING:
+    from ganstudio.core.training.control import TrainControl
+    from ganstudio.core.training.distributed import Cluster
+    from ganstudio.core.training.trainer import Trainer
+
 # Optimiser options that describe the device the run is on, not the optimisation: on resume
 # the new optimiser's own values are kept.
 _DEVICE_OPTIONS = ("fused", "foreach", "capturable", "differentiable")
@@ -54,7 +60,7 @@ class CheckpointError(ModelFileError):
 @dataclass
 class Checkpoint:
     path: Path
-    meta: dict
+    meta: dict[str, Any]
     tensors: dict[str, torch.Tensor] = field(repr=False)
 
     @property
@@ -62,7 +68,7 @@ class Checkpoint:
         return int(self.meta["step"])
 
 
-def model_description(trainer) -> dict:
+def model_description(trainer: Trainer) -> dict[str, Any]:
     """What a model file says about its generator (step, loss, dataset ...)."""
     t = trainer
     return {
@@ -84,14 +90,16 @@ def _cpu(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu", copy=True).contiguous()
 
 
-def _put_module(tensors: dict, prefix: str, module: torch.nn.Module) -> None:
+def _put_module(tensors: dict[str, torch.Tensor], prefix: str, module: torch.nn.Module) -> None:
     for key, value in module.state_dict().items():
         tensors[f"{prefix}/{key}"] = _cpu(value)
 
 
-def _put_optimizer(tensors: dict, prefix: str, opt: torch.optim.Optimizer) -> dict:
+def _put_optimizer(
+    tensors: dict[str, torch.Tensor], prefix: str, opt: torch.optim.Optimizer
+) -> dict[str, Any]:
     sd = opt.state_dict()
-    scalars: dict[str, dict] = {}
+    scalars: dict[str, dict[str, Any]] = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
             if torch.is_tensor(value):
@@ -105,7 +113,7 @@ def _put_optimizer(tensors: dict, prefix: str, opt: torch.optim.Optimizer) -> di
     return {"param_groups": groups, "scalars": scalars}
 
 
-def trainer_state(trainer) -> tuple[dict[str, torch.Tensor], dict]:
+def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The tensors and the JSON description of a checkpoint of ``trainer`` now."""
     t = trainer
     tensors: dict[str, torch.Tensor] = {}
@@ -130,7 +138,9 @@ def trainer_state(trainer) -> tuple[dict[str, torch.Tensor], dict]:
         stats = np.concatenate([stats, extra])
     tensors["history/steps"] = torch.from_numpy(np.ascontiguousarray(steps, np.int64))
     tensors["history/stats"] = torch.from_numpy(np.ascontiguousarray(stats, np.float32))
-    np_state = np.random.get_state()
+    # legacy=True is the default; numpy's stubs type the call without it as the dict form.
+    np_state = np.random.get_state(legacy=True)
+    assert isinstance(np_state, tuple)  # the global generator is an MT19937: a legacy tuple
     py_state = random.getstate()
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -161,7 +171,9 @@ def trainer_state(trainer) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def save_checkpoint(trainer, path: str | Path, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    trainer: Trainer, path: str | Path, extra: dict[str, Any] | None = None
+) -> Path:
     """Write a checkpoint atomically: the old file stays whole until the new one is complete."""
     from safetensors.torch import save
 
@@ -187,7 +199,9 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(p, meta, tensors)
 
 
-def _load_module(ckpt: Checkpoint, prefix: str, spec: dict, module: torch.nn.Module) -> None:
+def _load_module(
+    ckpt: Checkpoint, prefix: str, spec: dict[str, Any], module: torch.nn.Module
+) -> None:
     _, weights = checked_weights(ckpt.path, spec, ckpt.tensors, prefix + "/")
     missing = set(module.state_dict()) - set(weights)
     if missing:
@@ -207,7 +221,7 @@ def _load_optimizer(ckpt: Checkpoint, prefix: str, opt: torch.optim.Optimizer) -
         if g.get("params") != now["params"]:
             raise CheckpointError(f"{ckpt.path}: {prefix} does not fit the network")
         groups.append(g)
-    state: dict[int, dict] = {}
+    state: dict[int, dict[str, Any]] = {}
     for key, value in ckpt.tensors.items():
         if key.startswith(prefix + "/"):
             idx, name = key[len(prefix) + 1 :].split("/", 1)
@@ -224,12 +238,13 @@ def _byte_state(ckpt: Checkpoint, key: str) -> torch.Tensor:
     return value
 
 
-def restore(trainer, ckpt: Checkpoint) -> list[str]:
+def restore(trainer: Trainer, ckpt: Checkpoint) -> list[str]:
     """Load a checkpoint into a trainer built with the checkpoint's config and specs.
 
     Returns notes for the user (what could not be restored exactly, and why).
     """
-    t, meta, notes = trainer, ckpt.meta, []
+    t, meta = trainer, ckpt.meta
+    notes: list[str] = []
     try:
         _load_module(ckpt, "G", meta["generator"], t.G)
         _load_module(ckpt, "D", meta["discriminator"], t.D)
@@ -285,10 +300,10 @@ def restore(trainer, ckpt: Checkpoint) -> list[str]:
 def resume(
     ckpt: Checkpoint,
     data: Dataset | None = None,
-    control=None,
-    cluster=None,
-    **overrides,
-):
+    control: TrainControl | None = None,
+    cluster: Cluster | None = None,
+    **overrides: Any,
+) -> Trainer:
     """A Trainer that continues the checkpoint's run on ``data`` (default: the dataset the
     config names, loaded). ``overrides``: steps, dataset (spec), device. ``cluster``:
     continue under torchrun (core.training.distributed), on any number of processes.

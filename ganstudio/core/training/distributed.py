@@ -25,6 +25,7 @@ import datetime
 import gc
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -47,25 +48,25 @@ class DistributedError(UserError, RuntimeError):
     """The job cannot run as asked (no GPU for a process, an unsupported device)."""
 
 
-def launched_by_torchrun(env: dict | None = None) -> bool:
+def launched_by_torchrun(env: Mapping[str, str] | None = None) -> bool:
     """Whether this process was started by torchrun (or another launcher setting its vars)."""
     env = os.environ if env is None else env
     return all(k in env for k in TORCHRUN_VARS)
 
 
-def _env_int(name: str, env: dict | None) -> int:
+def _env_int(name: str, env: Mapping[str, str] | None) -> int:
     try:
         return int((os.environ if env is None else env).get(name, "0"))
     except ValueError:
         return 0
 
 
-def restart_count(env: dict | None = None) -> int:
+def restart_count(env: Mapping[str, str] | None = None) -> int:
     """How many times torchrun has restarted this job's processes (0 on the first start)."""
     return _env_int("TORCHELASTIC_RESTART_COUNT", env)
 
 
-def max_restarts(env: dict | None = None) -> int:
+def max_restarts(env: Mapping[str, str] | None = None) -> int:
     """torchrun's --max-restarts for this job (0: a failure ends it)."""
     return _env_int("TORCHELASTIC_MAX_RESTARTS", env)
 
@@ -125,7 +126,7 @@ class Cluster:
     def is_main(self) -> bool:
         return self.rank == 0
 
-    def _flags(self, values) -> torch.Tensor:
+    def _flags(self, values: Iterable[bool]) -> torch.Tensor:
         # NCCL reduces CUDA tensors only; gloo reduces CPU tensors.
         where = self.device if self.backend == "nccl" else torch.device("cpu")
         return torch.tensor([float(v) for v in values], device=where)
@@ -172,7 +173,7 @@ class Cluster:
         )
 
 
-def join(device: str = "auto", env: dict | None = None) -> Cluster:
+def join(device: str = "auto", env: Mapping[str, str] | None = None) -> Cluster:
     """Join the torchrun job this process belongs to (see the module docstring).
 
     ``device``: the run's device setting; CUDA means this process's GPU (cuda:LOCAL_RANK).

@@ -20,7 +20,7 @@ import torch
 from ganstudio.core.training.distributed import SYNC_EVERY, is_lost_contact, short_error
 from ganstudio.core.training.events import Outcome, Preview, Probe, Report, Snapshot
 from ganstudio.core.training.probes import take_probe
-from ganstudio.core.training.trainer import Trainer
+from ganstudio.core.training.trainer import DHalf, Trainer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def run_training(
     """Train ``trainer`` (see the module docstring). Never raises for a failure a user can
     cause: the Outcome says what happened."""
     cfg, control, cluster = trainer.config, trainer.control, trainer.cluster
-    half: tuple | None = None  # slow motion: D's half done, G's half still to come
+    half: DHalf | None = None  # slow motion: D's half done, G's half still to come
     phase = ""
     updates = shown = 0  # halves or whole steps done; the count the last preview showed
 
@@ -92,7 +92,7 @@ def run_training(
     try:
         emit_preview()
         trainer.restart_clock()
-        while trainer.step < cfg.steps:
+        while trainer.step < trainer.resolved.steps:
             if cluster is not None:
                 if trainer.step % SYNC_EVERY == 0:
                     stop, failed = cluster.any(control.stopped, trainer.failure is not None)
@@ -150,10 +150,10 @@ def run_training(
         trainer.drop_pending()
         msg = (
             f"out of memory on {trainer.device} at step {trainer.step} with batch size "
-            f"{cfg.batch_size}: lower the batch size or the model width"
+            f"{trainer.resolved.batch_size}: lower the batch size or the model width"
         )
         log.warning(msg)
         return Outcome("failed", msg, trainer.step)
-    if control.stopped and trainer.step < cfg.steps:
+    if control.stopped and trainer.step < trainer.resolved.steps:
         return Outcome("stopped", f"stopped at step {trainer.step}", trainer.step)
     return Outcome("completed", f"completed {trainer.step} steps", trainer.step)

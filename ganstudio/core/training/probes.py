@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,6 +26,9 @@ from torch import nn
 from ganstudio.core.quality.coverage import HQ_RADIUS_SIGMAS
 from ganstudio.core.render import to_uint8
 from ganstudio.core.training.events import Field2D, Probe
+
+if TYPE_CHECKING:
+    from ganstudio.core.training.trainer import Trainer
 
 # Samples per probe (also capped by the training batch size for images).
 PROBE_SAMPLES = 256
@@ -58,7 +62,7 @@ def _per_sample(out: torch.Tensor, pack: int, probabilistic: bool) -> torch.Tens
     return out.repeat_interleave(pack) if pack > 1 else out
 
 
-def _pack(trainer) -> int:
+def _pack(trainer: Trainer) -> int:
     return int(getattr(trainer.D, "pack", 1) or 1)
 
 
@@ -78,14 +82,14 @@ def field_extent(data: np.ndarray) -> tuple[float, float, float, float]:
     )
 
 
-def _d_on_points(trainer, pts: torch.Tensor) -> torch.Tensor:
+def _d_on_points(trainer: Trainer, pts: torch.Tensor) -> torch.Tensor:
     """D's per-point output; with PacGAN each point is judged as a pack of copies of itself."""
     pack = _pack(trainer)
     x = pts.repeat_interleave(pack, dim=0) if pack > 1 else pts
     return trainer.D(x)
 
 
-def _field(trainer, gen: torch.Generator) -> Field2D:
+def _field(trainer: Trainer, gen: torch.Generator) -> Field2D:
     device, loss = trainer.device, trainer.loss
     G, D = trainer.G, trainer.D
     data = trainer.data.data
@@ -153,21 +157,21 @@ def _field(trainer, gen: torch.Generator) -> Field2D:
     )
 
 
-def take_probe(trainer, phase: str = "") -> Probe:
+def take_probe(trainer: Trainer, phase: str = "") -> Probe:
     """A probe of ``trainer``'s current networks (see the module docstring)."""
     gen = trainer.probe_rng
-    device, loss, cfg = trainer.device, trainer.loss, trainer.config
+    device, loss, r = trainer.device, trainer.loss, trainer.resolved
     G, D = trainer.G, trainer.D
     pack = _pack(trainer)
     is_image = trainer.info.is_image
-    n = min(PROBE_SAMPLES, cfg.batch_size) if is_image else PROBE_SAMPLES
+    n = min(PROBE_SAMPLES, r.batch_size) if is_image else PROBE_SAMPLES
     n = max(pack, n // pack * pack)
     data = trainer.data
     with preserved_buffers(G, D), torch.no_grad():
         idx = torch.randint(len(data), (n,), generator=gen).to(data.device)
         raw = data.data[idx]
         real = data.normalize(raw.to(device))
-        z = torch.randn(n, cfg.latent_dim, generator=gen).to(device)
+        z = torch.randn(n, r.latent_dim, generator=gen).to(device)
         fake = G(z).float()
         d_real = _per_sample(D(real), pack, loss.probabilistic)
         d_fake = _per_sample(D(fake), pack, loss.probabilistic)

@@ -13,13 +13,14 @@ import copy
 import logging
 import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from ganstudio.core.choices import parse_policy
-from ganstudio.core.config import TrainConfig, lr_factor, resolve
+from ganstudio.core.config import Resolved, TrainConfig, lr_factor, resolve
 from ganstudio.core.data.dataset import Dataset
 from ganstudio.core.data.load import load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 # Largest share of the device's free memory the dataset may take before it is kept on the host.
 DATA_MEMORY_BUDGET = 0.5
+
+# What the discriminator's half of a step hands to the generator's half: G's output (with its
+# graph), D's outputs on the real and the generated batch, D's summed loss, D's gradient norm.
+DHalf = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def data_fits_device(dataset: Dataset, device: torch.device) -> bool:
@@ -57,6 +62,9 @@ def grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
 class Trainer:
     """Owns the models, optimisers and data for one run and trains them on one device."""
 
+    # The automatic choices of ``config``, never None: kept in step with it.
+    resolved: Resolved
+
     def __init__(
         self,
         config: TrainConfig,
@@ -75,7 +83,8 @@ class Trainer:
         if dataset is None:
             dataset = load_dataset(config.dataset, seed=config.seed)
         self.config = cfg = resolve(config, dataset.info)
-        check_split(cfg.batch_size, cfg.pack, self.world_size)
+        r = self.resolved
+        check_split(r.batch_size, r.pack, self.world_size)
         full = dataset
         dataset = dataset.shard(self.rank, self.world_size)
         self.control = control or TrainControl()
@@ -102,7 +111,7 @@ class Trainer:
                 "bf16 mixed precision is not supported on %s; training in fp32", self.device
             )
         self.channels_last = (
-            (self.device.type == "cuda" and cfg.arch == "dcgan")
+            (self.device.type == "cuda" and r.arch == "dcgan")
             if cfg.channels_last is None
             else bool(cfg.channels_last)
         )
@@ -111,33 +120,35 @@ class Trainer:
         if specs is not None:
             self.g_spec, self.d_spec = specs
         else:
-            scale = {}
+            data_mean: list[float] | None = None
+            data_std = 1.0
             if not self.info.is_image:  # let the MLPs work at unit scale (grid25 spans +-4)
                 pts = full.data.float()  # all of it: every process builds the same networks
-                scale = {
-                    "data_mean": [round(float(v), 6) for v in pts.mean(0)],
-                    "data_std": round(float(pts.std()), 6) or 1.0,
-                }
+                data_mean = [round(float(v), 6) for v in pts.mean(0)]
+                data_std = round(float(pts.std()), 6) or 1.0
             self.g_spec, self.d_spec = model_specs(
-                cfg.arch,
+                r.arch,
                 self.info.sample_shape,
-                cfg.latent_dim,
-                cfg.width,
+                r.latent_dim,
+                r.width,
                 cfg.depth,
-                cfg.d_norm,
-                cfg.pack,
-                g_norm=cfg.g_norm,
-                **scale,
+                r.d_norm,
+                r.pack,
+                g_norm=r.g_norm,
+                data_mean=data_mean,
+                data_std=data_std,
             )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(cfg.seed)
-            self.G = build(self.g_spec).to(self.device, memory_format=memory_format)
-            self.D = build(self.d_spec).to(self.device, memory_format=memory_format)
-            fixed = torch.randn(self._preview_count(), cfg.latent_dim)
+            # Module.to takes memory_format (see its documentation); torch's overloads omit it.
+            g_net, d_net = build(self.g_spec), build(self.d_spec)
+            self.G: nn.Module = g_net.to(self.device, memory_format=memory_format)  # type: ignore[call-overload]
+            self.D: nn.Module = d_net.to(self.device, memory_format=memory_format)  # type: ignore[call-overload]
+            fixed = torch.randn(self._preview_count(), r.latent_dim)
         # The weight average exists once, on rank 0 (it writes everything a run leaves).
         self.G_ema = (
             copy.deepcopy(self.G).eval().requires_grad_(False)
-            if cfg.ema > 0 and self.rank == 0
+            if r.ema > 0 and self.rank == 0
             else None
         )
         self.fixed_z = fixed.to(self.device)
@@ -155,10 +166,10 @@ class Trainer:
 
         fused = self.device.type == "cuda"
         self.opt_g = torch.optim.Adam(
-            self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g), fused=fused or None
+            self.G.parameters(), lr=r.lr_g, betas=(r.beta1_g, r.beta2_g), fused=fused or None
         )
         self.opt_d = torch.optim.Adam(
-            self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d), fused=fused or None
+            self.D.parameters(), lr=r.lr_d, betas=(r.beta1_d, r.beta2_d), fused=fused or None
         )
         self._g_params = list(self.G.parameters())
         self._d_params = list(self.D.parameters())
@@ -175,21 +186,31 @@ class Trainer:
         # Every step's statistics so far (for curves after a resume), in chunks.
         self._history: list[tuple[np.ndarray, np.ndarray]] = []
 
+    @property
+    def config(self) -> TrainConfig:
+        """The run's resolved settings (live edits replace them between two steps)."""
+        return self._config
+
+    @config.setter
+    def config(self, cfg: TrainConfig) -> None:
+        self._config = cfg
+        self.resolved = Resolved.of(cfg)
+
     # ---------------------------------------------------------------------------------
     # One iteration
 
-    def _autocast(self):
+    def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.amp:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _latents(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.latent_dim, device=self.device, generator=self.rng)
+        return torch.randn(n, self.resolved.latent_dim, device=self.device, generator=self.rng)
 
     @property
     def local_batch(self) -> int:
         """Samples per step in this process: the global batch split among the processes."""
-        return self.config.batch_size // self.world_size
+        return self.resolved.batch_size // self.world_size
 
     def reseed_for_rank(self, step: int) -> None:
         """Fresh draws for a process other than rank 0 after a resume (a checkpoint keeps
@@ -217,36 +238,36 @@ class Trainer:
         return diff_augment(x, self.aug_ops, self.rng) if self.aug_ops else x
 
     def _set_learning_rates(self) -> None:
-        cfg = self.config
-        f = lr_factor(cfg.lr_schedule, self.step, cfg.steps)
+        r = self.resolved
+        f = lr_factor(r.lr_schedule, self.step, r.steps)
         for group in self.opt_g.param_groups:
-            group["lr"] = cfg.lr_g * f
+            group["lr"] = r.lr_g * f
         for group in self.opt_d.param_groups:
-            group["lr"] = cfg.lr_d * f
+            group["lr"] = r.lr_d * f
 
     def train_step(self) -> None:
         """d_steps discriminator updates, then one generator update, then the EMA update."""
         self.g_half(self.d_half())
 
-    def d_half(self) -> tuple:
+    def d_half(self) -> DHalf:
         """The discriminator's half of a step: d_steps updates of D. Returns what the
         generator's half needs (slow motion runs the two halves with a pause between)."""
-        cfg, loss, G, D = self.config, self.loss, self.G_train, self.D_train
-        if cfg.lr_schedule != "constant":
+        cfg, r, loss, G, D = self.config, self.resolved, self.loss, self.G_train, self.D_train
+        if r.lr_schedule != "constant":
             self._set_learning_rates()
         bs = self.local_batch
         self.D.requires_grad_(True)
         d_total = torch.zeros((), device=self.device)
-        for i in range(cfg.d_steps):
+        for i in range(r.d_steps):
             real = self._real_batch()
             z = self._latents(bs)
-            last = i == cfg.d_steps - 1
+            last = i == r.d_steps - 1
             # Earlier D steps need no graph through G. On the last one, G's output is kept
             # with its graph and reused for G's update, as pytorch/examples' DCGAN does:
             # one G forward per iteration instead of two.
             with self._autocast(), torch.set_grad_enabled(last):
                 fake = G(z)
-            if cfg.r1_gamma > 0:
+            if r.r1_gamma > 0:
                 real.requires_grad_(True)
             real_in, fake_in = self._d_input(real), self._d_input(fake.detach())
             with self._autocast():
@@ -255,8 +276,8 @@ class Trainer:
                 d_loss = loss.d_loss(real_out.float(), fake_out.float())
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
-            if cfg.r1_gamma > 0:
-                d_loss = d_loss + 0.5 * cfg.r1_gamma * r1_penalty(real_out, real)
+            if r.r1_gamma > 0:
+                d_loss = d_loss + 0.5 * r.r1_gamma * r1_penalty(real_out, real)
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             if last:
@@ -269,10 +290,10 @@ class Trainer:
             d_total += d_loss.detach()
         return fake, real_out, fake_out, d_total, d_grad
 
-    def g_half(self, d_result: tuple) -> None:
+    def g_half(self, d_result: DHalf) -> None:
         """The generator's half of a step: one update of G against the current D, then EMA."""
         # D itself, not its DDP wrapper: D is not updated here, so nothing is averaged.
-        cfg, loss, D = self.config, self.loss, self.D
+        r, loss, D = self.resolved, self.loss, self.D
         fake, real_out, fake_out, d_total, d_grad = d_result
         # D's weights need no gradients here: skipping them saves about a third of D's
         # backward pass.
@@ -295,9 +316,7 @@ class Trainer:
             else:
                 d_real, d_fake = real_out.float().mean(), fake_out.float().mean()
             self._pending.append(
-                torch.stack(
-                    [g_loss.detach(), d_total / cfg.d_steps, d_real, d_fake, g_grad, d_grad]
-                )
+                torch.stack([g_loss.detach(), d_total / r.d_steps, d_real, d_fake, g_grad, d_grad])
             )
         self.step += 1
 
@@ -305,7 +324,7 @@ class Trainer:
         if self.G_ema is None:
             return
         # Warm-up: early weights are mostly noise, so average over (1 + t) / (10 + t) at first.
-        decay = min(self.config.ema, (1 + self.step) / (10 + self.step))
+        decay = min(self.resolved.ema, (1 + self.step) / (10 + self.step))
         with torch.no_grad():
             torch._foreach_lerp_(list(self.G_ema.parameters()), self._g_params, 1.0 - decay)
             for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
@@ -373,9 +392,10 @@ class Trainer:
                 f"{self._pending_from + bad}: training diverged. Try lower learning rates, "
                 "another loss (non-saturating, hinge, WGAN-GP) or an R1 penalty."
             )
+        r = self.resolved
         report = Report(
             step=self.step,
-            total_steps=self.config.steps,
+            total_steps=r.steps,
             steps=np.arange(self._pending_from, self._pending_from + n, dtype=np.int64),
             g_loss=stats[:, 0].copy(),
             d_loss=stats[:, 1].copy(),
@@ -383,13 +403,13 @@ class Trainer:
             d_fake=stats[:, 3].copy(),
             g_grad=stats[:, 4].copy(),
             d_grad=stats[:, 5].copy(),
-            images_per_s=n * self.config.batch_size * self.config.d_steps / dt,
+            images_per_s=n * r.batch_size * r.d_steps / dt,
             steps_per_s=n / dt,
             elapsed=self.elapsed,
             memory=memory_in_use(self.device),
-            lr_g=self.config.lr_g,
-            lr_d=self.config.lr_d,
-            d_steps=self.config.d_steps,
+            lr_g=r.lr_g,
+            lr_d=r.lr_d,
+            d_steps=r.d_steps,
         )
         self._history.append((report.steps, stats))
         self._pending_from += n
@@ -430,9 +450,10 @@ class Trainer:
             samples = to_uint8(out)
             return Preview(self.step, self.version, make_grid(samples), samples, None)
         points = out.cpu().numpy().astype(np.float32)
+        sigma = self.info.mode_sigma  # set wherever modes are (built-in mixtures)
         cov = (
-            mode_coverage(points, np.asarray(self.info.modes), self.info.mode_sigma)
-            if self.info.modes
+            mode_coverage(points, np.asarray(self.info.modes), sigma)
+            if self.info.modes and sigma is not None
             else None
         )
         return Preview(self.step, self.version, np.zeros((0, 0, 3), np.uint8), points, cov)
@@ -448,7 +469,7 @@ class Trainer:
     # ---------------------------------------------------------------------------------
     # Live edits
 
-    def apply_edits(self, edits: dict) -> None:
+    def apply_edits(self, edits: dict[str, Any]) -> None:
         if not edits:
             return
         self.config = replace(self.config, **edits)

@@ -12,15 +12,23 @@ tab costs the training thread nothing, and showing it draws the newest state at 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
 
 from ganstudio.gui.diagnose.images import DHistograms, ImageStrip
 from ganstudio.gui.diagnose.lab2d import Lab2D
 from ganstudio.gui.diagnose.quality import QualityView, WarningsList
 from ganstudio.gui.threads import Task
+
+if TYPE_CHECKING:
+    from ganstudio.core.quality.monitor import Quality
+    from ganstudio.core.quality.warnings import TrainingWarning
+    from ganstudio.core.runs.job import RunStarted
+    from ganstudio.core.training.events import Probe
 
 NEIGHBOURS = 8  # real images shown next to a generated one
 REDRAW_DELAY_MS = 30  # events arriving together are drawn once
@@ -38,8 +46,9 @@ class ImagesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.probabilistic = True
-        self.probe = None
-        self.data = None  # uint8 (N, C, H, W) tensor of the run's dataset, for neighbours
+        self.probe: Probe | None = None
+        # uint8 (N, C, H, W) tensor (or array) of the run's dataset, for neighbours
+        self.data: Any = None
         self.data_note = ""
         self.neighbours_result: tuple[np.ndarray, np.ndarray] | None = None
         self._task: Task | None = None
@@ -88,7 +97,7 @@ class ImagesView(QWidget):
             "the real images nearest to it."
         )
 
-    def set_real_data(self, data, note: str = "") -> None:
+    def set_real_data(self, data: Any, note: str = "") -> None:
         """The run's images (uint8 (N, C, H, W) tensor or array), or None with a reason."""
         self.data, self.data_note = data, note
 
@@ -107,7 +116,7 @@ class ImagesView(QWidget):
             self._task = None
         self.set_probabilistic(self.probabilistic)
 
-    def add_probe(self, p) -> None:
+    def add_probe(self, p: Probe) -> None:
         self.probe = p
         self.histograms.append(p.step, p.d_real, p.d_fake)
 
@@ -155,12 +164,14 @@ class ImagesView(QWidget):
 
     def _show_neighbours(self, result: tuple[np.ndarray, np.ndarray]) -> None:
         self._task = None
+        data, query = self.data, self._query
+        if data is None or query is None:
+            return
         idx, dist = result
         self.neighbours_result = (idx[0], dist[0])
-        real = np.asarray(self.data[idx[0]] if len(idx[0]) else np.zeros((0,)))
+        real = np.asarray(data[idx[0]] if len(idx[0]) else np.zeros((0,)))
         if hasattr(real, "cpu"):
             real = real.cpu().numpy()
-        query = self._query
         images = np.concatenate([query, real]) if real.ndim == 4 else query
         texts = ["generated"] + [f"{d:.3g}" for d in dist[0]]
         self.neighbours.set_images(images, texts)
@@ -173,7 +184,10 @@ class ImagesView(QWidget):
 
 class DiagnosticsPanel(QWidget):
     """The Diagnose tab. Feed it ``on_started``, then ``show_probe``, ``show_quality`` and
-    ``show_warning`` as the run sends them; ``set_real_data`` enables neighbour search."""
+    ``show_warning`` as the run sends them; ``set_real_data`` enables neighbour search.
+    ``metrics_interval_changed(seconds)`` when the user picks another quality interval."""
+
+    metrics_interval_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,17 +218,21 @@ class DiagnosticsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)
 
-        self.last_probe = None
+        self.last_probe: Probe | None = None
         self.redraw_ms: float | None = None  # the last redraw's cost
+        self._before_follow: tuple[str, list[int]] | None = None  # idle text, splitter sizes
         self._probe_dirty = False
         self._quality_dirty = False
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_DELAY_MS)
         self._timer.timeout.connect(self.redraw)
+        self.quality.interval.currentIndexChanged.connect(
+            lambda _i: self.metrics_interval_changed.emit(self.quality.interval_seconds())
+        )
 
     # ---------------------------------------------------------------------------------
     # Events from the run
 
-    def on_started(self, info) -> None:
+    def on_started(self, info: RunStarted) -> None:
         """A new run (core.runs.job.RunStarted): forget the last one; pick the 2-D or image view."""
         self.clear()
         self.is_image = info.dataset.get("kind") == "images"
@@ -223,11 +241,11 @@ class DiagnosticsPanel(QWidget):
         self.images.set_probabilistic(self.probabilistic)
         self.stack.setCurrentWidget(self.images if self.is_image else self.lab)
 
-    def set_real_data(self, data, note: str = "") -> None:
+    def set_real_data(self, data: Any, note: str = "") -> None:
         """The run's images for the nearest-neighbour search (None: ``note`` says why)."""
         self.images.set_real_data(data, note)
 
-    def show_probe(self, p) -> None:
+    def show_probe(self, p: Probe) -> None:
         """A core.training.events.Probe."""
         self.last_probe = p
         if self.is_image:
@@ -235,13 +253,13 @@ class DiagnosticsPanel(QWidget):
         self._probe_dirty = True
         self._schedule()
 
-    def show_quality(self, q) -> None:
+    def show_quality(self, q: Quality) -> None:
         """A core.training.events.Quality."""
         self.quality.add(q)
         self._quality_dirty = True
         self._schedule()
 
-    def show_warning(self, w) -> None:
+    def show_warning(self, w: TrainingWarning) -> None:
         """A core.quality.warnings.TrainingWarning: a new row (added at once, it is cheap)."""
         self.warnings.add(w)
 
@@ -254,6 +272,42 @@ class DiagnosticsPanel(QWidget):
         self.warnings.clear_warnings()
         self.stack.setCurrentWidget(self.idle)
 
+    def clear_history(self) -> None:
+        """Forget the quality measured and the warnings raised (a run's log started over)."""
+        self.quality.clear()
+        self.warnings.clear_warnings()
+
+    def warnings_count(self) -> int:
+        return self.warnings.warnings_count()
+
+    def metrics_interval(self) -> float:
+        """Seconds between quality measurements for the next run; 0: off."""
+        return self.quality.interval_seconds()
+
+    def set_metrics_interval(self, seconds: float) -> None:
+        self.quality.set_interval_seconds(seconds)
+
+    # ---------------------------------------------------------------------------------
+    # A run followed from its folder (no probes: the quality side gets more room)
+
+    def show_followed_run(self, note: str) -> None:
+        """Say ``note`` where the run's views would be, and widen the quality side; the
+        tab as it was comes back with ``end_followed_run``."""
+        if self._before_follow is None:
+            self._before_follow = (self.idle.text(), self.splitter.sizes())
+        self.idle.setText(note)
+        self.idle.setWordWrap(True)
+        total = sum(self._before_follow[1]) or 1000
+        self.splitter.setSizes([total // 3, total - total // 3])
+
+    def end_followed_run(self) -> None:
+        if self._before_follow is None:
+            return
+        text, sizes = self._before_follow
+        self._before_follow = None
+        self.idle.setText(text)
+        self.splitter.setSizes(sizes)
+
     # ---------------------------------------------------------------------------------
     # Drawing (only while visible)
 
@@ -261,7 +315,7 @@ class DiagnosticsPanel(QWidget):
         if self.isVisible() and not self._timer.isActive():
             self._timer.start()
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         if self._probe_dirty or self._quality_dirty:
             self._timer.start()

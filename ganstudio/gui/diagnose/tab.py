@@ -1,89 +1,86 @@
-"""The main window's Diagnose tab and slow-motion switch (mixed into the main window)."""
+"""The main window's Diagnose tab: the panel, fed by the training session, its warnings
+counted on the tab's title, and the quality interval remembered between sessions."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ganstudio.core.config import TrainConfig
-from ganstudio.core.runs.job import RunJob
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QTabWidget
+
 from ganstudio.gui.diagnose.panel import DiagnosticsPanel
+from ganstudio.gui.train.training import TrainingSession
+from ganstudio.gui.widgets.banner import Banner
+
+if TYPE_CHECKING:
+    from ganstudio.core.quality.monitor import Quality
+    from ganstudio.core.quality.warnings import TrainingWarning
+    from ganstudio.core.runs.job import RunStarted
+    from ganstudio.gui.engine import PreparedData
 
 TAB_TITLE = "Diagnose"
 
 
 class DiagnoseTab:
-    """Adds the Diagnose tab after Explore and feeds it the session's events. Expects the
-    window's ``tabs``, ``session``, ``settings``, ``banner`` and ``data``."""
+    """Adds the Diagnose ``panel`` to ``tabs`` (after those already there) and feeds it the
+    ``session``'s events; warnings also go to the ``banner``. ``prepared_data()``: the data
+    the window has prepared (for the nearest-neighbour search when it is the run's)."""
 
-    def _build_diagnose_tab(self) -> None:
-        self.diagnose = DiagnosticsPanel()
-        self._diagnose_index = self.tabs.addTab(self.diagnose, TAB_TITLE)
-        self.tabs.currentChanged.connect(self._on_tab_changed)
-        s = self.session
-        s.started.connect(self._diagnose_started)
-        s.probe.connect(self.diagnose.show_probe)
-        s.quality.connect(self.diagnose.show_quality)
-        quality = self.diagnose.quality
+    def __init__(
+        self,
+        tabs: QTabWidget,
+        session: TrainingSession,
+        settings: QSettings,
+        banner: Banner,
+        prepared_data: Callable[[], PreparedData | None],
+    ) -> None:
+        self.tabs = tabs
+        self.settings = settings
+        self.banner = banner
+        self.prepared_data = prepared_data
+        self.panel = DiagnosticsPanel()
+        self.index = tabs.addTab(self.panel, TAB_TITLE)
+        tabs.currentChanged.connect(self._on_tab_changed)
+        session.started.connect(self._on_started)
+        session.probe.connect(self.panel.show_probe)
+        session.quality.connect(self.panel.show_quality)
+        session.warning.connect(self.show_warning)
         with contextlib.suppress(TypeError, ValueError):
-            quality.set_interval_seconds(float(self.settings.value("metrics_every", 120.0)))
-        quality.interval.currentIndexChanged.connect(
-            lambda _: self.settings.setValue("metrics_every", quality.interval_seconds())
+            self.panel.set_metrics_interval(float(str(settings.value("metrics_every", 120.0))))
+        self.panel.metrics_interval_changed.connect(
+            lambda seconds: settings.setValue("metrics_every", seconds)
         )
 
     def metrics_every(self) -> float:
         """Seconds between quality measurements for a new run (0: off)."""
-        return self.diagnose.quality.interval_seconds()
+        return self.panel.metrics_interval()
 
-    def new_job(
-        self,
-        config: dict | None = None,
-        dataset=None,
-        resume: str | None = None,
-        steps: int | None = None,
-    ) -> RunJob:
-        """A RunJob in the window's runs folder, measuring quality as this tab says:
-        ``config`` (TrainConfig fields) for a new run, or ``resume`` a run folder or
-        checkpoint (for ``steps`` in all). ConfigError when a field is invalid."""
-        return RunJob(
-            config=None if config is None else TrainConfig.from_dict(config),
-            resume=resume,
-            dataset=dataset,
-            steps=steps,
-            runs_dir=self._runs_dir(),
-            metrics_every=self.metrics_every(),
-        )
-
-    def _diagnose_started(self, info) -> None:
-        self.diagnose.on_started(info)
-        self.tabs.setTabText(self._diagnose_index, TAB_TITLE)
-        data = self.data
+    def _on_started(self, info: RunStarted) -> None:
+        self.panel.on_started(info)
+        self.tabs.setTabText(self.index, TAB_TITLE)
+        data = self.prepared_data()
         if data is not None and data.info.fingerprint == info.dataset.get("fingerprint"):
-            self.diagnose.set_real_data(data.dataset.data)
+            self.panel.set_real_data(data.dataset.data)
         else:
-            self.diagnose.set_real_data(
+            self.panel.set_real_data(
                 None,
                 "The nearest-neighbour search needs the run's dataset: choose it in the set-up "
                 "panel before starting.",
             )
 
-    def _on_warning(self, w) -> None:
-        """A TrainingWarning: the banner, a row in the Diagnose tab, a mark on its title."""
+    def show_quality(self, q: Quality) -> None:
+        self.panel.show_quality(q)
+
+    def show_warning(self, w: TrainingWarning) -> None:
+        """A warning: the banner, a row in the Diagnose tab, a mark on its title."""
         self.banner.show_message(f"Step {w.step:,}: {w.text()}", "warning")
-        self.diagnose.show_warning(w)
-        if self.tabs.currentWidget() is not self.diagnose:
-            n = self.diagnose.warnings.warnings_count()
-            self.tabs.setTabText(self._diagnose_index, f"{TAB_TITLE} ({n})")
+        self.panel.show_warning(w)
+        if self.tabs.currentWidget() is not self.panel:
+            n = self.panel.warnings_count()
+            self.tabs.setTabText(self.index, f"{TAB_TITLE} ({n})")
 
     def _on_tab_changed(self, index: int) -> None:
-        if index == self._diagnose_index:
+        if index == self.index:
             self.tabs.setTabText(index, TAB_TITLE)
-
-    def set_slow_motion(self, on: bool) -> None:
-        """While paused, Step shows D's update, then G's; remembered between sessions."""
-        self.session.set_slow_motion(bool(on))
-        self.settings.setValue("slow_motion", bool(on))
-
-    def _restore_slow_motion(self) -> None:
-        on = str(self.settings.value("slow_motion", "false")).lower() in ("true", "1")
-        self.slow_motion_action.setChecked(on)
-        self.session.set_slow_motion(on)

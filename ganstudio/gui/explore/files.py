@@ -1,61 +1,103 @@
 """The explorer's files: latent vectors, grid and animation exports with their provenance,
-and reopening an export to restore the exact view. Mixed into ExplorerPanel."""
+and reopening an export to restore the exact view."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QFileDialog, QSlider, QTabWidget, QWidget
+
+from ganstudio.gui.explore.results import ExplorerResults
+from ganstudio.gui.explore.source import ExploredSource
+from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
 
 VECTOR_FILTER = "Latent vectors (*.npy *.json)"
 EXPORT_FILTER = "GAN Studio exports (*.png *.gif *.webp *.mp4 *.json);;All files (*)"
 ANIMATION_FILTER = "Animated GIF (*.gif);;Animated WebP (*.webp);;MP4 video (*.mp4)"
 
+# set_vector(z, seed, psi): make z (before truncation) the current sample
+SetVector = Callable[[np.ndarray, int | None, float | None], None]
+# report(text, kind): a banner for the user, kind "info" | "warning" | "error"
+Report = Callable[[str, str], None]
+
 
 class ExplorerFiles:
-    """Expects ExplorerPanel's state, meta, browse, interpolate and message signal."""
+    """Saves and loads what the explorer shows. It reads the explored source, the pictures on
+    screen (results) and the two tabs; it restores a view through the tabs, the truncation
+    slider and the panel's ``set_vector`` and ``render_all``; file dialogs open over
+    ``dialog_parent`` and every outcome is told through ``report``."""
+
+    def __init__(
+        self,
+        *,
+        dialog_parent: QWidget,
+        source: ExploredSource,
+        results: ExplorerResults,
+        browse: BrowseTab,
+        interpolate: InterpolateTab,
+        tabs: QTabWidget,
+        psi: QSlider,
+        set_vector: SetVector,
+        render_all: Callable[[], None],
+        report: Report,
+    ) -> None:
+        self.dialog_parent = dialog_parent
+        self.source = source
+        self.results = results
+        self.browse = browse
+        self.interpolate = interpolate
+        self.tabs = tabs
+        self.psi = psi
+        self.set_vector = set_vector
+        self.render_all = render_all
+        self.report = report
 
     def _ask(self, save: bool, title: str, name: str, filters: str) -> str:
         if save:
-            path, _ = QFileDialog.getSaveFileName(self, title, name, filters)
+            path, _ = QFileDialog.getSaveFileName(self.dialog_parent, title, name, filters)
         else:
-            path, _ = QFileDialog.getOpenFileName(self, title, "", filters)
+            path, _ = QFileDialog.getOpenFileName(self.dialog_parent, title, "", filters)
         return path
 
-    def _provenance(self, kind: str) -> dict:
+    def _provenance(self, kind: str) -> dict[str, Any]:
+        state = self.source.require_state()
         return {
             "app": "ganstudio",
             "provenance_version": 1,
             "kind": kind,
-            "model_hash": str(self.meta.get("content_hash", "")),
-            "latent_dim": self.state.dim,
-            "truncation": float(self.state.psi),
+            "model_hash": str(self.source.meta.get("content_hash", "")),
+            "latent_dim": state.dim,
+            "truncation": float(state.psi),
         }
 
     def _fail(self, what: str, path: str, exc: Exception) -> None:
-        self.message.emit(f"Could not {what} {path}: {exc}", "error")
+        self.report(f"Could not {what} {path}: {exc}", "error")
 
     # ---------------------------------------------------------------------------------
     # Latent vectors
 
     def save_vector(self, path: str | None = None) -> None:
-        if self.state is None:
+        state = self.source.state
+        if state is None:
             return
         path = path or self._ask(True, "Save latent vector", "latent.npy", VECTOR_FILTER)
         if not path:
             return
         from ganstudio.core.explore.exports import save_vectors
 
-        meta = {"truncation": float(self.state.psi), "seed": self.state.seed}
-        meta["model_hash"] = str(self.meta.get("content_hash", ""))
+        meta: dict[str, Any] = {"truncation": float(state.psi), "seed": state.seed}
+        meta["model_hash"] = str(self.source.meta.get("content_hash", ""))
         try:
-            save_vectors(path, self.state.edited()[None], meta)
+            save_vectors(path, state.edited()[None], meta)
         except (OSError, ValueError) as exc:
             self._fail("save the vector to", path, exc)
 
     def load_vector(self, path: str | None = None) -> None:
-        if self.state is None:
+        state = self.source.state
+        if state is None:
             return
         path = path or self._ask(False, "Load latent vector", "", VECTOR_FILTER)
         if not path:
@@ -64,10 +106,10 @@ class ExplorerFiles:
 
         try:
             z, meta = load_vectors(path)
-            if z.shape[-1] != self.state.dim:
+            if z.shape[-1] != state.dim:
                 raise ValueError(
                     f"it holds vectors of size {z.shape[-1]}, this model's latent size is "
-                    f"{self.state.dim}"
+                    f"{state.dim}"
                 )
         except (OSError, ValueError) as exc:
             self._fail("load a vector from", path, exc)
@@ -79,13 +121,13 @@ class ExplorerFiles:
     # Exports
 
     def export_grid(self, path: str | None = None) -> None:
-        images = self.grid_images
-        if self.state is None or images is None or self.browse.vectors is None:
+        images, vectors = self.results.grid_images, self.browse.vectors
+        if self.source.state is None or images is None or vectors is None:
             return
         try:
             background = self.browse.background_rgb()
         except ValueError as exc:
-            self.message.emit(str(exc), "error")
+            self.report(str(exc), "error")
             return
         path = path or self._ask(True, "Export grid", "grid.png", "PNG pictures (*.png)")
         if not path:
@@ -105,20 +147,21 @@ class ExplorerFiles:
         if self.browse.seeds is not None:
             prov["seeds"] = [int(s) for s in self.browse.seeds]
         else:
-            prov["vectors"] = self.browse.vectors.tolist()
+            prov["vectors"] = vectors.tolist()
         picture = make_grid(images, rows, cols, padding, background, upscale)
         try:
             save_grid(path, picture, prov)
         except (OSError, ValueError) as exc:
             self._fail("export the grid to", path, exc)
             return
-        self.message.emit(f"Exported {path}", "info")
+        self.report(f"Exported {path}", "info")
 
     def export_animation(self, path: str | None = None) -> None:
-        frames = self.path_images
+        frames = self.results.path_images
         keys = self.interpolate.keys
-        if self.state is None or frames is None or len(keys) < 2:
-            self.message.emit("Add two or more keyframes to make an animation.", "warning")
+        state = self.source.state
+        if state is None or frames is None or len(keys) < 2:
+            self.report("Add two or more keyframes to make an animation.", "warning")
             return
         path = path or self._ask(True, "Export animation", "walk.gif", ANIMATION_FILTER)
         if not path:
@@ -128,8 +171,9 @@ class ExplorerFiles:
         s = self.interpolate.settings()
         prov = self._provenance("interpolation") | s | {"upscale": 1}
         seeds = self.interpolate.key_seeds
-        if all(seed is not None for seed in seeds) and np.array_equal(keys, self._seed_keys(seeds)):
-            prov["keyframes"] = {"seeds": [int(s) for s in seeds]}
+        known = [seed for seed in seeds if seed is not None]
+        if len(known) == len(seeds) and np.array_equal(keys, _seed_keys(known, state.dim)):
+            prov["keyframes"] = {"seeds": [int(s) for s in known]}
         else:
             prov["keyframes"] = {"vectors": keys.tolist()}
         pictures = np.stack([frames[i].transpose(1, 2, 0) for i in range(len(frames))])
@@ -140,17 +184,13 @@ class ExplorerFiles:
         except (OSError, ValueError) as exc:
             self._fail("export the animation to", path, exc)
             return
-        self.message.emit(f"Exported {path} ({len(frames)} frames)", "info")
-
-    def _seed_keys(self, seeds: list[int]) -> np.ndarray:
-        from ganstudio.core.explore.latent import seed_vector
-
-        return np.stack([seed_vector(s, self.state.dim) for s in seeds])
+        self.report(f"Exported {path} ({len(frames)} frames)", "info")
 
     def open_export(self, path: str | None = None) -> None:
         """Restore the view an export was made from (vectors, truncation, settings)."""
-        if self.state is None:
-            self.message.emit("Open the model first, then the export made with it.", "warning")
+        state = self.source.state
+        if state is None:
+            self.report("Open the model first, then the export made with it.", "warning")
             return
         path = path or self._ask(False, "Open an export", "", EXPORT_FILTER)
         if not path:
@@ -163,13 +203,13 @@ class ExplorerFiles:
 
         try:
             prov = read_provenance(path)
-            if int(prov.get("latent_dim", self.state.dim)) != self.state.dim:
+            if int(prov.get("latent_dim", state.dim)) != state.dim:
                 raise ValueError("it was made with a model of another latent size")
         except (OSError, ValueError) as exc:
             self._fail("restore the view of", path, exc)
             return
-        if prov.get("model_hash") and prov["model_hash"] != self.meta.get("content_hash"):
-            self.message.emit(
+        if prov.get("model_hash") and prov["model_hash"] != self.source.meta.get("content_hash"):
+            self.report(
                 f"{Path(path).name} was made with another model (hash {prov['model_hash']}); "
                 "the vectors are restored, the pictures will differ.",
                 "warning",
@@ -200,4 +240,10 @@ class ExplorerFiles:
             seeds = prov.get("seeds") or [None]
             self.set_vector(vectors[0], seeds[0], psi)
         self.render_all()
-        self.message.emit(f"Restored the view of {Path(path).name}", "info")
+        self.report(f"Restored the view of {Path(path).name}", "info")
+
+
+def _seed_keys(seeds: list[int], dim: int) -> np.ndarray:
+    from ganstudio.core.explore.latent import seed_vector
+
+    return np.stack([seed_vector(s, dim) for s in seeds])

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QGroupBox,
@@ -27,12 +30,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ganstudio.core.explore.latent_state import LatentState
 from ganstudio.gui.explore.files import ExplorerFiles
 from ganstudio.gui.explore.render_thread import Renderer, RenderResult
 from ganstudio.gui.explore.results import ExplorerResults
+from ganstudio.gui.explore.source import ExploredSource
 from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
 from ganstudio.gui.explore.widgets import SliderRow
+from ganstudio.gui.threads import Task
 from ganstudio.gui.widgets.samples_view import ImageView, PointsView
+
+if TYPE_CHECKING:
+    from ganstudio.core.explore.latent import Directions
+    from ganstudio.core.training.events import Snapshot
+    from ganstudio.gui.engine import OpenedModel
+    from ganstudio.gui.explore.source import ExploredGenerator
 
 log = logging.getLogger(__name__)
 
@@ -40,31 +52,100 @@ LATENT_SLIDERS = 8  # sliders for the first latent dimensions
 PCA_SLIDERS = 8  # sliders along principal directions
 
 
-class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
-    """``message(text, kind)`` asks the window to show a banner."""
+class ExplorerPanel(QWidget):
+    """The Explore tab: the navigation controls, the big view and the Browse and Interpolate
+    tabs, composed with a render thread (``renderer``), a presenter that draws its results
+    (``results``) and the explorer's files (``files``), all sharing what is explored
+    (``source``).
+
+    ``message(text, kind)`` asks the window to show a banner; ``pca_ready`` says the
+    principal-direction sliders work; ``picture_shown(RenderResult)`` follows each rendered
+    result that was just drawn on screen.
+    """
 
     message = Signal(str, str)
     pca_ready = Signal()
+    picture_shown = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.source = ExploredSource()
         self.renderer = Renderer(self)
         self.renderer.rendered.connect(self._on_rendered)
         self.renderer.failed.connect(lambda m: self.message.emit(f"Rendering failed: {m}", "error"))
-        self.state = None  # core LatentState once a generator is known
-        self.meta: dict = {}
-        self.source_kind = ""  # "model" | "run"
-        self.is_image = True
-        self.generator = None  # the GeneratorFile or Snapshot being explored
-        self.shown: dict[str, RenderResult] = {}  # newest result shown per purpose
-        self._pca_task = None
-        self._waiting_snapshot = None
+        self._pca_task: Task | None = None
+        self._waiting_snapshot: tuple[Snapshot, dict[str, Any]] | None = None
         self._pca_stdev = np.ones(PCA_SLIDERS, np.float32)
-        self.path_images: np.ndarray | None = None
-        self.grid_images: np.ndarray | None = None
         self.path_vectors: np.ndarray | None = None
         self._build()
+        self.results = ExplorerResults(
+            self.source,
+            self.renderer,
+            self.view,
+            self.points,
+            self.caption,
+            self.browse,
+            self.interpolate,
+        )
+        self.files = ExplorerFiles(
+            dialog_parent=self,
+            source=self.source,
+            results=self.results,
+            browse=self.browse,
+            interpolate=self.interpolate,
+            tabs=self.tabs,
+            psi=self.psi,
+            set_vector=self.set_vector,
+            render_all=self.render_all,
+            report=self.message.emit,
+        )
+        self.interpolate.frame.connect(self.results.show_frame)
         self.setEnabled(False)
+
+    # ---------------------------------------------------------------------------------
+    # What is explored and shown (read-only views of source and results)
+
+    @property
+    def state(self) -> LatentState | None:
+        """The latent state once a generator is known."""
+        return self.source.state
+
+    @property
+    def source_kind(self) -> str:
+        """ "model", "run", or "" before anything is explored."""
+        return self.source.kind
+
+    @property
+    def shown(self) -> dict[str, RenderResult]:
+        """The newest result drawn per purpose."""
+        return self.results.shown
+
+    @property
+    def grid_images(self) -> np.ndarray | None:
+        return self.results.grid_images
+
+    @property
+    def path_images(self) -> np.ndarray | None:
+        return self.results.path_images
+
+    # ---------------------------------------------------------------------------------
+    # The explorer's files (see ExplorerFiles)
+
+    def save_vector(self, path: str | None = None) -> None:
+        self.files.save_vector(path)
+
+    def load_vector(self, path: str | None = None) -> None:
+        self.files.load_vector(path)
+
+    def export_grid(self, path: str | None = None) -> None:
+        self.files.export_grid(path)
+
+    def export_animation(self, path: str | None = None) -> None:
+        self.files.export_animation(path)
+
+    def open_export(self, path: str | None = None) -> None:
+        """Restore the view an export was made from (vectors, truncation, settings)."""
+        self.files.open_export(path)
 
     # ---------------------------------------------------------------------------------
     # Layout
@@ -184,7 +265,6 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
         self.interpolate.add_current.connect(self._add_current_key)
         self.interpolate.add_seed.connect(self._add_seed_key)
         self.interpolate.add_selected.connect(self._add_selected_key)
-        self.interpolate.frame.connect(self._show_frame)
         self.browse.export_clicked.connect(lambda: self.export_grid())
         self.interpolate.export_clicked.connect(lambda: self.export_animation())
         self._path_debounce = QTimer(self, singleShot=True, interval=80)
@@ -193,37 +273,45 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
     # ---------------------------------------------------------------------------------
     # Sources
 
-    def set_model(self, opened) -> None:
-        """Explore an opened model file (engine.OpenedModel)."""
+    def set_model(self, opened: OpenedModel) -> None:
+        """Explore an opened model file."""
+        generator = opened.generator
         self.follow.setChecked(False)
-        self._set_source(opened.generator, opened.meta, "model", opened.generator.is_image)
+        self._set_source(generator, opened.meta, "model", generator.is_image)
         self.source_label.setText(f"Model: {opened.path}")
 
-    def set_snapshot(self, snapshot, meta: dict) -> None:
+    def set_snapshot(self, snapshot: Snapshot, meta: dict[str, Any]) -> None:
         """A new snapshot of the run being trained; used when following the run.
 
         While the explorer is hidden (the Train tab is showing) the newest snapshot only
         waits here: rendering it would take CPU from training for nothing on screen.
         """
-        if not self.follow.isChecked() and self.source_kind == "model":
+        if not self.follow.isChecked() and self.source.kind == "model":
             return
         if not self.isVisible():
             self._waiting_snapshot = (snapshot, meta)
             return
         self._waiting_snapshot = None
-        first = self.source_kind != "run" or self.state is None
+        first = self.source.kind != "run" or self.source.state is None
         is_image = meta.get("dataset", {}).get("kind") == "images"
         self._set_source(snapshot, meta | {"step": snapshot.step}, "run", is_image, keep=not first)
         self.source_label.setText(f"Training run: snapshot at step {snapshot.step:,}")
 
-    def _set_source(self, generator, meta: dict, kind: str, is_image: bool, keep=False) -> None:
-        from ganstudio.core.explore.latent_state import LatentState
-
+    def _set_source(
+        self,
+        generator: ExploredGenerator,
+        meta: dict[str, Any],
+        kind: str,
+        is_image: bool,
+        keep: bool = False,
+    ) -> None:
         dim = int(generator.spec.kwargs["latent_dim"])
-        self.generator, self.meta, self.source_kind, self.is_image = generator, meta, kind, is_image
+        source = self.source
+        source.generator, source.meta = generator, meta
+        source.kind, source.is_image = kind, is_image
         self.renderer.set_generator(generator)
-        if not keep or self.state is None or self.state.dim != dim:
-            self.state = LatentState(dim)
+        if not keep or source.state is None or source.state.dim != dim:
+            source.state = LatentState(dim)
             self.interpolate.clear()
             self._seed_changed(self.seed.value())
             self.compute_directions()
@@ -238,77 +326,79 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
     # ---------------------------------------------------------------------------------
     # Navigation
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         if self._waiting_snapshot is not None:
             self.set_snapshot(*self._waiting_snapshot)
 
     def _seed_changed(self, seed: int) -> None:
-        if self.state is None:
+        state = self.source.state
+        if state is None:
             return
         from ganstudio.core.explore.latent import seed_vector
 
-        self.state.set_base(seed_vector(seed, self.state.dim), seed)
+        state.set_base(seed_vector(seed, state.dim), seed)
         self.render_current()
         if self.browse.source.currentData() == "neighbours":
             self.render_grid()
 
     def _psi_changed(self, value: int) -> None:
         self.psi_label.setText(f"psi {value / 100:.2f}")
-        if self.state is not None:
-            self.state.psi = value / 100
+        if self.source.state is not None:
+            self.source.state.psi = value / 100
             self.render_all()
 
     def _set_offset(self, index: int, value: float) -> None:
-        if self.state is not None and index < self.state.dim:
-            self.state.set_offset(index, value)
+        state = self.source.state
+        if state is not None and index < state.dim:
+            state.set_offset(index, value)
             self.render_current()
 
     def _set_amount(self, index: int, value: float) -> None:
-        if self.state is not None and index < len(self.state.amounts):
-            self.state.set_amount(index, value * float(self._pca_stdev[index]))
+        state = self.source.state
+        if state is not None and index < len(state.amounts):
+            state.set_amount(index, value * float(self._pca_stdev[index]))
             self.render_current()
 
     def reset_sliders(self) -> None:
         for row in self.dim_rows + self.pca_rows:
             row.set_value(0.0)
-        if self.state is not None:
-            self.state.reset()
+        if self.source.state is not None:
+            self.source.state.reset()
             self.render_current()
 
     def set_vector(self, z: np.ndarray, seed: int | None = None, psi: float | None = None) -> None:
         """Make ``z`` (before truncation) the current sample."""
+        state = self.source.require_state()
         if psi is not None:
             self.psi.blockSignals(True)
             self.psi.setValue(int(round(psi * 100)))
             self.psi.blockSignals(False)
             self.psi_label.setText(f"psi {psi:.2f}")
-            self.state.psi = psi
+            state.psi = psi
         for row in self.dim_rows + self.pca_rows:
             row.set_value(0.0)
-        self.state.reset()
-        self.state.set_base(z, seed)
+        state.reset()
+        state.set_base(z, seed)
         self.render_all()
 
     # ---------------------------------------------------------------------------------
     # Principal directions, computed in the background
 
     def compute_directions(self) -> None:
-        from ganstudio.gui.threads import Task
-
         for row in self.pca_rows:
             row.setEnabled(False)
             row.set_value(0.0)
-        if self.generator is None:
+        generator = self.source.generator
+        if generator is None:
             return
         self.pca_status.setText("computing ...")
-        generator = self.generator
 
-        def work(progress):
+        def work(progress: Callable[[int, int], None]) -> Directions:
             from ganstudio.core.explore.latent import pca_directions
-            from ganstudio.gui.explore.render_thread import _build
+            from ganstudio.core.explore.sampling import sampler_for
 
-            module, _ = _build(generator)
+            module = sampler_for(generator).module
             return pca_directions(module, k=PCA_SLIDERS, n_samples=2000, seed=0)
 
         if self._pca_task is not None:
@@ -318,10 +408,11 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
         self._pca_task.failed.connect(lambda m: self.pca_status.setText(f"not available: {m}"))
         self._pca_task.start()
 
-    def _on_directions(self, directions) -> None:
-        if self.state is None or directions.vectors.shape[1] != self.state.dim:
+    def _on_directions(self, directions: Directions) -> None:
+        state = self.source.state
+        if state is None or directions.vectors.shape[1] != state.dim:
             return
-        self.state.set_directions(directions.vectors)
+        state.set_directions(directions.vectors)
         self._pca_stdev = np.asarray(directions.stdev, np.float32)
         for i, row in enumerate(self.pca_rows):
             ok = i < len(directions.vectors)
@@ -336,18 +427,23 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
     # ---------------------------------------------------------------------------------
     # Rendering requests and results
 
+    def _on_rendered(self, result: RenderResult) -> None:
+        if self.results.show(result):
+            self.picture_shown.emit(result)
+
     def render_all(self) -> None:
         self.render_current()
         self.render_grid()
         self.render_path()
 
     def render_current(self) -> None:
-        if self.state is not None:
-            self.renderer.request("current", self.state.current()[None])
+        if self.source.state is not None:
+            self.renderer.request("current", self.source.state.current()[None])
 
     def grid_vectors(self) -> np.ndarray:
         from ganstudio.core.explore.latent import neighbours, seed_vectors
 
+        state = self.source.require_state()
         n = self.browse.rows.value() * self.browse.cols.value()
         source = self.browse.source.currentData()
         if source == "vectors" and self.browse.fixed_vectors is not None:
@@ -365,35 +461,37 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
             self.browse.seeds = list(
                 range(self.browse.start_seed.value(), self.browse.start_seed.value() + n)
             )
-            z = seed_vectors(self.browse.start_seed.value(), n, self.state.dim)
+            z = seed_vectors(self.browse.start_seed.value(), n, state.dim)
         else:
             self.browse.seeds = None
             spread = self.browse.spread.value() / 100
-            z = neighbours(self.state.edited(), n, spread, self.browse.neighbour_seed)
+            z = neighbours(state.edited(), n, spread, self.browse.neighbour_seed)
         return np.asarray(z, np.float32)
 
     def render_grid(self) -> None:
         """Vectors are kept before truncation (as exports store them); psi applies here."""
-        if self.state is not None:
+        state = self.source.state
+        if state is not None:
             from ganstudio.core.explore.latent import truncate
 
             z = self.grid_vectors()
             self.browse.vectors = z
-            self.renderer.request("grid", truncate(z, self.state.psi))
+            self.renderer.request("grid", truncate(z, state.psi))
 
     def render_path(self) -> None:
         self._path_debounce.start()
 
     def _render_path_now(self) -> None:
         keys = self.interpolate.keys
-        if self.state is None or len(keys) == 0:
+        state = self.source.state
+        if state is None or len(keys) == 0:
             self.interpolate.keys_view.set_picture(None)
             self.interpolate.path_view.set_picture(None)
             self.interpolate.set_path_frames(0)
             return
         from ganstudio.core.explore.latent import keyframe_path, truncate
 
-        psi = self.state.psi
+        psi = state.psi
         self.renderer.request("keyframes", truncate(keys, psi))
         if len(keys) >= 2:  # the path between the keys, then truncated, as exports render it
             s = self.interpolate.settings()
@@ -405,16 +503,16 @@ class ExplorerPanel(ExplorerResults, ExplorerFiles, QWidget):
     # Keyframes and grid clicks
 
     def _add_current_key(self) -> None:
-        if self.state is not None:  # keys are kept before truncation
-            self.interpolate.add_key(self.state.edited(), self.state.seed)
+        state = self.source.state
+        if state is not None:  # keys are kept before truncation
+            self.interpolate.add_key(state.edited(), state.seed)
 
     def _add_seed_key(self) -> None:
-        if self.state is not None:
+        state = self.source.state
+        if state is not None:
             from ganstudio.core.explore.latent import seed_vector
 
-            self.interpolate.add_key(
-                seed_vector(self.seed.value(), self.state.dim), self.seed.value()
-            )
+            self.interpolate.add_key(seed_vector(self.seed.value(), state.dim), self.seed.value())
 
     def _add_selected_key(self) -> None:
         cell, z = self.browse.view.selection, self.browse.vectors

@@ -14,12 +14,21 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from ganstudio.core.errors import error_message
 from ganstudio.gui.threads import start_thread
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from ganstudio.core.explore.sampling import GeneratorWeights, Sampler
+    from ganstudio.core.modelfile import GeneratorFile
+
+    RenderSource: TypeAlias = GeneratorFile | GeneratorWeights
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,16 @@ class RenderResult:
     requested_at: float  # time.perf_counter() when the request was made
 
 
+@dataclass(frozen=True)
+class _Request:
+    id: int
+    purpose: str
+    z: np.ndarray
+    asked: float  # time.perf_counter() when it was made
+    source_version: int
+    source: RenderSource
+
+
 class RenderWorker(QObject):
     rendered = Signal(object)
     failed = Signal(str)
@@ -47,7 +66,7 @@ class RenderWorker(QObject):
         super().__init__()
         self._cond = threading.Condition()
         self._pending: dict[str, tuple[int, np.ndarray, float]] = {}
-        self._source: tuple[int, object] | None = None  # (version, GeneratorFile | Snapshot)
+        self._source: tuple[int, RenderSource] | None = None  # (version, generator)
         self._stop = False
 
     # -- any thread ----------------------------------------------------------------------
@@ -56,10 +75,15 @@ class RenderWorker(QObject):
             self._pending[purpose] = (request_id, z, time.perf_counter())
             self._cond.notify()
 
-    def set_source(self, version: int, source: object) -> None:
+    def set_source(self, version: int, source: RenderSource) -> None:
         with self._cond:
             self._source = (version, source)
             self._cond.notify()
+
+    def has_pending(self) -> bool:
+        """Whether requests wait to be rendered (the one rendering now not counted)."""
+        with self._cond:
+            return bool(self._pending)
 
     def stop(self) -> None:
         with self._cond:
@@ -67,35 +91,42 @@ class RenderWorker(QObject):
             self._cond.notify()
 
     # -- the render thread -----------------------------------------------------------------
+    def _next_request(self) -> _Request | None:
+        """The next request to render (waiting for one), or None once stopped."""
+        with self._cond:
+            while not self._stop and not (self._pending and self._source is not None):
+                self._cond.wait()
+            if self._stop or self._source is None:
+                return None
+            purpose = next(p for p in PURPOSES if p in self._pending)
+            request_id, z, asked = self._pending.pop(purpose)
+            source_version, source = self._source
+        return _Request(request_id, purpose, z, asked, source_version, source)
+
     @Slot()
     def loop(self) -> None:
-        module, version, is_image = None, -1, True
+        sampler: Sampler | None = None
+        version = -1
         try:
-            while True:
-                with self._cond:
-                    while not self._stop and not (self._pending and self._source):
-                        self._cond.wait()
-                    if self._stop:
-                        return
-                    purpose = next(p for p in PURPOSES if p in self._pending)
-                    request_id, z, asked = self._pending.pop(purpose)
-                    source_version, source = self._source
-                if source_version != version:
-                    module, is_image = _build(source)
-                    version = source_version
+            while (request := self._next_request()) is not None:
+                if sampler is None or request.source_version != version:
+                    from ganstudio.core.explore.sampling import sampler_for
+
+                    sampler = sampler_for(request.source)
+                    version = request.source_version
                 try:
                     t0 = time.perf_counter()
-                    images, points = _render(module, z, is_image)
+                    images, points = sampler.render(request.z)
                     self.rendered.emit(
                         RenderResult(
-                            request_id,
-                            purpose,
-                            z,
+                            request.id,
+                            request.purpose,
+                            request.z,
                             images,
                             points,
                             version,
                             time.perf_counter() - t0,
-                            asked,
+                            request.asked,
                         )
                     )
                 except Exception as exc:
@@ -103,37 +134,6 @@ class RenderWorker(QObject):
                     self.failed.emit(error_message(exc))
         finally:
             QThread.currentThread().quit()
-
-
-def _build(source: object):
-    """(module in eval mode, is_image) from a core GeneratorFile or a training Snapshot."""
-    if hasattr(source, "module"):  # GeneratorFile
-        return source.module.eval(), source.is_image
-    import torch
-
-    from ganstudio.core.models import build
-
-    module = build(source.spec)
-    state = module.state_dict()
-    for key, value in source.state.items():
-        state[key] = torch.from_numpy(value).to(state[key].dtype)
-    module.load_state_dict(state)
-    module.eval().requires_grad_(False)
-    return module, bool(getattr(module, "is_image", True))
-
-
-def _render(module, z: np.ndarray, is_image: bool):
-    """Batched exactly as core.explore.exports renders, so the window's pictures equal the CLI's."""
-    import torch
-
-    from ganstudio.core.explore.exports import _RENDER_BATCH
-    from ganstudio.core.explore.sampling import generate
-    from ganstudio.core.render import to_uint8
-
-    out = generate(module, torch.from_numpy(z), batch=_RENDER_BATCH)
-    if is_image:
-        return to_uint8(out), None
-    return None, out.float().numpy()
 
 
 class Renderer(QObject):
@@ -151,7 +151,7 @@ class Renderer(QObject):
         self._next_id = 0
         self.version = 0
 
-    def set_generator(self, source: object) -> None:
+    def set_generator(self, source: RenderSource) -> None:
         """A GeneratorFile (opened model) or a training Snapshot; the next render uses it."""
         if self._thread is None:
             from PySide6.QtCore import QCoreApplication
@@ -170,6 +170,10 @@ class Renderer(QObject):
         z = np.ascontiguousarray(np.asarray(z, np.float32).reshape(-1, z.shape[-1]))
         self._worker.submit(self._next_id, purpose, z)
         return self._next_id
+
+    def has_pending(self) -> bool:
+        """Whether requests wait to be rendered (the one rendering now not counted)."""
+        return self._worker.has_pending()
 
     def close(self, ms: int = 10_000) -> bool:
         self._worker.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QToolButton, QWidget
 
 from ganstudio.gui.widgets.samples_view import ImageView
@@ -88,7 +88,7 @@ class GridView(ImageView):
     def cell_at(self, x: float, y: float) -> int | None:
         """The cell index under widget coordinates, or None (padding, outside)."""
         target, pm = self._target(), self.pixmap()
-        if target is None or not target.contains(int(x), int(y)) or self.cols == 0:
+        if target is None or pm is None or not target.contains(int(x), int(y)) or self.cols == 0:
             return None
         px = (x - target.x()) * pm.width() / target.width()
         py = (y - target.y()) * pm.height() / target.height()
@@ -98,20 +98,20 @@ class GridView(ImageView):
             return None
         return r * self.cols + c
 
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt API)
-        target = self._target()
-        if target is None:
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        target, pm = self._target(), self.pixmap()
+        if target is None or pm is None:
             super().paintEvent(event)
             return
         painter = QPainter(self)
         painter.fillRect(self.rect(), self.palette().window())
         painter.setRenderHint(
-            QPainter.RenderHint.SmoothPixmapTransform, target.width() < 3 * self.pixmap().width()
+            QPainter.RenderHint.SmoothPixmapTransform, target.width() < 3 * pm.width()
         )
-        painter.drawPixmap(target, self.pixmap())
+        painter.drawPixmap(target, pm)
         if self.selection is not None and self.cols:
             r, c = divmod(self.selection, self.cols)
-            s = target.width() / self.pixmap().width()
+            s = target.width() / pm.width()
             step = self.cell + self.padding
             rect = QRect(
                 int(target.x() + (self.padding + c * step) * s) - 2,

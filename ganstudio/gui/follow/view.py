@@ -1,5 +1,4 @@
-"""Following a run folder written elsewhere (File > Follow run folder...), mixed into the
-main window.
+"""Following a run folder written elsewhere (File > Follow run folder...).
 
 A bar above the tabs says which run is followed, how far it is and when it last changed,
 with *Explore newest model* and *Stop following*. The Train tab's curves and samples and the
@@ -12,14 +11,35 @@ second. Nothing is written into the followed folder: core.runs.follow only reads
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QFileDialog, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtCore import QObject, QSettings, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QWidget,
+)
 
+from ganstudio.gui.diagnose.tab import DiagnoseTab
 from ganstudio.gui.threads import Task
+from ganstudio.gui.train.training import TrainingSession
+from ganstudio.gui.widgets.banner import Banner
+from ganstudio.gui.widgets.curves import CurvesPanel
+from ganstudio.gui.widgets.samples_view import SamplesView
+from ganstudio.gui.widgets.status_bar import RunStatusBar
+
+if TYPE_CHECKING:
+    from ganstudio.core.quality.monitor import Quality
+    from ganstudio.core.quality.warnings import TrainingWarning
+    from ganstudio.core.runs.follow import FollowUpdate, RunFollower, RunInfo
 
 POLL_MS = 1000
 IDLE_DIAGNOSE = (
@@ -70,11 +90,11 @@ class FollowBar(QFrame):
 class FollowPayload:
     """One poll's news, ready for the widgets (made in the polling thread)."""
 
-    update: object  # core.runs.follow.FollowUpdate
+    update: FollowUpdate
     steps: np.ndarray  # the new curve points
     stats: np.ndarray  # (n, 6) in core.training.events.STAT_NAMES order
-    quality: tuple  # core.training.events.Quality
-    warnings: tuple  # core.quality.warnings.TrainingWarning
+    quality: tuple[Quality, ...]
+    warnings: tuple[TrainingWarning, ...]
     coverage: dict | None  # the newest "coverage" record (2-D mixtures)
     images_per_s: float | None
 
@@ -85,10 +105,10 @@ class _Poller:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.follower = None
+        self.follower: RunFollower | None = None
         self.succeeded = False  # a poll has returned: later failures may pass
 
-    def __call__(self, progress) -> FollowPayload:
+    def __call__(self, progress: Callable[[int, int], None]) -> FollowPayload:
         from ganstudio.core.runs import follow
         from ganstudio.core.runs import records as follow_records
 
@@ -110,28 +130,64 @@ class _Poller:
         )
 
 
-class FollowRun:
-    """Mixed into the main window; expects its settings, session, curves, samples, diagnose,
-    banner, tabs, status-bar labels and open_model."""
+class FollowController(QObject):
+    """Follows one run folder at a time for the window ``parent`` (dialogs open over it).
 
-    def _build_follow(self) -> FollowBar:
-        self.follow_bar = FollowBar()
-        self.follow_bar.explore.clicked.connect(self.explore_newest_model)
-        self.follow_bar.stop.clicked.connect(lambda: self.stop_following())
+    Shows the run in the ``curves``, the ``samples`` view, the ``diagnose`` tab, the
+    ``status`` bar and its own ``bar`` (which the window places above the tabs); problems go
+    to the ``banner``. Following stops when the ``session`` starts training. Followed
+    folders are remembered in ``settings`` and with ``add_recent(kind, path)``; the folder
+    dialog starts beside the last one, else in ``runs_dir()``.
+
+    Signals: ``following_changed(bool)``, ``picture_shown()`` (a preview of the run is on
+    screen, so there is something to export) and ``open_model_requested(path)`` (Explore
+    newest model).
+    """
+
+    following_changed = Signal(bool)
+    picture_shown = Signal()
+    open_model_requested = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget,
+        settings: QSettings,
+        session: TrainingSession,
+        curves: CurvesPanel,
+        samples: SamplesView,
+        diagnose: DiagnoseTab,
+        banner: Banner,
+        tabs: QTabWidget,
+        status: RunStatusBar,
+        add_recent: Callable[[str, str], None],
+        runs_dir: Callable[[], str],
+    ) -> None:
+        super().__init__(parent)
+        self.window = parent
+        self.settings = settings
+        self.session = session
+        self.curves = curves
+        self.samples = samples
+        self.diagnose = diagnose
+        self.banner = banner
+        self.tabs = tabs
+        self.status = status
+        self.add_recent = add_recent
+        self.runs_dir = runs_dir
+        self.bar = FollowBar()
+        self.bar.explore.clicked.connect(self.explore_newest_model)
+        self.bar.stop.clicked.connect(lambda: self.stop_following())
         self._poller: _Poller | None = None
-        self._follow_task: Task | None = None
-        self.follow_last = None  # the newest core.runs.follow.FollowUpdate
-        self.follow_info = None  # core.runs.follow.RunInfo
-        self.follow_model: tuple[Path, int] | None = None  # newest model file and its step
-        self._follow_shown: tuple | None = None  # picture, title, caption
-        self._follow_preview: tuple[Path, int] | None = None  # its file and step
-        self._follow_coverage: dict | None = None
-        self._diagnose_idle_text = ""
-        self._diagnose_sizes: list[int] = []
-        self._follow_timer = QTimer(self, interval=POLL_MS)
-        self._follow_timer.timeout.connect(self._follow_tick)
-        self.session.state_changed.connect(self._follow_on_state)
-        return self.follow_bar
+        self._task: Task | None = None
+        self.follow_last: FollowUpdate | None = None  # the newest poll's news
+        self.follow_info: RunInfo | None = None
+        self.follow_model: tuple[Path, int | None] | None = None  # newest model file, step
+        self._shown: tuple[np.ndarray, str, str] | None = None  # picture, title, caption
+        self._preview: tuple[Path, int | None] | None = None  # its file and step
+        self._coverage: dict | None = None
+        self._timer = QTimer(self, interval=POLL_MS)
+        self._timer.timeout.connect(self._tick)
+        session.state_changed.connect(self._on_session_state)
 
     @property
     def following(self) -> Path | None:
@@ -149,38 +205,35 @@ class FollowRun:
             )
             return
         if not path:  # start beside the run followed last: the next one is often there
-            last = self.settings.value("follow_folder", "")
-            start = str(Path(last).parent) if last else self._runs_dir()
-            path = QFileDialog.getExistingDirectory(self, "Follow a run folder (read only)", start)
+            last = str(self.settings.value("follow_folder", ""))
+            start = str(Path(last).parent) if last else self.runs_dir()
+            path = QFileDialog.getExistingDirectory(
+                self.window, "Follow a run folder (read only)", start
+            )
         if not path:
             return
         folder = Path(path)
         self.settings.setValue("follow_folder", str(folder))
-        self._add_recent("follow", str(folder))
+        self.add_recent("follow", str(folder))
         self.stop_following(quiet=True)
         self.banner.hide()
         self._poller = _Poller(folder)
         self.follow_last = self.follow_info = self.follow_model = None
-        self._follow_shown = self._follow_coverage = self._follow_preview = None
+        self._shown = self._coverage = self._preview = None
         self.curves.clear()
-        self.diagnose.clear()
-        if not self._diagnose_idle_text:  # the tab as it was: put back when following stops
-            self._diagnose_idle_text = self.diagnose.idle.text()
-            self._diagnose_sizes = self.diagnose.splitter.sizes()
-        self.diagnose.idle.setText(IDLE_DIAGNOSE)
-        self.diagnose.idle.setWordWrap(True)
-        total = sum(self._diagnose_sizes) or 1000
-        self.diagnose.splitter.setSizes([total // 3, total - total // 3])  # room for quality
-        self.samples.title.setText(f"Waiting for a preview picture of {folder.name} ...")
-        self.follow_bar.label.setText(f"Opening {folder} ...")
-        self.follow_bar.model_label.setText("")
-        self.follow_bar.explore.setEnabled(False)
-        self.follow_bar.set_tone("info")
-        self.follow_bar.show()
-        self.stop_follow_action.setEnabled(True)
+        panel = self.diagnose.panel
+        panel.clear()
+        panel.show_followed_run(IDLE_DIAGNOSE)
+        self.samples.set_title(f"Waiting for a preview picture of {folder.name} ...")
+        self.bar.label.setText(f"Opening {folder} ...")
+        self.bar.model_label.setText("")
+        self.bar.explore.setEnabled(False)
+        self.bar.set_tone("info")
+        self.bar.show()
+        self.following_changed.emit(True)
         self.tabs.setCurrentIndex(0)
-        self._follow_poll()
-        self._follow_timer.start()
+        self._poll()
+        self._timer.start()
 
     def stop_following(self, note: str = "", quiet: bool = False) -> None:
         """Stop polling; what is on screen stays until something else replaces it."""
@@ -188,21 +241,18 @@ class FollowRun:
             return
         name = self._poller.folder.name
         self._poller = None
-        self._follow_timer.stop()
-        if self._follow_task is not None:
-            self._follow_task.cancel()  # its thread ends on its own; the result is dropped
-            self._follow_task.deleteLater()
-            self._follow_task = None
-        self.follow_bar.hide()
-        self.stop_follow_action.setEnabled(False)
-        self.diagnose.idle.setText(self._diagnose_idle_text)
-        self.diagnose.splitter.setSizes(self._diagnose_sizes)
-        self._diagnose_idle_text = ""
+        self._timer.stop()
+        if self._task is not None:
+            self._task.cancel()  # its thread ends on its own; the result is dropped
+            self._task.deleteLater()
+            self._task = None
+        self.bar.hide()
+        self.following_changed.emit(False)
+        self.diagnose.panel.end_followed_run()
         if not quiet:
-            self.statusBar().showMessage(note or f"Stopped following {name}", 8000)
+            self.status.showMessage(note or f"Stopped following {name}", 8000)
 
-    def _follow_on_state(self, state: str) -> None:
-        self.follow_action.setEnabled(state == "idle")
+    def _on_session_state(self, state: str) -> None:
         if state != "idle" and self._poller is not None:
             self.stop_following(
                 f"Training started in this window: stopped following {self._poller.folder.name}"
@@ -211,26 +261,26 @@ class FollowRun:
     # ---------------------------------------------------------------------------------
     # Polling
 
-    def _follow_tick(self) -> None:
-        if self._follow_task is None:
-            self._follow_poll()
-        self._show_follow_status()
+    def _tick(self) -> None:
+        if self._task is None:
+            self._poll()
+        self._show_status()
 
-    def _follow_poll(self) -> None:
+    def _poll(self) -> None:
         poller = self._poller
         if poller is None:
             return
         task = Task(poller, "follow", self)
-        task.done.connect(lambda payload: self._on_follow_update(poller, task, payload))
-        task.failed.connect(lambda message: self._on_follow_failed(poller, task, message))
-        self._follow_task = task.start()
+        task.done.connect(lambda payload: self._on_update(poller, task, payload))
+        task.failed.connect(lambda message: self._on_failed(poller, task, message))
+        self._task = task.start()
 
     def _finish_task(self, task: Task) -> None:
-        if self._follow_task is task:
-            self._follow_task = None
+        if self._task is task:
+            self._task = None
         task.deleteLater()
 
-    def _on_follow_failed(self, poller: _Poller, task: Task, message: str) -> None:
+    def _on_failed(self, poller: _Poller, task: Task, message: str) -> None:
         self._finish_task(task)
         if poller is not self._poller:
             return
@@ -238,10 +288,10 @@ class FollowRun:
             self.stop_following(quiet=True)
             self.banner.show_message(f"Cannot follow {poller.folder}: {message}", "error")
         else:
-            self.follow_bar.label.setText(f"Following {poller.folder.name}: {message}")
-            self.follow_bar.set_tone("warning")
+            self.bar.label.setText(f"Following {poller.folder.name}: {message}")
+            self.bar.set_tone("warning")
 
-    def _on_follow_update(self, poller: _Poller, task: Task, payload: FollowPayload) -> None:
+    def _on_update(self, poller: _Poller, task: Task, payload: FollowPayload) -> None:
         self._finish_task(task)
         if poller is not self._poller:
             return  # stopped, or another folder followed since
@@ -249,64 +299,65 @@ class FollowRun:
         u = payload.update
         if u.info is not None:
             self.follow_info = u.info
-            self.follow_bar.label.setToolTip(f"{poller.folder}\n{u.info.describe()}")
+            self.bar.label.setToolTip(f"{poller.folder}\n{u.info.describe()}")
             self.curves.set_d_output_is_probability(u.info.probabilistic)
         if u.reset:  # the log was rewritten (a resumed run): start the curves over
             self.curves.clear()
-            self.diagnose.quality.clear()
-            self.diagnose.warnings.clear_warnings()
+            self.diagnose.panel.clear_history()
         if len(payload.steps):
             self.curves.append(payload.steps, *payload.stats.T)
         for q in payload.quality:
             self.diagnose.show_quality(q)
         for w in payload.warnings:
-            self._on_warning(w)
+            self.diagnose.show_warning(w)
         if payload.coverage is not None:
-            self._follow_coverage = payload.coverage
-        if u.picture is not None:
-            self._follow_shown = self._preview_texts(u)
-            self._follow_preview = (u.preview, u.preview_step)
-        if self._follow_shown is not None and not self.samples.shows(self._follow_shown[0]):
-            self.samples.show_images(*self._follow_shown)  # new, or replaced by an opened model
-            self.export_action.setEnabled(True)
+            self._coverage = payload.coverage
+        if u.picture is not None and u.preview is not None:
+            self._shown = self._preview_texts(u.picture, u.preview, u.preview_step)
+            self._preview = (u.preview, u.preview_step)
+        if self._shown is not None and not self.samples.shows(self._shown[0]):
+            self.samples.show_images(*self._shown)  # new, or replaced by an opened model
+            self.picture_shown.emit()
         if u.model is not None:
             self.follow_model = (u.model, u.model_step)
-            self.follow_bar.model_label.setText(f"{u.model.name} (step {u.model_step:,})")
-            self.follow_bar.explore.setEnabled(True)
+            self.bar.model_label.setText(f"{u.model.name} (step {u.model_step:,})")
+            self.bar.explore.setEnabled(True)
         self.follow_last = u
-        self._update_step(u.step, u.total_steps)
+        self.status.show_step(u.step, u.total_steps)
         if payload.images_per_s is not None:
-            self.speed_label.setText(f"{payload.images_per_s:,.0f} img/s")
-        self.eta_label.setText("")
-        self.memory_label.setText("")
-        self._show_follow_status()
+            self.status.show_speed(payload.images_per_s)
+        self.status.show_eta(None)
+        self.status.show_memory(None)
+        self._show_status()
         if u.more:  # a long log is read in pieces: the next one now
-            self._follow_poll()
+            self._poll()
 
-    def _preview_texts(self, u) -> tuple:
-        name = self.follow_info.name if self.follow_info else u.preview.parent.parent.name
-        title = f"Step {u.preview_step:,}: the newest preview of {name}"
-        caption = f"{u.preview.parent.name}/{u.preview.name}"
-        c = self._follow_coverage
+    def _preview_texts(
+        self, picture: np.ndarray, preview: Path, step: int | None
+    ) -> tuple[np.ndarray, str, str]:
+        name = self.follow_info.name if self.follow_info else preview.parent.parent.name
+        title = f"Step {step:,}: the newest preview of {name}"
+        caption = f"{preview.parent.name}/{preview.name}"
+        c = self._coverage
         if c is not None and self.follow_info is not None and self.follow_info.kind == "points":
             caption = (
                 f"Mode coverage at step {c.get('step', 0):,}: {c.get('modes_captured')} of "
                 f"{c.get('n_modes')} modes captured, {float(c.get('hq_fraction', 0)):.1%} of "
                 f"samples high quality. {caption}"
             )
-        return u.picture, title, caption
+        return picture, title, caption
 
-    def _show_follow_status(self) -> None:
+    def _show_status(self) -> None:
         u = self.follow_last
         if self._poller is None or u is None:
             return
         from ganstudio.core.runs.follow import STALLED_AFTER
         from ganstudio.core.runs.records import status_text
 
-        self.follow_bar.label.setText(status_text(u, self._poller.folder.name))
+        self.bar.label.setText(status_text(u, self._poller.folder.name))
 
         stalled = u.status == "running" and time.time() - u.updated >= STALLED_AFTER
-        self.follow_bar.set_tone(
+        self.bar.set_tone(
             "warning"
             if stalled or u.status == "failed" or u.problem
             else "done"
@@ -318,10 +369,12 @@ class FollowRun:
 
     def followed_preview(self) -> dict[str, str] | None:
         """Provenance of the followed run's preview when it is the picture on screen."""
-        shown = self._follow_shown
-        if self._poller is None or shown is None or not self.samples.shows(shown[0]):
+        shown, preview = self._shown, self._preview
+        if self._poller is None or shown is None or preview is None:
             return None
-        path, step = self._follow_preview
+        if not self.samples.shows(shown[0]):
+            return None
+        path, step = preview
         return {
             "ganstudio.run": str(self._poller.folder),
             "ganstudio.step": str(step),
@@ -340,4 +393,4 @@ class FollowRun:
                 "warning",
             )
             return
-        self.open_model(str(path))
+        self.open_model_requested.emit(str(path))

@@ -97,7 +97,19 @@ class DatasetBox(QGroupBox):
         if select:
             self.dataset_combo.setCurrentIndex(index)
 
-    def select_dataset(self, spec: str) -> None:
+    def select_dataset(self, spec: str, notify: bool = True) -> None:
+        """Show ``spec`` as the chosen dataset (a folder or file of the user's is added to the
+        list). ``notify`` False: the list's change does not emit ``dataset_requested`` (the
+        window asks for the data itself once the engine starts)."""
+        if not notify:
+            self.dataset_combo.blockSignals(True)
+        try:
+            self._select(spec)
+        finally:
+            if not notify:
+                self.dataset_combo.blockSignals(False)
+
+    def _select(self, spec: str) -> None:
         base, _, query = spec.partition("?")
         if not base.startswith("builtin:"):
             self.add_dataset_path(base, select=False)

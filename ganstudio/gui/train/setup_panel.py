@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -41,6 +42,11 @@ class SetupPanel(QScrollArea):
 
     changed = Signal()
     live_edit = Signal(dict)
+
+    # Each field is named as its TrainConfig setting (looked up by name here and in the
+    # tests), so the "width" field hides QWidget.width(): the panel's width is never asked
+    # for through it.
+    width: QSpinBox  # type: ignore[assignment]  # the TrainConfig field, not QWidget.width
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -152,16 +158,14 @@ class SetupPanel(QScrollArea):
 
     def _wire(self) -> None:
         for w in self._all_fields():
-            signal = (
-                w.currentIndexChanged
-                if isinstance(w, QComboBox)
-                else w.toggled
-                if isinstance(w, QCheckBox)
-                else w.valueChanged
-                if isinstance(w, QSpinBox)
-                else w.textChanged
-            )
-            signal.connect(self.changed)
+            if isinstance(w, QComboBox):
+                w.currentIndexChanged.connect(self.changed)
+            elif isinstance(w, QCheckBox):
+                w.toggled.connect(self.changed)
+            elif isinstance(w, QSpinBox):
+                w.valueChanged.connect(self.changed)
+            elif isinstance(w, QLineEdit):
+                w.textChanged.connect(self.changed)
         self.lr_g.editingFinished.connect(lambda: self._live("lr_g"))
         self.lr_d.editingFinished.connect(lambda: self._live("lr_d"))
         self.d_steps.valueChanged.connect(lambda _v: self._live("d_steps"))

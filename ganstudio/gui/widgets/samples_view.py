@@ -64,7 +64,7 @@ class PointsView(pg.PlotWidget):
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.getPlotItem().hideButtons()
-        legend = self.addLegend(offset=(8, 8)) if legend else None
+        key = self.addLegend(offset=(8, 8)) if legend else None
         self.real = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*REAL, 90), name="real")
         self.fake = pg.ScatterPlotItem(
             size=3, pen=None, brush=pg.mkBrush(*FAKE, 140), name="generated"
@@ -77,8 +77,8 @@ class PointsView(pg.PlotWidget):
         )
         for item in (self.real, self.fake, self.modes, self.marker):
             self.addItem(item)
-        if legend is not None:
-            legend.setBrush(pg.mkBrush(255, 255, 255, 200))
+        if key is not None:
+            key.setBrush(pg.mkBrush(255, 255, 255, 200))
         self._framed = False
 
     def set_real(self, points: np.ndarray | None, modes=()) -> None:
@@ -138,6 +138,10 @@ class SamplesView(QWidget):
     @property
     def showing_points(self) -> bool:
         return self.stack.currentWidget() is self.points
+
+    def set_title(self, title: str) -> None:
+        """The line above the samples (what they are, or what is awaited)."""
+        self.title.setText(title)
 
     def show_images(self, grid: np.ndarray, title: str, caption: str = "") -> None:
         self.stack.setCurrentWidget(self.images)

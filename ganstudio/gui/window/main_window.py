@@ -1,15 +1,18 @@
 """The main window: composes the set-up panel, the loss curves, the samples view, the explorer
-and the Diagnose tab, and wires menus, toolbar and status bar to a TrainingSession."""
+and the Diagnose tab with the objects that do the window's work (actions and menus, files,
+following a run folder, remembered state), and wires them to a TrainingSession."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QStandardPaths, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
@@ -21,29 +24,43 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio.core.choices import DEFAULT_DATASET
-from ganstudio.core.durations import format_duration
-from ganstudio.core.runs.job import RunResult, RunStarted
+from ganstudio.core.config import TrainConfig
+from ganstudio.core.runs.job import RunJob
 from ganstudio.gui import engine
 from ganstudio.gui.diagnose.tab import DiagnoseTab
 from ganstudio.gui.explore.panel import ExplorerPanel
-from ganstudio.gui.follow.view import FollowRun
-from ganstudio.gui.threads import Task, running_threads
+from ganstudio.gui.follow.view import FollowController
+from ganstudio.gui.threads import Task, TaskGroup, running_threads
 from ganstudio.gui.train.setup_panel import SetupPanel
 from ganstudio.gui.train.training import TrainingSession
 from ganstudio.gui.widgets.banner import Banner
 from ganstudio.gui.widgets.curves import CurvesPanel
 from ganstudio.gui.widgets.samples_view import SamplesView
+from ganstudio.gui.widgets.status_bar import RunStatusBar
 from ganstudio.gui.window.file_actions import FileActions
-from ganstudio.gui.window.menus import MenusAndBars
-from ganstudio.gui.window.state import WindowState
+from ganstudio.gui.window.latest import Latest
+from ganstudio.gui.window.menus import ActionSlots, WindowActions, show_about
+from ganstudio.gui.window.recent import RecentFiles
+from ganstudio.gui.window.state import WindowState, runs_dir
+
+if TYPE_CHECKING:
+    from ganstudio.core.data.dataset import Dataset
+    from ganstudio.core.runs.job import RunResult, RunStarted
+    from ganstudio.core.training.events import Preview, Report, Snapshot
 
 log = logging.getLogger(__name__)
 
 STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
 
 
-class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun, QMainWindow):
-    """``settings``: where preferences live (tests pass a QSettings on a temporary file)."""
+class MainWindow(QMainWindow):
+    """``settings``: where preferences live (tests pass a QSettings on a temporary file).
+
+    Panels: ``setup``, ``curves``, ``samples`` (the Train tab), ``explorer``, ``diagnose``
+    (its tab: ``diagnose_tab``), ``banner``, ``status``. The window's work: ``commands``
+    (actions, menus, toolbar), ``files`` (File menu, drops), ``follow`` (a run folder
+    written elsewhere), ``recent`` files, ``saved_state`` (what is remembered), ``tasks``
+    (background work) and ``latest`` (what the run and the opened model last sent)."""
 
     engine_ready = Signal()
     dataset_ready = Signal()
@@ -57,25 +74,20 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.devices: list[tuple[str, str]] | None = None
         self.data: engine.PreparedData | None = None
         self.resolved: dict | None = None
-        self.started_info: RunStarted | None = None
-        self.last_snapshot = None
-        self.last_preview = None
-        self.opened_model: engine.OpenedModel | None = None
-        self.last_result: RunResult | None = None
-        self._tasks: set[Task] = set()
+        self.latest = Latest()
+        self.tasks = TaskGroup(self)
         self._data_task: Task | None = None
-        self._closing = False
         self._status_time = 0.0
+        # 'save', 'discard' or 'cancel' when closing during training (tests replace it)
+        self.ask_save_on_close: Callable[[], str] = self._ask_save_dialog
 
+        # Panels
         self.setup = SetupPanel()
         self.curves = CurvesPanel()
         self.samples = SamplesView()
         self.banner = Banner()
-        centre = QWidget()
-        v = QVBoxLayout(centre)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.banner)
-        v.addWidget(self._build_follow())  # File > Follow run folder...
+        self.status = RunStatusBar()
+        self.setStatusBar(self.status)
         self.views = QSplitter(Qt.Orientation.Horizontal)
         self.views.addWidget(self.curves)
         self.views.addWidget(self.samples)
@@ -87,58 +99,131 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.views, "Train")
         self.tabs.addTab(self.explorer, "Explore")
-        self._build_diagnose_tab()
+        self.diagnose_tab = DiagnoseTab(
+            self.tabs, self.session, self.settings, self.banner, lambda: self.data
+        )
+        self.diagnose = self.diagnose_tab.panel
+
+        # The window's work
+        self.recent = RecentFiles(self.settings, self._open_recent, self)
+        self.follow = FollowController(
+            parent=self,
+            settings=self.settings,
+            session=self.session,
+            curves=self.curves,
+            samples=self.samples,
+            diagnose=self.diagnose_tab,
+            banner=self.banner,
+            tabs=self.tabs,
+            status=self.status,
+            add_recent=self.recent.add,
+            runs_dir=self.runs_dir,
+        )
+        self.files = FileActions(
+            parent=self,
+            settings=self.settings,
+            session=self.session,
+            latest=self.latest,
+            dataset=self.setup.dataset,
+            samples=self.samples,
+            explorer=self.explorer,
+            tabs=self.tabs,
+            banner=self.banner,
+            status=self.status,
+            recent=self.recent,
+            tasks=self.tasks,
+            followed_preview=self.follow.followed_preview,
+        )
+        slots = ActionSlots(
+            start=self.start_training,
+            pause=self.toggle_pause,
+            step=self.step_once,
+            slow_motion=self.set_slow_motion,
+            stop=self.stop_training,
+            open_model=self.files.open_model,
+            save_model=self.files.save_model,
+            resume=self.resume_run,
+            follow=self.follow.follow_run,
+            stop_follow=self.follow.stop_following,
+            export=self.files.export_grid,
+            open_export=self.explorer.open_export,
+            open_dataset_folder=self.files.open_dataset_folder,
+            open_dataset_file=self.files.open_dataset_file,
+            show_setup=self.setup.setVisible,
+        )
+        self.commands = WindowActions(self, slots, self.recent.menu)
+        self._restore_slow_motion()
+
+        centre = QWidget()
+        v = QVBoxLayout(centre)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.banner)
+        v.addWidget(self.follow.bar)  # File > Follow run folder...
         v.addWidget(self.tabs, 1)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.setup)
         self.splitter.addWidget(centre)
         self.splitter.setStretchFactor(1, 1)
         self.setCentralWidget(self.splitter)
+        self.saved_state = WindowState(
+            settings=self.settings,
+            window=self,
+            splitters={"splitter": self.splitter, "views": self.views},
+            setup=self.setup,
+            curves=self.curves,
+            recent=self.recent,
+        )
 
-        self._build_actions()
-        self._build_menus()
-        self._build_status_bar()
         self._validate_timer = QTimer(self, singleShot=True, interval=120)
         self._validate_timer.timeout.connect(self._validate)
-
+        self.follow.following_changed.connect(self.commands.stop_follow.setEnabled)
+        self.follow.picture_shown.connect(lambda: self.commands.export.setEnabled(True))
+        self.follow.open_model_requested.connect(self.files.open_model)
+        self.files.model_opened.connect(lambda _opened: self._on_state(self.session.state))
         self.setup.dataset.dataset_requested.connect(self._request_dataset)
-        self.setup.dataset.open_folder_clicked.connect(self.open_dataset_folder)
-        self.setup.dataset.open_file_clicked.connect(self.open_dataset_file)
+        self.setup.dataset.open_folder_clicked.connect(self.files.open_dataset_folder)
+        self.setup.dataset.open_file_clicked.connect(self.files.open_dataset_file)
         self.setup.changed.connect(self._validate_timer.start)
         self.setup.live_edit.connect(self._live_edit)
         s = self.session
         s.state_changed.connect(self._on_state)
-        s.status.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        s.status.connect(lambda text: self.status.showMessage(text, 5000))
         s.data_progress.connect(self.setup.dataset.show_dataset_loading)
         s.started.connect(self._on_started)
         s.report.connect(self._on_report)
         s.preview.connect(self._on_preview)
         s.snapshot.connect(self._on_snapshot)
-        s.warning.connect(self._on_warning)
         s.finished.connect(self._on_finished)
 
-        self._restore_settings()
+        self.saved_state.restore()
         self._on_state("idle")
         QTimer.singleShot(0, self._start_engine)
 
     # ---------------------------------------------------------------------------------
+    # Kept on the window for scripts and tests
+
+    @property
+    def start_action(self) -> QAction:
+        return self.commands.start
+
+    @property
+    def opened_model(self) -> engine.OpenedModel | None:
+        """The model opened from a file (File > Open model...), if any."""
+        return self.latest.opened_model
+
+    def open_model(self, path: str | None = None) -> None:
+        self.files.open_model(path)
+
+    def about(self) -> None:
+        show_about(self)
+
+    # ---------------------------------------------------------------------------------
     # Engine and dataset (background threads)
 
-    def _run_task(self, fn, name: str, done, failed, progress=None) -> Task:
-        task = Task(fn, name, self)
-        task.done.connect(done)
-        task.failed.connect(failed)
-        if progress is not None:
-            task.progress.connect(progress)
-        self._tasks.add(task)
-        task.done.connect(lambda _r: self._tasks.discard(task))
-        task.failed.connect(lambda _m: self._tasks.discard(task))
-        return task.start()
-
     def _start_engine(self) -> None:
-        self.busy.show()
-        self.statusBar().showMessage("Loading the engine (PyTorch) ...")
-        self._run_task(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
+        self.status.set_busy(True)
+        self.status.showMessage("Loading the engine (PyTorch) ...")
+        self.tasks.run(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
         self._request_dataset(self.setup.dataset.dataset_spec())
 
     def _on_engine(self, devices: list[tuple[str, str]]) -> None:
@@ -148,7 +233,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         i = self.setup.device.findData(saved)
         if i >= 0:
             self.setup.device.setCurrentIndex(i)
-        self.statusBar().showMessage("Ready", 3000)
+        self.status.showMessage("Ready", 3000)
         self._update_busy()
         self._validate()
         self.engine_ready.emit()
@@ -158,7 +243,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self._update_busy()
 
     def _update_busy(self) -> None:
-        self.busy.setVisible(any(t.is_running() for t in self._tasks))
+        self.status.set_busy(self.tasks.any_running())
 
     def _request_dataset(self, spec: str) -> None:
         if self._data_task is not None:
@@ -166,9 +251,9 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.data = None
         self.resolved = None
         self.setup.dataset.show_dataset_loading(0, 0)
-        self.busy.show()
+        self.status.set_busy(True)
         self._on_state(self.session.state)
-        self._data_task = self._run_task(
+        self._data_task = self.tasks.run(
             engine.prepare_dataset_task(spec),
             "dataset",
             self._on_dataset,
@@ -196,7 +281,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         self.settings.setValue("dataset", spec)
         base = spec.partition("?")[0]
         if not base.startswith("builtin:"):
-            self._add_recent("dataset", base)
+            self.recent.add("dataset", base)
 
     def _validate(self) -> None:
         if self.session.active:
@@ -221,15 +306,31 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
     # ---------------------------------------------------------------------------------
     # Training controls
 
-    def _runs_dir(self) -> str:
-        saved = self.settings.value("runs_dir", "")
-        if saved:
-            return str(saved)
-        docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
-        return str(Path(docs or Path.home()) / "GAN Studio" / "runs")
+    def runs_dir(self) -> str:
+        """The folder new runs go into."""
+        return runs_dir(self.settings)
+
+    def new_job(
+        self,
+        config: dict | None = None,
+        dataset: Dataset | None = None,
+        resume: str | None = None,
+        steps: int | None = None,
+    ) -> RunJob:
+        """A RunJob in the window's runs folder, measuring quality as the Diagnose tab says:
+        ``config`` (TrainConfig fields) for a new run, or ``resume`` a run folder or
+        checkpoint (for ``steps`` in all). ConfigError when a field is invalid."""
+        return RunJob(
+            config=None if config is None else TrainConfig.from_dict(config),
+            resume=resume,
+            dataset=dataset,
+            steps=steps,
+            runs_dir=self.runs_dir(),
+            metrics_every=self.diagnose_tab.metrics_every(),
+        )
 
     def start_training(self) -> None:
-        if self.session.active or not self.start_action.isEnabled():
+        if self.session.active or not self.commands.start.isEnabled() or self.data is None:
             return
         try:
             job = self.new_job(config=self.setup.config_fields(), dataset=self.data.dataset)
@@ -237,7 +338,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             self.setup.show_verdict(str(exc), error=True)
             return
         self.banner.hide()
-        self._save_settings()
+        self.saved_state.save()
         self.session.start(job)
 
     def resume_run(self, path: str | None = None) -> None:
@@ -245,12 +346,12 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             return
         if not path:
             path = QFileDialog.getExistingDirectory(
-                self, "Resume a run: choose its run folder", self._runs_dir()
+                self, "Resume a run: choose its run folder", self.runs_dir()
             )
         if not path:
             return
         self.banner.hide()
-        self._add_recent("run", path)
+        self.recent.add("run", path)
         self.session.start(self.new_job(resume=str(path)))
 
     def toggle_pause(self) -> None:
@@ -265,6 +366,16 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
     def stop_training(self) -> None:
         self.session.stop(save=True)
 
+    def set_slow_motion(self, on: bool) -> None:
+        """While paused, Step shows D's update, then G's; remembered between sessions."""
+        self.session.set_slow_motion(bool(on))
+        self.settings.setValue("slow_motion", bool(on))
+
+    def _restore_slow_motion(self) -> None:
+        on = str(self.settings.value("slow_motion", "false")).lower() in ("true", "1")
+        self.commands.slow_motion.setChecked(on)
+        self.session.set_slow_motion(on)
+
     def _live_edit(self, edits: dict) -> None:
         try:
             self.session.set_live(**edits)
@@ -272,7 +383,7 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             self.setup.show_verdict(str(exc), error=True)
             return
         name, value = next(iter(edits.items()))
-        self.statusBar().showMessage(f"{name} set to {value:g}; applies from the next step", 4000)
+        self.status.showMessage(f"{name} set to {value:g}; applies from the next step", 4000)
 
     def _on_state(self, state: str) -> None:
         idle = state == "idle"
@@ -282,30 +393,33 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             and self.data is not None
             and self.resolved is not None
         )
-        self.start_action.setEnabled(can_start)
-        self.pause_action.setEnabled(state in ("running", "paused"))
-        self.pause_action.setText("Resume" if state == "paused" else "Pause")
-        self.step_action.setEnabled(state in ("running", "paused"))
-        self.stop_action.setEnabled(state in ("starting", "running", "paused"))
-        self.resume_action.setEnabled(idle)
-        self.open_model_action.setEnabled(idle)
-        self.save_model_action.setEnabled(
-            self.last_snapshot is not None or (idle and self.opened_model is not None)
+        c = self.commands
+        c.start.setEnabled(can_start)
+        c.pause.setEnabled(state in ("running", "paused"))
+        c.pause.setText("Resume" if state == "paused" else "Pause")
+        c.step.setEnabled(state in ("running", "paused"))
+        c.stop.setEnabled(state in ("starting", "running", "paused"))
+        c.resume.setEnabled(idle)
+        c.follow.setEnabled(idle)
+        c.open_model.setEnabled(idle)
+        c.save_model.setEnabled(
+            self.latest.snapshot is not None or (idle and self.latest.opened_model is not None)
         )
-        self.export_action.setEnabled(self.samples.picture_available())
+        c.export.setEnabled(self.samples.picture_available())
         self.setup.set_running(not idle)
         title = "GAN Studio"
-        if self.started_info is not None and not idle:
-            title += f" - {Path(self.started_info.run_folder).name} ({state})"
+        started = self.latest.started
+        if started is not None and not idle:
+            title += f" - {Path(started.run_folder).name} ({state})"
         self.setWindowTitle(title)
 
     # ---------------------------------------------------------------------------------
     # What the training thread sends
 
     def _on_started(self, info: RunStarted) -> None:
-        self.started_info = info
-        self.last_snapshot = None
-        self.opened_model = None
+        self.latest.started = info
+        self.latest.snapshot = None
+        self.latest.opened_model = None
         self.curves.clear()
         self.curves.set_d_output_is_probability(info.probabilistic)
         if len(info.history_steps):
@@ -323,29 +437,23 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
         )
         if info.warnings:
             self.banner.show_message("\n".join(info.warnings), "warning")
-        self._add_recent("run", info.run_folder)
-        self._update_step(info.step, info.total_steps)
-        self._t0 = time.monotonic()
+        self.recent.add("run", info.run_folder)
+        self.status.show_step(info.step, info.total_steps)
 
-    def _update_step(self, step: int, total: int) -> None:
-        self.step_label.setText(f"step {step:,} / {total:,}")
-
-    def _on_report(self, r) -> None:
+    def _on_report(self, r: Report) -> None:
         self.curves.append_report(r)
         now = time.monotonic()
         if now - self._status_time < STATUS_INTERVAL and r.step < r.total_steps:
             return  # the status bar changes at most a few times a second
         self._status_time = now
-        self._update_step(r.step, r.total_steps)
-        self.speed_label.setText(f"{r.images_per_s:,.0f} img/s")
+        self.status.show_step(r.step, r.total_steps)
+        self.status.show_speed(r.images_per_s)
         eta = (r.total_steps - r.step) / r.steps_per_s if r.steps_per_s > 0 else math.inf
-        self.eta_label.setText(f"ETA {format_duration(eta, '--')}")
-        self.memory_label.setText(
-            f"{r.memory / 2**20:,.0f} MiB on device" if r.memory is not None else ""
-        )
+        self.status.show_eta(eta)
+        self.status.show_memory(r.memory)
 
-    def _on_preview(self, p) -> None:
-        self.last_preview = p
+    def _on_preview(self, p: Preview) -> None:
+        self.latest.preview = p
         if p.coverage is not None or p.grid.size == 0:
             caption = ""
             if p.coverage is not None:
@@ -361,29 +469,59 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
             self.samples.show_images(
                 p.grid, f"Step {p.step:,}: samples of the EMA generator from fixed latents"
             )
-        self.export_action.setEnabled(True)
+        self.commands.export.setEnabled(True)
 
-    def _on_snapshot(self, snap) -> None:
-        self.last_snapshot = snap
-        self.save_model_action.setEnabled(True)
-        if self.started_info is not None:
-            self.explorer.set_snapshot(snap, self.started_info.model_meta)
+    def _on_snapshot(self, snap: Snapshot) -> None:
+        self.latest.snapshot = snap
+        self.commands.save_model.setEnabled(True)
+        if self.latest.started is not None:
+            self.explorer.set_snapshot(snap, self.latest.started.model_meta)
 
     def _on_finished(self, result: RunResult) -> None:
-        self.last_result = result
+        self.latest.result = result
         if result.status == "failed":
             self.banner.show_message(f"Training stopped: {result.message}", "error")
         else:
             saved = f" Model saved to {result.model_path}." if result.model_path else ""
-            self.statusBar().showMessage(f"{result.message}.{saved}", 15000)
-        self.eta_label.setText("")
+            self.status.showMessage(f"{result.message}.{saved}", 15000)
+        self.status.show_eta(None)
         self._validate()
+
+    # ---------------------------------------------------------------------------------
+    # Recent files and dropped files (see FileActions.drop_path)
+
+    def _open_recent(self, kind: str, path: str) -> None:
+        if self.session.active:
+            return
+        if not Path(path).exists():
+            self.banner.show_message(f"{path} no longer exists.", "warning")
+            return
+        if kind == "model":
+            self.files.open_model(path)
+        elif kind == "run":
+            self.resume_run(path)
+        elif kind == "follow":
+            self.follow.follow_run(path)
+        else:
+            self.setup.dataset.add_dataset_path(path)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt API)
+        urls = event.mimeData().urls()
+        if urls and urls[0].isLocalFile() and not self.session.active:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt API)
+        urls = event.mimeData().urls()
+        if not urls or not urls[0].isLocalFile():
+            return
+        self.files.drop_path(urls[0].toLocalFile())
+        event.acceptProposedAction()
 
     # ---------------------------------------------------------------------------------
     # Closing
 
-    def ask_save_on_close(self) -> str:
-        """'save', 'discard' or 'cancel' (tests replace this)."""
+    def _ask_save_dialog(self) -> str:
+        """'save', 'discard' or 'cancel', asked in a message box."""
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Training is running")
@@ -404,14 +542,12 @@ class MainWindow(MenusAndBars, WindowState, FileActions, DiagnoseTab, FollowRun,
                 event.ignore()
                 return
             self.session.stop(save=answer == "save")
-        self._closing = True
-        self.stop_following(quiet=True)
-        self._save_settings()
+        self.follow.stop_following(quiet=True)
+        self.saved_state.save()
         if not self.session.wait(30_000):
             log.error("the training thread did not stop within 30 s")
         self.explorer.close_renderer()
-        for task in list(self._tasks):
-            task.cancel()
+        self.tasks.cancel_all()
         for thread in running_threads():
             thread.wait(30_000)
         event.accept()

@@ -1,56 +1,83 @@
 """What the main window remembers between sessions (QSettings): layout, dataset, settings,
-curve options, device."""
+curve options, device; and where new runs go."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtWidgets import QMainWindow, QSplitter
+
 from ganstudio.core.choices import DEFAULT_DATASET
+from ganstudio.gui.train.setup_panel import SetupPanel
+from ganstudio.gui.widgets.curves import CurvesPanel
+from ganstudio.gui.window.recent import RecentFiles
+
+
+def runs_dir(settings: QSettings) -> str:
+    """The folder new runs go into: the preference, else Documents/GAN Studio/runs."""
+    saved = settings.value("runs_dir", "")
+    if saved:
+        return str(saved)
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return str(Path(docs or Path.home()) / "GAN Studio" / "runs")
 
 
 class WindowState:
-    """Mixed into the main window."""
+    """Saves and restores, in ``settings``: the geometry and toolbars of ``window``, the
+    ``splitters`` (by key), the set-up panel's fields and dataset (with the datasets among
+    the ``recent`` files) and the curves' options."""
 
-    # ---------------------------------------------------------------------------------
-    # Settings
+    def __init__(
+        self,
+        settings: QSettings,
+        window: QMainWindow,
+        splitters: dict[str, QSplitter],
+        setup: SetupPanel,
+        curves: CurvesPanel,
+        recent: RecentFiles,
+    ) -> None:
+        self.settings = settings
+        self.window = window
+        self.splitters = splitters
+        self.setup = setup
+        self.curves = curves
+        self.recent = recent
 
-    def _restore_settings(self) -> None:
+    def restore(self) -> None:
         geometry = self.settings.value("geometry")
         if geometry is not None:
-            self.restoreGeometry(geometry)
+            self.window.restoreGeometry(geometry)
         else:
-            self.resize(1440, 900)
+            self.window.resize(1440, 900)
         state = self.settings.value("window_state")
         if state is not None:
-            self.restoreState(state)
-        for key, splitter in (("splitter", self.splitter), ("views", self.views)):
+            self.window.restoreState(state)
+        for key, splitter in self.splitters.items():
             value = self.settings.value(key)
             if value is not None:
                 splitter.restoreState(value)
         try:
-            fields = json.loads(self.settings.value("config", "{}"))
-            curves = json.loads(self.settings.value("curves", "{}"))
+            fields = json.loads(str(self.settings.value("config", "{}")))
+            curves = json.loads(str(self.settings.value("curves", "{}")))
         except (TypeError, ValueError):
             fields, curves = {}, {}
         if isinstance(fields, dict):
             self.setup.set_config_fields(fields)
         if isinstance(curves, dict) and curves:
             self.curves.restore_state(curves)
-        for item in self._recent():
-            if item["kind"] == "dataset" and Path(item["path"]).exists():
-                self.setup.dataset.add_dataset_path(item["path"], select=False)
+        for path in self.recent.paths("dataset"):
+            self.setup.dataset.add_dataset_path(path, select=False)
         spec = str(self.settings.value("dataset", DEFAULT_DATASET))
-        self.setup.dataset.dataset_combo.blockSignals(True)
-        self.setup.dataset.select_dataset(spec)
-        self.setup.dataset.dataset_combo.blockSignals(False)
-        self._rebuild_recent_menu()
+        self.setup.dataset.select_dataset(spec, notify=False)
+        self.recent.rebuild_menu()
 
-    def _save_settings(self) -> None:
-        self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("window_state", self.saveState())
-        self.settings.setValue("splitter", self.splitter.saveState())
-        self.settings.setValue("views", self.views.saveState())
+    def save(self) -> None:
+        self.settings.setValue("geometry", self.window.saveGeometry())
+        self.settings.setValue("window_state", self.window.saveState())
+        for key, splitter in self.splitters.items():
+            self.settings.setValue(key, splitter.saveState())
         try:
             fields = self.setup.config_fields()
         except ValueError:

@@ -242,3 +242,27 @@ def test_direction_zero_moves_the_first_principal_coordinate(which, mlp_gen, dcg
     random_moves = [moved(r) for r in randoms]
     assert moved(d.vectors[0]) > 2 * np.mean(random_moves)
     assert moved(d.vectors[0]) > max(random_moves)
+
+
+def test_a_sampler_renders_the_same_pictures_from_a_file_or_a_weights_copy(dcgan_gen):
+    from types import SimpleNamespace
+
+    z = sampling.latents(3, 5, dcgan_gen.spec.kwargs["latent_dim"]).numpy()
+    images, points = sampling.sampler_for(dcgan_gen).render(z)
+    assert points is None and images.dtype == np.uint8 and images.shape == (5, 1, 28, 28)
+    weights = SimpleNamespace(
+        spec=dcgan_gen.spec,
+        state={
+            k: v.detach().numpy().copy()
+            for k, v in dcgan_gen.module.state_dict().items()
+            if v.is_floating_point()
+        },
+    )
+    copied, _ = sampling.sampler_for(weights).render(z)
+    np.testing.assert_array_equal(copied, images)
+
+
+def test_a_sampler_of_a_2d_model_renders_points(mlp_gen):
+    z = sampling.latents(0, 7, mlp_gen.spec.kwargs["latent_dim"]).numpy()
+    images, points = sampling.sampler_for(mlp_gen).render(z)
+    assert images is None and points.dtype == np.float32 and points.shape == (7, 2)

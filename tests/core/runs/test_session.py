@@ -251,3 +251,27 @@ def test_a_job_needs_a_config_or_a_run_to_resume():
         RunJob()
     with pytest.raises(ValueError):
         RunJob(config=tiny(), resume="somewhere")
+
+
+def test_what_was_skipped_while_loading_reaches_the_sink(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 255, (28, 28, 3), dtype=np.uint8)).save(
+            pictures / f"{i}.png"
+        )
+    (pictures / "broken.png").write_bytes(b"not a picture")
+    job = RunJob(
+        config=tiny(dataset=f"{pictures}?size=28&cache=0", steps=2, batch_size=8, width=8),
+        out=str(tmp_path / "run"),
+        metrics_every=0,
+    )
+    result, sink = run(job)
+    assert result.ok, result.message
+    notes = sink.first("started").data_notes
+    assert len(notes) == 1 and "skipped 1 unreadable file(s), e.g." in notes[0]
+    assert "broken.png" in notes[0]

@@ -35,10 +35,10 @@ def test_a_2d_run_draws_the_lab_from_the_newest_probe(qtbot, window, fill):
     assert window.tabs.tabText(window.tabs.indexOf(panel)) == "Diagnose"
     assert window.tabs.indexOf(panel) == window.tabs.indexOf(window.explorer) + 1
     with qtbot.waitSignal(window.session.probe, timeout=30_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert panel.stack.currentWidget() is lab
     assert lab.heat_item.image is None  # the tab is hidden: nothing drawn yet
-    click(qtbot, window, window.pause_action)
+    click(qtbot, window, window.commands.pause)
     window.tabs.setCurrentWidget(panel)
     qtbot.waitUntil(lambda: drawn(panel) and lab.step == panel.last_probe.step, timeout=10_000)
 
@@ -63,34 +63,34 @@ def test_slow_motion_steps_show_the_discriminator_then_the_generator(
     qtbot, window, fill, settings, make_window
 ):
     fill(window, {"steps": 100_000})
-    action = window.slow_motion_action
+    action = window.commands.slow_motion
     assert action.isCheckable() and "discriminator's update" in action.toolTip()
     action.trigger()
     assert action.isChecked() and window.session.slow_motion
     window.tabs.setCurrentWidget(window.diagnose)
     lab = window.diagnose.lab
     with qtbot.waitSignal(window.session.report, timeout=30_000):
-        window.start_action.trigger()
-    click(qtbot, window, window.pause_action)
+        window.commands.start.trigger()
+    click(qtbot, window, window.commands.pause)
 
     with qtbot.waitSignal(
         window.session.probe, timeout=15_000, check_params_cb=lambda p: p.phase == "d"
     ) as got:
-        click(qtbot, window, window.step_action)
+        click(qtbot, window, window.commands.step)
     qtbot.waitUntil(lambda: lab.phase == "d", timeout=5_000)
     assert "after the discriminator's update" in lab.caption.text().lower()
     step = got.args[0].step
     with qtbot.waitSignal(
         window.session.probe, timeout=15_000, check_params_cb=lambda p: p.phase == "g"
     ) as got:
-        click(qtbot, window, window.step_action)
+        click(qtbot, window, window.commands.step)
     assert got.args[0].step == step + 1
     qtbot.waitUntil(lambda: lab.phase == "g", timeout=5_000)
     assert "after the generator's update" in lab.caption.text().lower()
     window.close()
 
     again = make_window(settings)  # remembered
-    assert again.slow_motion_action.isChecked() and again.session.slow_motion
+    assert again.commands.slow_motion.isChecked() and again.session.slow_motion
     again.close()
 
 
@@ -103,7 +103,7 @@ def digits(window, fill):
     ds = load_dataset("builtin:digits?n=256")
     window.data = PreparedData("builtin:digits?n=256", ds, ds.info, "", None, None)
     fill(window, {"steps": 100_000, "width": 8, "batch_size": 32})
-    assert window.start_action.isEnabled()
+    assert window.commands.start.isEnabled()
     return window
 
 
@@ -113,9 +113,9 @@ def test_an_image_run_shows_d_outputs_extremes_and_nearest_real_images(qtbot, di
     window.tabs.setCurrentWidget(panel)
     probes = []
     window.session.probe.connect(probes.append)
-    window.start_action.trigger()
+    window.commands.start.trigger()
     qtbot.waitUntil(lambda: len(probes) >= 2, timeout=60_000)
-    click(qtbot, window, window.pause_action)
+    click(qtbot, window, window.commands.pause)
     qtbot.waitUntil(lambda: drawn(panel), timeout=10_000)
     assert panel.stack.currentWidget() is view
 
@@ -263,13 +263,13 @@ def test_quality_interval_is_remembered_and_reaches_the_run(
     quality = window.diagnose.quality
     assert quality.interval_seconds() == 120.0  # the default: every 2 minutes
     quality.interval.setCurrentIndex(quality.interval.findText("30 s"))
-    assert window.metrics_every() == 30.0
-    assert make_window(settings).metrics_every() == 30.0  # remembered
+    assert window.diagnose_tab.metrics_every() == 30.0
+    assert make_window(settings).diagnose_tab.metrics_every() == 30.0  # remembered
     # Off: a run measures nothing.
     quality.interval.setCurrentIndex(quality.interval.findText("off"))
     fill(window, {"steps": 200})
     got = []
     window.session.quality.connect(got.append)
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert got == []

@@ -53,6 +53,28 @@ def test_dragging_a_slider_draws_a_new_picture(qtbot, explorer):
     assert explorer.state.offsets.any() == 0
 
 
+def test_each_picture_drawn_is_announced(qtbot, explorer):
+    with qtbot.waitSignal(
+        explorer.picture_shown, check_params_cb=lambda r: r.purpose == "current", timeout=10_000
+    ) as blocker:
+        explorer.seed.setValue(3)
+    result = blocker.args[0]
+    assert explorer.shown["current"] is result
+    np.testing.assert_array_equal(result.z[0], explorer.state.current())
+    qtbot.waitUntil(lambda: not explorer.renderer.has_pending(), timeout=10_000)
+
+
+def test_the_renderer_says_whether_requests_wait():
+    from ganstudio.gui.explore.render_thread import Renderer
+
+    renderer = Renderer()  # no generator yet: requests wait, no thread runs
+    assert not renderer.has_pending()
+    renderer.request("current", np.zeros((1, 4), np.float32))
+    renderer.request("current", np.ones((1, 4), np.float32))  # replaces the waiting one
+    assert renderer.has_pending()
+    assert renderer.close()
+
+
 def test_seed_buttons_and_truncation(qtbot, explorer):
     from ganstudio.core.explore.latent import seed_vector
 
@@ -164,9 +186,16 @@ def test_the_window_and_the_command_line_export_the_same_grid(
     b.rows.setValue(2)
     b.cols.setValue(3)
     b.start_seed.setValue(5)
-    qtbot.waitUntil(
-        lambda: explorer.grid_images is not None and len(explorer.grid_images) == 6, timeout=10_000
-    )
+    def grid_on_screen() -> bool:  # the 2x3 grid from seed 5, not an older one still arriving
+        shown = explorer.shown.get("grid")
+        return (
+            explorer.grid_images is not None
+            and len(explorer.grid_images) == 6
+            and shown is not None
+            and np.allclose(shown.z, explorer.grid_vectors())
+        )
+
+    qtbot.waitUntil(grid_on_screen, timeout=10_000)
     explorer.export_grid(str(tmp_path / "window.png"))
     argv = ["export", "grid", str(image_model), "--grid", "2x3", "--seed", "5"]
     assert main([*argv, "-o", str(tmp_path / "cli.png")]) == 0

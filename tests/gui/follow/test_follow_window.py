@@ -56,24 +56,24 @@ def test_the_window_follows_a_run_another_process_trains(
     proc, folder = trainer_process
     window = make_window(settings)
     qtbot.waitUntil(lambda: (folder / "config.json").exists(), timeout=60_000)
-    window.follow_run(str(folder))
-    assert window.following == folder and window.follow_bar.isVisible()
+    window.follow.follow_run(str(folder))
+    assert window.follow.following == folder and window.follow.bar.isVisible()
     assert settings.value("follow_folder") == str(folder)
     assert json.loads(settings.value("recent"))[0] == {"kind": "follow", "path": str(folder)}
-    assert window.recent_menu.actions()[0].text() == f"Follow: {folder}"
+    assert window.recent.menu.actions()[0].text() == f"Follow: {folder}"
 
     # New points arrive while the other process is still training.
     qtbot.waitUntil(lambda: window.curves.point_count() > 0, timeout=30_000)
     first = window.curves.point_count()
     qtbot.waitUntil(lambda: window.curves.point_count() > first + 2, timeout=30_000)
     assert proc.poll() is None  # still running: these points came while it wrote them
-    assert window.follow_bar.label.text().startswith("Following cluster-run: step ")
-    assert "of 100,000" in window.follow_bar.label.text()
+    assert window.follow.bar.label.text().startswith("Following cluster-run: step ")
+    assert "of 100,000" in window.follow.bar.label.text()
     qtbot.waitUntil(lambda: "the newest preview of cluster-run" in window.samples.title.text())
     assert "modes captured" in window.samples.caption.text()
-    assert window.step_label.text().startswith("step ")
+    assert window.status.step_label.text().startswith("step ")
     out = tmp_path / "exported.png"  # beside the run folder, not in it
-    window.export_grid(str(out))
+    window.files.export_grid(str(out))
     with Image.open(out) as im:
         assert im.text["ganstudio.run"] == str(folder)
         assert im.text["ganstudio.preview"].startswith("previews/step_")
@@ -82,25 +82,28 @@ def test_the_window_follows_a_run_another_process_trains(
     before_stop = window.curves.point_count()
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, proc.stdout.read().decode()
-    qtbot.waitUntil(lambda: "the run stopped at step" in window.follow_bar.label.text())
+    qtbot.waitUntil(lambda: "the run stopped at step" in window.follow.bar.label.text())
     assert window.curves.point_count() == train_points(folder) >= before_stop
-    qtbot.waitUntil(lambda: window.follow_bar.explore.isEnabled(), timeout=10_000)
-    model, step = window.follow_model
+    qtbot.waitUntil(lambda: window.follow.bar.explore.isEnabled(), timeout=10_000)
+    model, step = window.follow.follow_model
     assert model == folder / "generator.safetensors" and step > 0
-    assert window.follow_bar.model_label.text().startswith("generator.safetensors (step ")
+    assert window.follow.bar.model_label.text().startswith("generator.safetensors (step ")
 
     # Explore newest model: the model opens in the Explore tab; nothing is written there.
     before = listing(folder)
-    window.follow_bar.explore.click()
-    qtbot.waitUntil(lambda: window.opened_model is not None, timeout=30_000)
-    assert window.opened_model.path == str(model) and window.opened_model.meta["step"] == step
+    window.follow.bar.explore.click()
+    qtbot.waitUntil(lambda: window.latest.opened_model is not None, timeout=30_000)
+    assert (
+        window.latest.opened_model.path == str(model)
+        and window.latest.opened_model.meta["step"] == step
+    )
     assert window.tabs.currentWidget() is window.explorer
     # The Train tab goes back to the followed run's preview at the next poll.
     qtbot.waitUntil(lambda: "the newest preview" in window.samples.title.text())
     qtbot.wait(1500)  # more polls
     assert listing(folder) == before
-    window.stop_follow_action.trigger()
-    assert window.following is None and not window.follow_bar.isVisible()
+    window.commands.stop_follow.trigger()
+    assert window.follow.following is None and not window.follow.bar.isVisible()
     window.close()
 
 
@@ -152,7 +155,7 @@ def test_a_rewritten_log_restarts_the_curves_and_local_training_stops_following(
     }
     (folder / "config.json").write_text(json.dumps(doc))
     window = make_window(settings, {"steps": 50, "width": 32, "batch_size": 64})
-    window.follow_run(str(folder))
+    window.follow.follow_run(str(folder))
     proc = subprocess.Popen([sys.executable, "-c", APPENDER, str(folder)])
     try:
         qtbot.waitUntil(lambda: window.curves.point_count() > 0, timeout=20_000)
@@ -162,10 +165,10 @@ def test_a_rewritten_log_restarts_the_curves_and_local_training_stops_following(
         assert window.diagnose.warnings.warnings_count() == 1
         assert "The discriminator wins." in window.banner.label.text()
         assert window.diagnose.quality.history["fd"] == ([300], [12.0])
-        assert "step 300 of 300" in window.follow_bar.label.text()
-        assert not window.follow_bar.explore.isEnabled()  # no model file yet
+        assert "step 300 of 300" in window.follow.bar.label.text()
+        assert not window.follow.bar.explore.isEnabled()  # no model file yet
         (folder / "go").touch()
-        qtbot.waitUntil(lambda: "finished at step 150" in window.follow_bar.label.text())
+        qtbot.waitUntil(lambda: "finished at step 150" in window.follow.bar.label.text())
         assert proc.wait(10) == 0
     finally:
         if proc.poll() is None:
@@ -176,21 +179,21 @@ def test_a_rewritten_log_restarts_the_curves_and_local_training_stops_following(
 
     # Starting training in the window stops following.
     with qtbot.waitSignal(window.session.started, timeout=30_000):
-        window.start_action.trigger()
-    assert window.following is None and not window.follow_bar.isVisible()
-    assert not window.follow_action.isEnabled()
+        window.commands.start.trigger()
+    assert window.follow.following is None and not window.follow.bar.isVisible()
+    assert not window.commands.follow.isEnabled()
     qtbot.waitUntil(lambda: window.session.state == "idle", timeout=60_000)
-    assert window.follow_action.isEnabled()
+    assert window.commands.follow.isEnabled()
     window.close()
 
 
 def test_a_folder_that_is_no_run_is_a_message(qtbot, make_window, settings, tmp_path):
     window = make_window(settings)
     (tmp_path / "pictures").mkdir()
-    window.follow_run(str(tmp_path / "pictures"))
+    window.follow.follow_run(str(tmp_path / "pictures"))
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
     assert "not a run folder" in window.banner.label.text()
-    assert window.following is None and not window.follow_bar.isVisible()
+    assert window.follow.following is None and not window.follow.bar.isVisible()
     assert list((tmp_path / "pictures").iterdir()) == []
-    assert window.start_action.isEnabled()
+    assert window.commands.start.isEnabled()
     window.close()

@@ -28,20 +28,20 @@ def click(qtbot, window, action):
 
 def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window):
     assert window.setup.dataset.dataset_spec() == "builtin:ring8"
-    assert window.start_action.isEnabled() and not window.stop_action.isEnabled()
+    assert window.commands.start.isEnabled() and not window.commands.stop.isEnabled()
     reports = []
     window.session.report.connect(reports.append)
     with qtbot.waitSignal(window.session.report, timeout=30_000):
-        click(qtbot, window, window.start_action)
+        click(qtbot, window, window.commands.start)
     assert window.session.state == "running"
-    assert not window.start_action.isEnabled() and window.pause_action.isEnabled()
+    assert not window.commands.start.isEnabled() and window.commands.pause.isEnabled()
     assert not window.setup.loss.isEnabled() and window.setup.lr_g.isEnabled()
     qtbot.waitUntil(lambda: window.samples.showing_points, timeout=30_000)
-    assert window.step_label.text().startswith("step ")
-    assert "img/s" in window.speed_label.text() and "ETA" in window.eta_label.text()
+    assert window.status.step_label.text().startswith("step ")
+    assert "img/s" in window.status.speed_label.text() and "ETA" in window.status.eta_label.text()
 
-    click(qtbot, window, window.pause_action)
-    assert window.session.state == "paused" and window.pause_action.text() == "Resume"
+    click(qtbot, window, window.commands.pause)
+    assert window.session.state == "paused" and window.commands.pause.text() == "Resume"
     qtbot.wait(300)  # the trainer reports once when it blocks, then stays put
     paused_at = reports[-1].step
     qtbot.wait(300)
@@ -50,22 +50,22 @@ def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window)
     with qtbot.waitSignal(
         window.session.report, timeout=10_000, check_params_cb=lambda r: r.step == paused_at + 1
     ):
-        click(qtbot, window, window.step_action)
+        click(qtbot, window, window.commands.step)
     assert window.session.state == "paused"
 
-    click(qtbot, window, window.pause_action)  # Resume
+    click(qtbot, window, window.commands.pause)  # Resume
     assert window.session.state == "running"
     with qtbot.waitSignal(window.session.report, timeout=10_000):
         pass
     with qtbot.waitSignal(window.session.finished, timeout=30_000) as finished:
-        click(qtbot, window, window.stop_action)
+        click(qtbot, window, window.commands.stop)
     result = finished.args[0]
     assert result.status in ("stopped", "completed") and result.model_path
-    assert window.session.state == "idle" and window.start_action.isEnabled()
+    assert window.session.state == "idle" and window.commands.start.isEnabled()
     steps = np.concatenate([r.steps for r in reports])
     assert (np.diff(steps) == 1).all()  # every step reported once, in order
 
-    run = window.started_info.run_folder
+    run = window.latest.started.run_folder
     records = read_metrics(Path(run) / "metrics.jsonl")
     assert records[-1]["type"] == "end"
     assert list((Path(run) / "checkpoints").glob("step_*.safetensors"))
@@ -73,35 +73,35 @@ def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window)
 
 def test_live_learning_rate_change_applies_between_steps(qtbot, window):
     with qtbot.waitSignal(window.session.report, timeout=30_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     window.setup.lr_g.setText("0.0001")
     window.setup.lr_g.editingFinished.emit()
     with qtbot.waitSignal(
         window.session.report, timeout=15_000, check_params_cb=lambda r: r.lr_g == 1e-4
     ):
         pass
-    window.stop_action.trigger()
+    window.commands.stop.trigger()
     qtbot.waitUntil(lambda: window.session.state == "idle", timeout=30_000)
-    run = window.started_info.run_folder
+    run = window.latest.started.run_folder
     records = [r for r in read_metrics(Path(run) / "metrics.jsonl") if r["type"] == "train"]
     assert records[0]["lr_g"] != 1e-4 and records[-1]["lr_g"] == 1e-4
 
 
 def test_save_a_model_and_open_it_again(qtbot, window, tmp_path):
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
-        window.start_action.trigger()
-    assert window.save_model_action.isEnabled()
+        window.commands.start.trigger()
+    assert window.commands.save_model.isEnabled()
     path = tmp_path / "mine.safetensors"
-    window.save_model(str(path))
+    window.files.save_model(str(path))
     assert path.is_file()
-    window.open_model(str(path))
-    qtbot.waitUntil(lambda: window.opened_model is not None, timeout=30_000)
-    assert window.opened_model.meta["step"] == window.last_result.step
+    window.files.open_model(str(path))
+    qtbot.waitUntil(lambda: window.latest.opened_model is not None, timeout=30_000)
+    assert window.latest.opened_model.meta["step"] == window.latest.result.step
     assert "mine.safetensors" in window.samples.title.text()
     assert window.samples.showing_points
     # The samples on screen export as a picture with its provenance.
     out = tmp_path / "grid.png"
-    window.export_grid(str(out))
+    window.files.export_grid(str(out))
     with Image.open(out) as im:
         assert im.size[0] > 100 and im.text["ganstudio.model_hash"]
     recent = json.loads(window.settings.value("recent"))
@@ -111,10 +111,10 @@ def test_save_a_model_and_open_it_again(qtbot, window, tmp_path):
 def test_a_bad_model_file_is_a_message_and_the_window_keeps_working(qtbot, window, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04not really")
-    window.open_model(str(bad))
+    window.files.open_model(str(bad))
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
     assert "bad.safetensors" in window.banner.label.text()
-    assert window.start_action.isEnabled()
+    assert window.commands.start.isEnabled()
 
 
 def test_training_that_diverges_shows_the_message_and_stops_cleanly(qtbot, window):
@@ -125,7 +125,7 @@ def test_training_that_diverges_shows_the_message_and_stops_cleanly(qtbot, windo
     info = DatasetInfo("test:nan", "points", 512, (2,))
     window.data = PreparedData("test:nan", Dataset(points, info), info, "", None, None)
     with qtbot.waitSignal(window.session.finished, timeout=30_000) as finished:
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert finished.args[0].status == "failed"
     assert window.banner.isVisible() and "NaN" in window.banner.label.text()
     assert window.session.state == "idle"
@@ -136,38 +136,36 @@ def test_resuming_something_that_is_not_a_run_is_a_message(qtbot, window, tmp_pa
         window.resume_run(str(tmp_path))
     assert finished.args[0].status == "failed"
     assert "no checkpoint" in window.banner.label.text()
-    assert window.start_action.isEnabled()
+    assert window.commands.start.isEnabled()
 
 
 def test_resume_continues_the_run_and_its_curves(qtbot, window):
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
-        window.start_action.trigger()
-    first = window.last_result
+        window.commands.start.trigger()
+    first = window.latest.result
     assert first.status == "completed"
     window.curves.clear()
     with qtbot.waitSignal(window.session.started, timeout=30_000) as started:
-        window.session.start(
-            RunJob(runs_dir=window._runs_dir(), resume=first.run_folder, steps=500)
-        )
+        window.session.start(RunJob(runs_dir=window.runs_dir(), resume=first.run_folder, steps=500))
     info = started.args[0]
     assert info.step == 400 and len(info.history_steps) == 400
     qtbot.waitUntil(lambda: window.session.state == "idle", timeout=60_000)
-    assert window.last_result.step == 500
+    assert window.latest.result.step == 500
 
 
 def test_invalid_settings_are_explained_inline(qtbot, window):
     window.setup.arch.setCurrentIndex(window.setup.arch.findData("dcgan"))
     window._validate()
     assert "DCGAN needs an image dataset" in window.setup.verdict.text()
-    assert not window.start_action.isEnabled()
+    assert not window.commands.start.isEnabled()
     window.setup.arch.setCurrentIndex(0)
     window.setup.lr_d.setText("fast")
     window._validate()
     assert "Learning rate D" in window.setup.verdict.text()
-    assert not window.start_action.isEnabled()
+    assert not window.commands.start.isEnabled()
     window.setup.lr_d.setText("")
     window._validate()
-    assert window.start_action.isEnabled()
+    assert window.commands.start.isEnabled()
 
 
 def test_closing_during_training_saves_and_stops_the_thread(qtbot, settings, make_window):
@@ -175,7 +173,7 @@ def test_closing_during_training_saves_and_stops_the_thread(qtbot, settings, mak
     asked = []
     window.ask_save_on_close = lambda: asked.append(1) or "save"
     with qtbot.waitSignal(window.session.report, timeout=30_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     run = window.session._worker.job.runs_dir
     assert window.close()
     assert asked and window.session.state in ("stopping", "idle")
@@ -187,7 +185,7 @@ def test_closing_during_training_saves_and_stops_the_thread(qtbot, settings, mak
 def test_cancel_keeps_the_window_open(qtbot, window):
     window.ask_save_on_close = lambda: "cancel"
     with qtbot.waitSignal(window.session.report, timeout=30_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert not window.close()
     assert window.session.state == "running"
     window.ask_save_on_close = lambda: "discard"
@@ -200,7 +198,7 @@ def test_settings_and_dataset_are_remembered(qtbot, settings, tmp_path, make_win
     for i in range(12):
         Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     window = make_window(settings)
-    window.drop_path(str(folder))
+    window.files.drop_path(str(folder))
     qtbot.waitUntil(
         lambda: window.data is not None and window.data.spec.startswith(str(folder)), timeout=60_000
     )
@@ -241,11 +239,11 @@ def test_window_imports_no_torch_before_it_is_shown():
 @pytest.mark.parametrize("path", ["model.safetensors"])
 def test_dropping_a_model_file_opens_it(qtbot, window, tmp_path, path):
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
-        window.start_action.trigger()
-    model = window.last_result.model_path
-    window.drop_path(model)
-    qtbot.waitUntil(lambda: window.opened_model is not None, timeout=30_000)
-    assert window.opened_model.path == model
+        window.commands.start.trigger()
+    model = window.latest.result.model_path
+    window.files.drop_path(model)
+    qtbot.waitUntil(lambda: window.latest.opened_model is not None, timeout=30_000)
+    assert window.latest.opened_model.path == model
 
 
 def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
@@ -254,7 +252,7 @@ def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
     window.setup.width.setValue(0)
     window._validate()
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert window.setup.width.value() == 0
     assert window.setup.width.specialValueText() == "auto: 256"
 
@@ -262,8 +260,8 @@ def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
 def test_a_collapsing_run_is_explained_in_the_window(qtbot, window, fill):
     fill(window, {"lr_g": 1e-6, "lr_d": 1e-3, "steps": 500})
     with qtbot.waitSignal(window.session.warning, timeout=60_000) as got:
-        window.start_action.trigger()
+        window.commands.start.trigger()
     assert got.args[0].kind == "d_wins"
     assert window.banner.isVisible() and "winning outright" in window.banner.label.text()
-    window.stop_action.trigger()
+    window.commands.stop.trigger()
     qtbot.waitUntil(lambda: window.session.state == "idle", timeout=30_000)
