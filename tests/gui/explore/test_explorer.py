@@ -186,6 +186,7 @@ def test_the_window_and_the_command_line_export_the_same_grid(
     b.rows.setValue(2)
     b.cols.setValue(3)
     b.start_seed.setValue(5)
+
     def grid_on_screen() -> bool:  # the 2x3 grid from seed 5, not an older one still arriving
         shown = explorer.shown.get("grid")
         return (
