@@ -97,11 +97,7 @@ def distributed_table(
         # Every process must take the same number of steps in the job: the slowest decides.
         steps = max(20, int(seconds / max(per_step, 1e-6)))
         if n > 1:
-            import torch.distributed as dist
-
-            t = torch.tensor([float(steps)], device=cluster._flags([]).device)
-            dist.all_reduce(t, op=dist.ReduceOp.MIN)
-            steps = int(t.item())
+            steps = cluster.min_int(steps)
         rates: dict[str, list[float]] = {"plain": [], "job": []}
         for i in range(repeats):  # alternate the order: no side gains from going first
             for name in ("plain", "job") if i % 2 == 0 else ("job", "plain"):

@@ -131,6 +131,12 @@ class Cluster:
         where = self.device if self.backend == "nccl" else torch.device("cpu")
         return torch.tensor([float(v) for v in values], device=where)
 
+    def min_int(self, value: int) -> int:
+        """The smallest of every process's ``value`` (a collective call, like ``any``)."""
+        t = self._flags([]).new_tensor([float(value)])
+        dist.all_reduce(t, op=dist.ReduceOp.MIN)
+        return int(t.item())
+
     def any(self, *flags: bool) -> tuple[bool, ...]:
         """For each flag: whether it is true on any process. Every process must call this
         at the same point (it waits for all of them)."""

@@ -144,6 +144,7 @@ def test_two_processes_keep_identical_weights_on_different_data(tmp_path, settin
     )
     assert run.returncode == 0, run.stdout + run.stderr
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
+    assert int(r0["min_of_ranks"]) == int(r1["min_of_ranks"]) == 10  # Cluster.min_int
     weights = [
         k
         for k in r0
