@@ -1,17 +1,15 @@
-"""How fast the loss curves redraw with many points: `curves_benchmark()`.
-
-    QT_QPA_PLATFORM=offscreen python -c \\
-        "from ganstudio.bench.curves import curves_benchmark; curves_benchmark()"
+"""How fast the loss curves redraw with many points: `ganstudio bench --curves [--n POINTS]`,
+or `curves_benchmark()`.
 
 Fills a CurvesPanel with `points` steps per curve in report-sized chunks, then plays frames
 as training would: append a chunk, redraw (views + setData), paint the plots. Prints the
 median and maximum milliseconds of each part for the full range, a followed range and a
-smoothed full range, and of a cursor move.
+smoothed full range, and of a cursor move. It runs on the user's display; on the offscreen
+platform every row is marked as not representative (see bench.display).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 
@@ -31,14 +29,14 @@ def curves_benchmark(
 
     Returns {case: {"median_ms": ..., "max_ms": ...}} and prints a table with `print_fn`.
     """
-    if "QT_QPA_PLATFORM" not in os.environ:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from PySide6.QtCore import QPointF
-    from PySide6.QtWidgets import QApplication
 
+    from ganstudio.bench import display
     from ganstudio.gui.widgets.curves import CurvesPanel
 
-    app = QApplication.instance() or QApplication([])
+    app = display.application()
+    platform = display.platform_name()
+    real = display.paints(platform)
     panel = CurvesPanel()
     panel.resize(*size)
     panel.show()
@@ -113,6 +111,7 @@ def curves_benchmark(
         moves.append(time.perf_counter() - start)
     record("cursor move (readout)", moves)
 
+    print_fn(display.platform_line(platform))
     print_fn(
         f"Curves benchmark: {points:,} points per curve, then {CHUNK:,} more per frame "
         f"({panel.point_count():,} at the end); panel {size[0]}x{size[1]} px, "
@@ -121,7 +120,9 @@ def curves_benchmark(
     width = max(len(name) for name in results)
     print_fn(f"  {'case':<{width}}  median ms  max ms")
     for name, r in results.items():
-        print_fn(f"  {name:<{width}}  {r['median_ms']:9.2f}  {r['max_ms']:6.2f}")
+        print_fn(
+            display.mark(f"  {name:<{width}}  {r['median_ms']:9.2f}  {r['max_ms']:6.2f}", real)
+        )
     panel.close()
     panel.deleteLater()
     return results

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from ganstudio.core.config import TrainConfig
+from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import load_dataset
 from ganstudio.core.training import distributed
 from ganstudio.core.training.trainer import Trainer
@@ -33,18 +33,26 @@ def _free_port() -> int:
 
 
 def _single_process_job(device: str) -> distributed.Cluster:
-    """A job of one process, made here (as torchrun would set it up)."""
-    os.environ.update(
-        {
-            "RANK": "0",
-            "WORLD_SIZE": "1",
-            "LOCAL_RANK": "0",
-            "LOCAL_WORLD_SIZE": "1",
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(_free_port()),
-        }
-    )
-    return distributed.join(device)
+    """A job of one process, made here (as torchrun would set it up). torchrun's variables
+    are set only while joining: afterwards this process does not look launched by it."""
+    job_env = {
+        "RANK": "0",
+        "WORLD_SIZE": "1",
+        "LOCAL_RANK": "0",
+        "LOCAL_WORLD_SIZE": "1",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(_free_port()),
+    }
+    saved = {name: os.environ.get(name) for name in job_env}
+    os.environ.update(job_env)
+    try:
+        return distributed.join(device)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _sync(device: torch.device) -> None:
@@ -73,16 +81,19 @@ def distributed_table(
     seconds: float = 10.0,
     repeats: int = 3,
     print_fn: PrintFn = print,
+    steps: int | None = None,
 ) -> dict[str, float]:
     """Images/s of a plain trainer and of the same settings in a torchrun job (see above).
-    ``batch``: the global batch of the job; the plain trainer takes one process's share."""
+    ``batch``: the global batch of the job; the plain trainer takes one process's share.
+    Each timing takes ``steps`` steps, or (None) as many as the plain trainer takes in
+    about ``seconds`` (measured over 20 steps first)."""
     launched = distributed.launched_by_torchrun()
     cluster = distributed.join(device) if launched else _single_process_job(device)
     try:
         n = cluster.world_size
         data = load_dataset(dataset, seed=0)
         cfg = TrainConfig(
-            dataset=dataset, batch_size=batch, steps=10**9, seed=0, device=str(cluster.device)
+            dataset=dataset, batch_size=batch, steps=MAX_STEPS, seed=0, device=str(cluster.device)
         )
         plain = Trainer(cfg.with_updates(batch_size=batch // n), data)
         job = Trainer(cfg, data, cluster=cluster)
@@ -90,12 +101,15 @@ def distributed_table(
         say(
             f"{dataset}, {job.config.arch} {job.config.loss}, global batch {batch} "
             f"({batch // n} per process), {n} process(es) on {cluster.device} "
-            f"({cluster.backend}), {repeats} x ~{seconds:g} s each"
+            f"({cluster.backend}), {repeats} x "
+            + (f"{steps} steps" if steps else f"~{seconds:g} s")
+            + " each"
         )
         _timed(plain, 5), _timed(job, 5)  # warm-up (allocations, DDP's first buckets)
-        per_step = _timed(plain, 20) / 20
+        if not steps:
+            per_step = _timed(plain, 20) / 20
+            steps = max(20, int(seconds / max(per_step, 1e-6)))
         # Every process must take the same number of steps in the job: the slowest decides.
-        steps = max(20, int(seconds / max(per_step, 1e-6)))
         if n > 1:
             steps = cluster.min_int(steps)
         rates: dict[str, list[float]] = {"plain": [], "job": []}

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ganstudio.core.config import TrainConfig
+from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import Dataset, load_dataset
 from ganstudio.core.device import pick_device
 from ganstudio.core.quality.monitor import QualityMonitor
@@ -46,10 +46,17 @@ def metrics_table(
     seconds: float = 30.0,
     repeats: int = 3,
     print_fn: PrintFn = print,
+    feature_steps: int | None = None,
 ) -> list[dict[str, str | float]]:
+    """Print (and return) plain against monitored throughput for each phase (see above).
+    ``feature_steps``: the feature extractor's training steps (None: its default)."""
     data = load_dataset(dataset, seed=0)
-    cfg = TrainConfig(dataset=dataset, steps=10**9, device="auto")
-    print_fn(f"{dataset}: {seconds:.0f} s per run, {repeats} repeats, alternating")
+    cfg = TrainConfig(dataset=dataset, steps=MAX_STEPS, device="auto")
+    steps = "default" if feature_steps is None else str(feature_steps)
+    print_fn(
+        f"{dataset}: {seconds:g} s per run, {repeats} repeats, alternating; "
+        f"feature extractor: {steps} training steps"
+    )
     rows: list[dict[str, str | float]] = []
     old = os.environ.get("GANSTUDIO_CACHE_DIR")
     with tempfile.TemporaryDirectory() as cache:
@@ -59,7 +66,7 @@ def metrics_table(
                 if phase == "evaluating":  # the extractor cached, untimed
                     from ganstudio.core.quality.features import get_extractor
 
-                    get_extractor(data, pick_device("auto"))
+                    get_extractor(data, pick_device("auto"), steps=feature_steps)
                 plain, watched, shares = [], [], []
                 for _ in range(repeats):
                     if phase == "extractor":  # a fresh cache each time: it trains again
@@ -67,7 +74,9 @@ def metrics_table(
                             if f.is_dir():
                                 for g in os.scandir(f.path):
                                     os.unlink(g.path)
-                    monitor = QualityMonitor(lambda q: None, interval=0.0)
+                    monitor = QualityMonitor(
+                        lambda q: None, interval=0.0, extractor_steps=feature_steps
+                    )
                     watched.append(_run(cfg, data, seconds, monitor))
                     shares.append(monitor.share())
                     plain.append(_run(cfg, data, seconds, None))

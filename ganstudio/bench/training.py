@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganstudio.core.config import TrainConfig
+from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import load_dataset
 from ganstudio.core.device import pick_device
 from ganstudio.core.training.events import Preview
@@ -149,7 +149,7 @@ def speed_table(
             arch="dcgan",
             batch_size=batch,
             device=device,
-            steps=10**9,
+            steps=MAX_STEPS,
             latent_dim=100,
             width=64,
         ),

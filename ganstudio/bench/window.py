@@ -6,6 +6,9 @@
    previews), alternated in one process.
 3. The GUI thread's event-loop stalls while training at full speed: a 1 ms precise timer
    records when it fires; a stall is the gap between two firings beyond 1 ms.
+
+The window runs on the user's display (see bench.display); on the offscreen platform every
+window number is printed marked as not representative.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ganstudio.bench import display
+from ganstudio.core.config import MAX_STEPS
 from ganstudio.core.training.loop import run_training
 
 if TYPE_CHECKING:
@@ -28,9 +33,10 @@ if TYPE_CHECKING:
 
 
 def startup_times(repeats: int = 3) -> list[float]:
-    """Seconds from starting the `ganstudio` process to its window being shown."""
+    """Seconds from starting the `ganstudio` process to its window being shown, on the
+    platform the window benchmarks use (the user's display; offscreen only without one)."""
+    display.choose_platform()
     env = {**os.environ, "GANSTUDIO_STARTUP_PROBE": "quit"}
-    env.setdefault("QT_QPA_PLATFORM", "offscreen")
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -104,6 +110,10 @@ def _train_headless(fields: dict, seconds: float, warmup: float) -> float:
 
 
 def _rate(marks: list[tuple[float, int]], warmup: float, images_per_step: int) -> float:
+    """images/s between the first and the last report ``warmup`` seconds after the first
+    one; NaN when fewer than two reports came after the warm-up (a run too short)."""
+    if not marks:
+        return float("nan")
     t_start = marks[0][0] + warmup
     kept = [(t, s) for t, s in marks if t >= t_start]
     if len(kept) < 2:
@@ -197,27 +207,45 @@ def spin(app, done: Callable[[], bool], timeout: float) -> None:
         raise TimeoutError("the window did not get there in time")
 
 
+def _number(value: float, spec: str) -> str:
+    """``value`` formatted, or "n/a" for NaN (a run too short to time)."""
+    return "n/a" if value != value else format(value, spec)
+
+
+def _median(values: list[float]) -> float:
+    kept = [v for v in values if v == v]
+    return statistics.median(kept) if kept else float("nan")
+
+
 def gui_table(
     seconds: float = 10.0,
     warmup: float = 2.0,
     repeats: int = 2,
     dataset: str = "builtin:ring8",
+    launches: int = 3,
     print_fn: Callable[[str], None] = print,
 ) -> dict:
+    """Print (and return) the window's cost, see the module docstring: ``launches`` timed
+    starts of ``ganstudio`` (0: none), then ``repeats`` headless and windowed runs of
+    ``warmup`` + ``seconds`` each, then one windowed run for the event-loop stalls."""
     import tempfile
 
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
-
-    startup = startup_times()
-    print_fn(
-        f"startup to a visible window: median {statistics.median(startup):.2f} s "
-        f"({', '.join(f'{t:.2f}' for t in startup)}) on QT_QPA_PLATFORM="
-        f"{os.environ.get('QT_QPA_PLATFORM')}"
-    )
-    app = QApplication.instance() or QApplication([])
-    fields = {"dataset": dataset, "steps": 10_000_000, "seed": 0}
-    headless, windowed, all_gaps = [], [], []
+    app = display.application()
+    platform = display.platform_name()
+    real = display.paints(platform)
+    print_fn(display.platform_line(platform))
+    startup = startup_times(launches)
+    if startup:
+        print_fn(
+            display.mark(
+                f"startup to a visible window: median {statistics.median(startup):.2f} s "
+                f"({', '.join(f'{t:.2f}' for t in startup)}), {len(startup)} launch(es)",
+                real,
+            )
+        )
+    fields = {"dataset": dataset, "steps": MAX_STEPS, "seed": 0}
+    headless: list[float] = []
+    windowed: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Speed: headless and windowed runs alternate; no heartbeat timer (it would cost
         # the window a thousand wake-ups a second).
@@ -225,23 +253,47 @@ def gui_table(
             headless.append(_headless_rate(fields, seconds, warmup))
             windowed.append(_window_run(app, fields, seconds, warmup, tmp, heartbeat_ms=0)[0])
         # Stalls: a separate run with the 1 ms heartbeat.
-        all_gaps.append(_window_run(app, fields, seconds, warmup, tmp, heartbeat_ms=1)[1])
-    gaps = np.concatenate(all_gaps)
-    h, w = statistics.median(headless), statistics.median(windowed)
-    print_fn(f"dataset {dataset}, default settings, {seconds:g} s timed per run, {repeats} runs")
-    print_fn(f"headless training:        {h:12,.0f} images/s  {[round(x) for x in headless]}")
-    print_fn(f"with the window drawing:  {w:12,.0f} images/s  {[round(x) for x in windowed]}")
-    print_fn(f"ratio window / headless:  {w / h:.3f} (target >= 0.95)")
+        gaps = _window_run(app, fields, seconds, warmup, tmp, heartbeat_ms=1)[1]
+    h, w = _median(headless), _median(windowed)
+    ratio = w / h if h > 0 else float("nan")
     print_fn(
-        f"GUI event-loop stalls: longest {gaps.max():.1f} ms (target <= 50), "
-        f"99th percentile {np.percentile(gaps, 99):.1f} ms (target <= 20), "
-        f"median {np.median(gaps):.2f} ms over {len(gaps):,} timer ticks"
+        f"dataset {dataset}, default settings, {warmup:g} s warm-up + {seconds:g} s timed "
+        f"per run, {repeats} run(s) each"
     )
+    print_fn(
+        f"headless training:        {_number(h, '12,.0f'):>12} images/s  "
+        f"[{', '.join(_number(x, '.0f') for x in headless)}]"
+    )
+    print_fn(
+        display.mark(
+            f"with the window drawing:  {_number(w, '12,.0f'):>12} images/s  "
+            f"[{', '.join(_number(x, '.0f') for x in windowed)}]",
+            real,
+        )
+    )
+    print_fn(
+        display.mark(f"ratio window / headless:  {_number(ratio, '.3f')} (target >= 0.95)", real)
+    )
+    if len(gaps):
+        stall_max, stall_p99 = float(gaps.max()), float(np.percentile(gaps, 99))
+        print_fn(
+            display.mark(
+                f"GUI event-loop stalls: longest {stall_max:.1f} ms (target <= 50), "
+                f"99th percentile {stall_p99:.1f} ms (target <= 20), "
+                f"median {np.median(gaps):.2f} ms over {len(gaps):,} timer ticks",
+                real,
+            )
+        )
+    else:
+        stall_max = stall_p99 = float("nan")
+        print_fn(display.mark("GUI event-loop stalls: n/a (no timer ticks in the timed run)", real))
     return {
+        "platform": platform,
+        "representative": real,
         "startup": startup,
         "headless": headless,
         "window": windowed,
-        "ratio": w / h,
-        "stall_max": float(gaps.max()),
-        "stall_p99": float(np.percentile(gaps, 99)),
+        "ratio": ratio,
+        "stall_max": stall_max,
+        "stall_p99": stall_p99,
     }

@@ -9,18 +9,31 @@ import sys
 
 from ganstudio import __version__
 from ganstudio.cli import runs as runs_cli
-from ganstudio.cli.bench import cmd_bench
+from ganstudio.cli.bench import register as register_bench
+from ganstudio.cli.common import Parser, float_range, int_range, setting
 from ganstudio.cli.data import cmd_data_inspect
 from ganstudio.cli.eval import register as register_eval
 from ganstudio.cli.export import register as register_export
-from ganstudio.cli.sample import cmd_sample
+from ganstudio.cli.sample import MAX_SAMPLES, cmd_sample
 from ganstudio.cli.train import add_train_args, cmd_train
 
 log = logging.getLogger("ganstudio")
 
+PREPARED_SIZES = (28, 32, 64, 128)  # core.data.prepare.SIZES (not imported: NumPy, Pillow)
+
+
+def _threads(text: str) -> str:
+    from ganstudio.core.threads import parse
+
+    try:
+        parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="ganstudio",
         description="GAN Studio: train, watch and explore GANs. Without a command it opens "
         "the window; the commands below run the same engine headless.",
@@ -28,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
+    p.add_argument(
+        "--threads",
+        type=_threads,
+        metavar="N|auto",
+        help="CPU threads for PyTorch (default: the measured choice, see `bench --load`; "
+        "auto: one per core, as PyTorch alone would; also GANSTUDIO_THREADS)",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser(
@@ -50,60 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--grid", default="8x8", help="ROWSxCOLS for an image grid (default 8x8)")
     s.add_argument(
         "--n",
-        type=int,
+        type=int_range(1, MAX_SAMPLES),
         help="number of samples (default: rows*cols for images, 2500 for 2-D models)",
     )
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--truncation", type=float, default=1.0, help="scale latents by psi")
-    s.add_argument("--upscale", type=int, default=1, help="integer upscaling of grid images")
+    s.add_argument("--seed", type=setting("seed"), default=0)
+    s.add_argument(
+        "--truncation",
+        type=float_range(0, 1, low_open=True),
+        default=1.0,
+        help="scale latents by psi, in (0, 1] (1 = off)",
+    )
+    s.add_argument(
+        "--upscale", type=int_range(1, 16), default=1, help="integer upscaling of grid images"
+    )
     s.add_argument("-o", "--output", required=True, help=".png picture or .npy raw samples")
     s.set_defaults(func=cmd_sample)
 
-    b = sub.add_parser("bench", help="measure training speed, or mode coverage (--quality)")
-    b.add_argument(
-        "--quality",
-        action="store_true",
-        help="mode coverage on ring8 and grid25 over several seeds",
-    )
-    b.add_argument("--device", help="auto, cpu, cuda ...")
-    b.add_argument("--batch", type=int, default=64)
-    b.add_argument("--steps", type=int, default=0, help="timed steps per repeat / per run")
-    b.add_argument("--repeats", type=int, default=3)
-    b.add_argument("--seeds", type=int, default=10)
-    b.add_argument("--datasets", default="ring8,grid25")
-    b.add_argument(
-        "--prepare",
-        action="store_true",
-        help="time preparing a folder of PNGs (first time, then from the cache)",
-    )
-    b.add_argument("--n", type=int, default=10_000, help="pictures for --prepare")
-    b.add_argument("--workers", type=int, help="decode threads for --prepare")
-    b.add_argument(
-        "--gui",
-        action="store_true",
-        help="the window's cost: startup time, training speed with the window against "
-        "headless, event-loop stalls (--datasets picks one dataset, default ring8)",
-    )
-    b.add_argument("--seconds", type=float, default=10.0, help="timed seconds per --gui run")
-    b.add_argument(
-        "--metrics",
-        action="store_true",
-        help="what measuring quality during training costs: throughput with and without "
-        "the monitor (--datasets picks one dataset, default digits; --seconds per run)",
-    )
-    b.add_argument(
-        "--distributed",
-        action="store_true",
-        help="the distributed path's cost: a plain trainer against the same run as a torchrun "
-        "job (alone: a job of 1 process; under torchrun: N processes, scaling efficiency); "
-        "--datasets picks one dataset (default digits), --batch is the global batch",
-    )
-    b.add_argument(
-        "--explorer",
-        action="store_true",
-        help="the explorer's latency on a DCGAN-64: slider move to picture, 8x8 grid",
-    )
-    b.set_defaults(func=cmd_bench)
+    register_bench(sub)
 
     d = sub.add_parser("data", help="look at a dataset before training on it")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -113,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prepare a dataset as training would (using the cache) and describe it.",
     )
     i.add_argument("path", help="folder, .zip/.tar archive, idx, CIFAR .bin, .npy/.npz or builtin:")
-    i.add_argument("--size", type=int, help="prepared size: 28, 32, 64 or 128")
+    i.add_argument(
+        "--size", type=int, choices=PREPARED_SIZES, help="prepared size: 28, 32, 64 or 128"
+    )
     i.add_argument("--mode", choices=("rgb", "gray"), help="default: rgb if any picture has colour")
     i.add_argument("--resize", choices=("center-crop", "stretch", "pad"))
     i.add_argument("--background", metavar="HEX", help="colour under transparency (ffffff)")
@@ -130,11 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # in a PyInstaller bundle, a spawn worker stops here
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (2, message printed) or --help / --version (0)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    from ganstudio.core import threads
+
+    try:  # before anything loads PyTorch: OpenMP reads its wait policy once
+        policy, explicit = threads.choose(args.threads)
+    except ValueError as exc:  # a bad GANSTUDIO_THREADS
+        print(f"error: {threads.ENV}: {exc}", file=sys.stderr)
+        return 2
+    threads.configure(policy, explicit)
     if args.command is None:
         from ganstudio.gui.app import main as window_main
 

@@ -1,67 +1,242 @@
-"""`ganstudio bench`: speed, mode coverage and picture-preparation benchmarks."""
+"""`ganstudio bench`: training speed (the default), and with one mode option: mode coverage,
+picture preparation, the window's cost, the explorer's and the curves' speed, the quality
+monitor's cost, the distributed path's cost. Every mode prints a table; none asserts."""
 
 from __future__ import annotations
 
 import argparse
 
-from ganstudio.cli.common import CLIError
+from ganstudio.cli.common import CLIError, float_range, int_range, setting
+
+# One --datasets default per mode that reads it.
+_DATASETS = {
+    "quality": "ring8,grid25",
+    "gui": "ring8",
+    "metrics": "digits",
+    "distributed": "digits",
+    "load": "ring8",
+}
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `bench` command to the CLI's subcommands; returns its parser."""
+    b = sub.add_parser(
+        "bench",
+        help="measure training speed, or (one mode option) another part of the program",
+        description="Benchmarks that print tables. Without a mode option: our training step "
+        "against the pytorch/examples DCGAN loop. The window benchmarks (--gui, --explorer, "
+        "--curves) draw on your display; without one they run offscreen, where Qt paints "
+        "nothing, and mark their numbers as not representative.",
+    )
+    modes = b.add_mutually_exclusive_group()
+    modes.add_argument(
+        "--quality",
+        action="store_true",
+        help="mode coverage on the 2-D mixtures over several seeds (--datasets, default "
+        "ring8,grid25; --seeds; --steps per run; --workers processes)",
+    )
+    modes.add_argument(
+        "--prepare",
+        action="store_true",
+        help="time preparing a folder of PNGs (first time, then from the cache; --n, --workers)",
+    )
+    modes.add_argument(
+        "--gui",
+        action="store_true",
+        help="the window's cost: startup time (--launches), training speed with the window "
+        "against headless (--repeats runs of --warmup + --seconds), event-loop stalls "
+        "(--datasets picks one dataset, default ring8)",
+    )
+    modes.add_argument(
+        "--metrics",
+        action="store_true",
+        help="what measuring quality during training costs: throughput with and without "
+        "the monitor (--datasets picks one dataset, default digits; --seconds per run; "
+        "--repeats; --feature-steps)",
+    )
+    modes.add_argument(
+        "--distributed",
+        action="store_true",
+        help="the distributed path's cost: a plain trainer against the same run as a torchrun "
+        "job (alone: a job of 1 process; under torchrun: N processes, scaling efficiency); "
+        "--datasets picks one dataset (default digits), --batch is the global batch, "
+        "--seconds or --steps per timing",
+    )
+    modes.add_argument(
+        "--explorer",
+        action="store_true",
+        help="the explorer's latency on a DCGAN-64: slider move to picture (--seconds of "
+        "dragging, default 5, at most 30), 8x8 grid",
+    )
+    modes.add_argument(
+        "--load",
+        action="store_true",
+        help="training speed idle and beside --busy spinning cores, for each CPU thread "
+        "policy (how the default of --threads was chosen); --datasets (default ring8), "
+        "--seconds per measurement (default 8), --repeats (default 2)",
+    )
+    modes.add_argument(
+        "--curves",
+        action="store_true",
+        help="the loss curves' redraw and paint times holding --n points per curve "
+        "(default 1,000,000)",
+    )
+    b.add_argument("--device", help="auto, cpu, cuda ... (training speed, --distributed)")
+    b.add_argument(
+        "--batch",
+        type=setting("batch_size"),
+        default=64,
+        help="batch size (training speed, --distributed; default 64)",
+    )
+    b.add_argument(
+        "--steps",
+        type=int_range(0, 10**9, note="0 = the mode's default"),
+        default=0,
+        help="timed steps per repeat (training speed, --distributed) or per run (--quality)",
+    )
+    b.add_argument(
+        "--repeats",
+        type=int_range(1, 1000),
+        help="repeats of each timing (default 3; --load: 2)",
+    )
+    b.add_argument(
+        "--seeds", type=int_range(1, 1000), default=10, help="seeds per dataset for --quality"
+    )
+    b.add_argument(
+        "--datasets", help="dataset(s), built-in names or sources (default: the mode's own)"
+    )
+    b.add_argument(
+        "--n",
+        type=int_range(1, 10**8),
+        help="pictures for --prepare (default 10,000), points for --curves",
+    )
+    b.add_argument(
+        "--workers",
+        type=int_range(1, 1024),
+        help="decode threads for --prepare, processes for --quality",
+    )
+    b.add_argument(
+        "--seconds",
+        type=float_range(0, 86_400, low_open=True),
+        help="timed seconds per run (--gui, --metrics, --distributed: default 10; --explorer: 5)",
+    )
+    b.add_argument(
+        "--busy",
+        type=int_range(1, 256),
+        default=1,
+        help="cores kept busy beside training for --load (default 1)",
+    )
+    b.add_argument(
+        "--warmup",
+        type=float_range(0, 3600),
+        default=2.0,
+        help="untimed seconds before each timed --gui run (default 2)",
+    )
+    b.add_argument(
+        "--launches",
+        type=int_range(0, 100),
+        default=3,
+        help="timed launches of `ganstudio` for --gui (default 3; 0: none)",
+    )
+    b.add_argument(
+        "--feature-steps",
+        type=int_range(1, 10**6),
+        metavar="N",
+        help="training steps of --metrics' feature extractor (default: its own, 400 for "
+        "a classifier)",
+    )
+    b.set_defaults(func=cmd_bench)
+    return b
+
+
+def _one_dataset(args: argparse.Namespace, mode: str) -> str:
+    """The mode's one dataset as a source (a built-in name becomes builtin:NAME)."""
+    name = args.datasets or _DATASETS[mode]
+    if "," in name:
+        raise CLIError(f"--{mode} takes one dataset, not {name!r}")
+    return name if ":" in name else f"builtin:{name}"
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from ganstudio.bench import training as bench
-
+    seconds = 10.0 if args.seconds is None else args.seconds
+    repeats = args.repeats if args.repeats is not None else (2 if args.load else 3)
     if args.distributed:
         from ganstudio.bench.distributed import distributed_table
 
-        dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
         distributed_table(
-            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
+            dataset=_one_dataset(args, "distributed"),
             device=args.device or "auto",
             batch=args.batch,
-            seconds=args.seconds,
-            repeats=args.repeats,
+            seconds=seconds,
+            repeats=repeats,
+            steps=args.steps or None,
             print_fn=print,
+        )
+    elif args.load:
+        from ganstudio.bench.load import load_table
+
+        names = (args.datasets or _DATASETS["load"]).split(",")
+        print(
+            load_table(
+                datasets=[n if ":" in n else f"builtin:{n}" for n in names],
+                seconds=8.0 if args.seconds is None else args.seconds,
+                repeats=repeats,
+                busy=args.busy,
+            )
         )
     elif args.explorer:
         from ganstudio.bench.explorer import explorer_table
 
-        explorer_table(seconds=min(args.seconds, 30.0), print_fn=print)
+        explorer_table(
+            seconds=min(5.0 if args.seconds is None else args.seconds, 30.0), print_fn=print
+        )
+    elif args.curves:
+        from ganstudio.bench.curves import curves_benchmark
+
+        curves_benchmark(points=args.n or 1_000_000, print_fn=print)
     elif args.gui:
         from ganstudio.bench.window import gui_table
 
-        dataset = args.datasets if args.datasets != "ring8,grid25" else "ring8"
         gui_table(
-            seconds=args.seconds,
-            repeats=args.repeats,
-            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
+            seconds=seconds,
+            warmup=args.warmup,
+            repeats=repeats,
+            dataset=_one_dataset(args, "gui"),
+            launches=args.launches,
             print_fn=print,
         )
     elif args.metrics:
         from ganstudio.bench.metrics import metrics_table
 
-        dataset = args.datasets if args.datasets != "ring8,grid25" else "digits"
         metrics_table(
-            dataset=dataset if ":" in dataset else f"builtin:{dataset}",
-            seconds=args.seconds,
-            repeats=args.repeats,
+            dataset=_one_dataset(args, "metrics"),
+            seconds=seconds,
+            repeats=repeats,
+            feature_steps=args.feature_steps,
             print_fn=print,
         )
     elif args.prepare:
         from ganstudio.bench.prepare import prepare_table
 
-        if args.n < 1:
-            raise CLIError("--n must be positive")
-        prepare_table(n=args.n, workers=args.workers, print_fn=print)
+        prepare_table(n=args.n or 10_000, workers=args.workers, print_fn=print)
     elif args.quality:
-        bench.quality_table(
-            seeds=args.seeds, steps=args.steps, datasets=args.datasets.split(","), print_fn=print
+        from ganstudio.bench import training
+
+        training.quality_table(
+            seeds=args.seeds,
+            steps=args.steps or None,
+            datasets=(args.datasets or _DATASETS["quality"]).split(","),
+            workers=args.workers,
+            print_fn=print,
         )
     else:
-        bench.speed_table(
+        from ganstudio.bench import training
+
+        training.speed_table(
             device=args.device or "auto",
             batch=args.batch,
             steps=args.steps or None,
-            repeats=args.repeats,
+            repeats=repeats,
             print_fn=print,
         )
     return 0

@@ -1,11 +1,16 @@
-"""Shared pieces of the command line: user errors, the progress bar, dataset loading."""
+"""Shared pieces of the command line: user errors, the parser and its number types, the
+progress bar, dataset loading."""
 
 from __future__ import annotations
 
+import argparse
+import math
+import re
 import sys
 import time
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from ganstudio.core.config import LIMITS, Range
 from ganstudio.core.durations import format_duration as _fmt_time
 from ganstudio.core.errors import UserError
 from ganstudio.core.runs.layout import dataset_name  # noqa: F401  (re-exported)
@@ -16,6 +21,67 @@ if TYPE_CHECKING:
 
 class CLIError(UserError):
     """A user error: printed as one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line, ``error: ...``, exit status 2, as a
+    CLIError's are (its subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        # "argument --batch-size: must be ..." (a NumberArg's refusal) -> "--batch-size must be"
+        ours = re.fullmatch(r"argument (\S+): (must .*)", message, flags=re.DOTALL)
+        if ours:
+            message = f"{ours.group(1)} {ours.group(2)}"
+        else:
+            message += f" (see {self.prog} --help)"
+        self.exit(2, f"error: {message}\n")
+
+
+class NumberArg:
+    """An argparse ``type``: a number within a Range, refusing text that is not one, NaN,
+    infinities and numbers out of range with a sentence that names the range."""
+
+    def __init__(self, limit: Range) -> None:
+        self.limit = limit
+
+    def __repr__(self) -> str:
+        return f"NumberArg({self.limit})"
+
+    def __call__(self, text: str) -> int | float:
+        value: int | float | None
+        try:
+            value = int(text) if self.limit.integer else float(text)
+        except ValueError:  # also an int of more than 4,300 digits
+            value = None
+        if value is None or not self.limit.contains(value):
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise argparse.ArgumentTypeError(f"must be {self.limit.describe()}, not {shown!r}")
+        return value
+
+
+def int_range(low: int, high: int, note: str = "") -> NumberArg:
+    """A whole number from ``low`` to ``high``, both included."""
+    return NumberArg(Range(low, high, integer=True, note=note))
+
+
+def float_range(
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    note: str = "",
+) -> NumberArg:
+    """A finite number from ``low`` to ``high``; an end is excluded when it is open."""
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"not a range: {low} to {high}")
+    return NumberArg(Range(low, high, low_open=low_open, high_open=high_open, note=note))
+
+
+def setting(name: str) -> NumberArg:
+    """The range of the TrainConfig setting ``name`` (core.config.LIMITS), so that an option
+    and a settings file refuse the same values."""
+    return NumberArg(LIMITS[name])
 
 
 class Progress:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganstudio.cli.common import CLIError, Progress, load_with_progress
+from ganstudio.cli.common import CLIError, Progress, int_range, load_with_progress, setting
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from ganstudio.core.data.dataset import Dataset
     from ganstudio.core.quality.evaluation import Evaluator
     from ganstudio.core.quality.inception import InceptionV3
+
+
+# core.quality.evaluation.MIN_SAMPLES (that module imports torch; the parser must not), and
+# twice the usual 50,000 of published FIDs: each is generated, with two real sets as large.
+SAMPLES = (10, 100_000)
+MAX_FEATURE_STEPS = 100_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,9 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the real data (default: the dataset the model was trained on)",
     )
     e.add_argument(
-        "--samples", type=int, default=1000, help="generated samples, and real ones per half"
+        "--samples",
+        type=int_range(*SAMPLES),
+        default=1000,
+        help="generated samples, and real ones per half (10-100000)",
     )
-    e.add_argument("--seed", type=int, default=0, help="seed of the latents and the real halves")
+    e.add_argument(
+        "--seed", type=setting("seed"), default=0, help="seed of the latents and the real halves"
+    )
     e.add_argument("--device", default="auto", help="auto, cpu, cuda ...")
     e.add_argument("--json", action="store_true", help="print JSON instead of the table")
     e.add_argument(
@@ -50,7 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     e.add_argument(
         "--feature-steps",
-        type=int,
+        type=int_range(1, MAX_FEATURE_STEPS),
         metavar="N",
         help="training steps of the feature network (default 400 classifier, 300 autoencoder)",
     )

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganstudio.cli.common import CLIError, parse_grid
+from ganstudio.cli.common import CLIError, float_range, int_range, parse_grid, setting
+from ganstudio.core.config import LIMITS, short_repr
 
 if TYPE_CHECKING:
     from ganstudio.core.modelfile import GeneratorFile
@@ -48,6 +49,13 @@ OPTIONS: dict[str | None, dict[str, object]] = {
 _ALL_OPTIONS = sorted({name for options in OPTIONS.values() for name in options})
 
 MAX_FRAMES = 10_000
+# onnx_export.MIN_OPSET..MAX_OPSET (that module imports torch; the parser must not).
+OPSETS = (9, 20)
+# GIF frames last at most 655.35 s; below 0.1 frames per second nobody watches.
+FPS = (0.1, 120.0)
+MAX_UPSCALE = 16
+MAX_PADDING = 64
+SEEDS = LIMITS["seed"]
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -80,26 +88,40 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     e.add_argument("--onnx", metavar="OUT.onnx", help="write the generator as an ONNX model")
     e.add_argument(
         "--opset",
-        type=int,
+        type=int_range(*OPSETS),
         metavar="N",
         help="ONNX opset version (default 17; 9 to 20)",
     )
     e.add_argument("-o", "--output", metavar="OUT", help="grid .png, or .gif/.webp/.mp4")
     g = e.add_argument_group("grid")
     g.add_argument("--grid", metavar="RxC", help="rows x columns (default 8x8)")
-    g.add_argument("--seed", type=int, metavar="S", help="seeds S, S+1, ... one per cell (0)")
-    g.add_argument("--padding", type=int, metavar="PX", help="pixels between cells (2)")
+    g.add_argument(
+        "--seed", type=setting("seed"), metavar="S", help="seeds S, S+1, ... one per cell (0)"
+    )
+    g.add_argument(
+        "--padding",
+        type=int_range(0, MAX_PADDING),
+        metavar="PX",
+        help="pixels between cells (2)",
+    )
     g.add_argument("--background", metavar="HEX", help="colour between cells (202020)")
     a = e.add_argument_group("interpolation")
     a.add_argument("--seeds", metavar="S1,S2,...", help="keyframe seeds, at least 2")
-    a.add_argument("--steps", type=int, metavar="N", help="frames per keyframe segment (24)")
+    a.add_argument(
+        "--steps",
+        type=int_range(1, MAX_FRAMES),
+        metavar="N",
+        help="frames per keyframe segment (24)",
+    )
     a.add_argument("--mode", choices=("slerp", "lerp"), help="interpolation (slerp)")
     a.add_argument(
         "--easing",
         choices=("linear", "ease-in-out", "ease-in", "ease-out"),
         help="pacing within each segment (linear)",
     )
-    a.add_argument("--fps", type=float, metavar="F", help="frames per second (24)")
+    a.add_argument(
+        "--fps", type=float_range(*FPS), metavar="F", help="frames per second (24; 0.1-120)"
+    )
     a.add_argument(
         "--loop",
         action="store_true",
@@ -107,8 +129,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="return to the first keyframe and loop forever (default: play once)",
     )
     both = e.add_argument_group("grid and interpolation")
-    both.add_argument("--truncation", type=float, metavar="PSI", help="in (0, 1]; 1 = off")
-    both.add_argument("--upscale", type=int, metavar="K", help="integer pixel scaling (1)")
+    both.add_argument(
+        "--truncation",
+        type=float_range(0, 1, low_open=True),
+        metavar="PSI",
+        help="in (0, 1]; 1 = off",
+    )
+    both.add_argument(
+        "--upscale",
+        type=int_range(1, MAX_UPSCALE),
+        metavar="K",
+        help="integer pixel scaling (1)",
+    )
     r = e.add_argument_group("reproduce")
     r.add_argument("--model", dest="model_file", metavar="MODEL", help="the model to render with")
     r.add_argument(
@@ -205,8 +237,9 @@ def _parse_seeds(text: str) -> list[int]:
         raise CLIError(f"--seeds takes whole numbers separated by commas, not {text!r}") from None
     if len(seeds) < 2:
         raise CLIError("--seeds needs at least 2 keyframe seeds, e.g. --seeds 1,2,3")
-    if any(s < 0 for s in seeds):
-        raise CLIError("--seeds must be 0 or more")
+    bad = [s for s in seeds if not SEEDS.contains(s)]
+    if bad:
+        raise CLIError(f"--seeds must each be {SEEDS.describe()}, not {short_repr(bad[0])}")
     return seeds
 
 
@@ -216,13 +249,16 @@ def _export_kind(args: argparse.Namespace) -> int:
 
     if not 0 < args.truncation <= 1:
         raise CLIError(f"--truncation must be in (0, 1] (1 = off), not {args.truncation:g}")
-    upscale = _whole(args.upscale, "--upscale", 1, 16)
+    upscale = _whole(args.upscale, "--upscale", 1, MAX_UPSCALE)
     if args.kind == "grid":
         out = _output(args, exports.PICTURE_SUFFIXES)
         rows, cols = parse_grid(args.grid)
-        if args.seed < 0:
-            raise CLIError("--seed must be 0 or more")
-        padding = _whole(args.padding, "--padding", 0, 64)
+        if args.seed + rows * cols - 1 > SEEDS.high:
+            raise CLIError(
+                f"--seed {args.seed} with {rows * cols} cells would use seeds past "
+                f"{int(SEEDS.high)}: give a --seed of at most {int(SEEDS.high) - rows * cols + 1}"
+            )
+        padding = _whole(args.padding, "--padding", 0, MAX_PADDING)
         try:
             background = exports.parse_colour(args.background)
         except ValueError as exc:
@@ -243,8 +279,8 @@ def _export_kind(args: argparse.Namespace) -> int:
             raise CLIError("give the keyframe seeds with --seeds, e.g. --seeds 1,2,3")
         seeds = _parse_seeds(args.seeds)
         steps = _whole(args.steps, "--steps", 1, MAX_FRAMES)
-        if not 0 < args.fps <= 120:
-            raise CLIError(f"--fps must be more than 0 and at most 120, not {args.fps:g}")
+        if not FPS[0] <= args.fps <= FPS[1]:
+            raise CLIError(f"--fps must be between {FPS[0]:g} and {FPS[1]:g}, not {args.fps:g}")
         frames = steps * (len(seeds) if args.loop else len(seeds) - 1) + (not args.loop)
         if frames > MAX_FRAMES:
             raise CLIError(f"{frames} frames is too many (at most {MAX_FRAMES}); use fewer --steps")

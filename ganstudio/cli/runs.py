@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -120,17 +121,19 @@ def _run_lines(runs: Sequence[RunSummary]) -> list[str]:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ganstudio.core.runs.reader import RunFolderError, list_runs
+    from ganstudio.core.runs.reader import RunFolderError, scan_runs
 
     try:
-        runs = list_runs(args.folder)
+        runs, problems = scan_runs(args.folder)
     except RunFolderError as exc:
         raise CLIError(str(exc)) from None
-    if not runs:
+    if runs:
+        for line in _run_lines(runs):
+            print(line)
+    elif not problems:
         print(f"no runs in {args.folder}")
-        return 0
-    for line in _run_lines(runs):
-        print(line)
+    for problem in problems:  # a damaged run folder is left out, and said why
+        print(f"warning: left out {problem}", file=sys.stderr)
     return 0
 
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
 from ganstudio.cli.common import CLIError, parse_grid
+
+MAX_SAMPLES = 10_000_000  # --n; image models are held to MEMORY_BUDGET as well
+MEMORY_BUDGET = 16 << 30  # bytes of latents and samples one command may hold
+MAX_PICTURE_PIXELS = 1 << 28  # a 16384 x 16384 grid picture (768 MB)
+PADDING = 2  # core.render.make_grid's default, between grid cells
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -17,14 +23,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from ganstudio.core.modelfile import load_generator
     from ganstudio.core.render import save_png
 
-    gen = load_generator(args.model)
     rows, cols = parse_grid(args.grid)
     out = Path(args.output)
     raw = out.suffix.lower() == ".npy"
-    if args.n is not None and args.n <= 0:
-        raise CLIError("--n must be positive")
+    gen = load_generator(args.model)
     n = args.n if args.n is not None else (rows * cols if gen.is_image else 2500)
-    z = sampling.latents(args.seed, n, gen.latent_dim)
+    # A grid draws only its first rows*cols images: the rest are not generated.
+    drawn = n if raw or not gen.is_image else min(n, rows * cols)
+    _check_size(gen.sample_shape, gen.latent_dim, n, drawn)
+    if gen.is_image and not raw:
+        _check_picture(gen.sample_shape, rows, cols, args.upscale)
+    z = sampling.latents(args.seed, n, gen.latent_dim)[:drawn]
     if args.truncation != 1.0:
         z = z * args.truncation
     samples = sampling.generate(gen.module, z)
@@ -57,3 +66,28 @@ def cmd_sample(args: argparse.Namespace) -> int:
         )
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def _check_size(shape: tuple[int, ...], latent_dim: int, n: int, drawn: int) -> None:
+    """Refuse n latents and ``drawn`` samples that would take more than MEMORY_BUDGET."""
+    values = math.prod(shape)
+    # 4 bytes a latent; 4 a generated value (float) and about 2 more for its uint8 copies.
+    need = 4 * n * latent_dim + 6 * drawn * values
+    if need > MEMORY_BUDGET:
+        per = 4 * latent_dim + (6 * values if drawn == n else 0)
+        what = "x".join(map(str, shape)) + (" images" if len(shape) == 3 else " points")
+        raise CLIError(
+            f"--n {n} would take {need / 2**30:.0f} GiB for this model's {what}; at most "
+            f"{MEMORY_BUDGET // per:,} samples fit in {MEMORY_BUDGET >> 30} GiB"
+        )
+
+
+def _check_picture(shape: tuple[int, ...], rows: int, cols: int, upscale: int) -> None:
+    """Refuse a grid picture of more than MAX_PICTURE_PIXELS."""
+    h, w = shape[1] * upscale, shape[2] * upscale
+    height, width = rows * h + (rows + 1) * PADDING, cols * w + (cols + 1) * PADDING
+    if height * width > MAX_PICTURE_PIXELS:
+        raise CLIError(
+            f"the picture would be {width} x {height} pixels, more than "
+            f"{MAX_PICTURE_PIXELS:,}: use a smaller --grid or --upscale"
+        )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ganstudio.cli.common import CLIError
+from ganstudio.cli.common import CLIError, float_range, int_range, setting
 from ganstudio.cli.train_cluster import join_job
 
 if TYPE_CHECKING:
@@ -17,12 +18,25 @@ if TYPE_CHECKING:
     from ganstudio.core.training.distributed import Cluster
 
 
-def _pair(text: str, name: str) -> tuple[float, float]:
+def _betas(text: str) -> tuple[float, float]:
+    """argparse type of Adam betas "B1,B2", each in the range of LIMITS["beta1_g"]."""
+    from ganstudio.core.config import LIMITS, short_repr
+
+    beta = LIMITS["beta1_g"]
     try:
         a, b = (float(x) for x in text.split(","))
     except ValueError:
-        raise CLIError(f"{name} takes two numbers separated by a comma, e.g. 0.5,0.999") from None
+        a = b = math.nan
+    if not (beta.contains(a) and beta.contains(b)):
+        raise argparse.ArgumentTypeError(
+            f"must be two numbers separated by a comma, each at least {beta.low:g} and below "
+            f"{beta.high:g}, e.g. 0.5,0.999, not {short_repr(text)}"
+        )
     return a, b
+
+
+# The run's own options (not TrainConfig settings): minutes between saves and measurements.
+MAX_MINUTES = 7 * 24 * 60  # a week; 0 turns the interval off
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -41,7 +55,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "a .zip/.tar archive, MNIST idx, CIFAR .bin, .npy/.npz "
         "[?size=64&mode=rgb&resize=center-crop]",
     )
-    g.add_argument("--out", metavar="FOLDER", help="run folder (default runs/<dataset>-<time>)")
+    g.add_argument(
+        "--out",
+        metavar="FOLDER",
+        help="run folder (default runs/<dataset>-<time>; with --resume, the run's own folder); "
+        "never another run's folder",
+    )
     g.add_argument(
         "--resume",
         metavar="RUN_OR_CHECKPOINT",
@@ -50,14 +69,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--checkpoint-every",
-        type=float,
+        type=float_range(0, MAX_MINUTES, note="minutes"),
         default=5.0,
         metavar="MINUTES",
         help="autosave a checkpoint this often (default 5; 0 = only at the end)",
     )
     g.add_argument(
         "--metrics-every",
-        type=float,
+        type=float_range(0, MAX_MINUTES, note="minutes"),
         default=2.0,
         metavar="MINUTES",
         help="measure sample quality (Frechet distance, KID, precision, recall) at most this "
@@ -66,26 +85,26 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--keep-checkpoints",
-        type=int,
+        type=int_range(1, 1000),
         default=3,
         metavar="K",
         help="keep the newest K step checkpoints (default 3), besides the best one",
     )
     g.add_argument(
         "--steps",
-        type=int,
+        type=setting("steps"),
         help="generator updates (default 5000 for images, 40000 for 2-D points)",
     )
     g.add_argument(
         "--batch-size",
-        type=int,
+        type=setting("batch_size"),
         help="default 64 for images, 256 for 2-D points; under torchrun the global batch, "
         "split among the processes",
     )
-    g.add_argument("--seed", type=int)
+    g.add_argument("--seed", type=setting("seed"), help="0 to 4294967295 (default 0)")
     g.add_argument(
         "--preview-every",
-        type=int,
+        type=setting("steps"),
         metavar="N",
         help="save a preview picture every N steps (default: 20 over the run)",
     )
@@ -95,24 +114,39 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         choices=ARCHITECTURES,
         help="default: dcgan for 28/32/64 px images, mlp otherwise",
     )
-    g.add_argument("--latent-dim", type=int)
-    g.add_argument("--width", type=int, help="MLP hidden size or DCGAN base channels")
-    g.add_argument("--depth", type=int, help="MLP hidden layers (default 3)")
+    g.add_argument("--latent-dim", type=setting("latent_dim"), help="1 to 4096")
+    g.add_argument(
+        "--width", type=setting("width"), help="MLP hidden size or DCGAN base channels (1-16384)"
+    )
+    g.add_argument("--depth", type=setting("depth"), help="MLP hidden layers (default 3; 1-64)")
     g.add_argument("--d-norm", choices=D_NORMS, help="discriminator normalisation")
     g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
-    g.add_argument("--pack", type=int, help="PacGAN packing for the MLP discriminator")
+    g.add_argument("--pack", type=setting("pack"), help="PacGAN packing for the MLP discriminator")
     g = p.add_argument_group("objective and optimiser")
     g.add_argument("--loss", choices=list(LOSSES), help="default nonsaturating")
-    g.add_argument("--d-steps", type=int, help="discriminator updates per generator update")
-    g.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0 = off)")
-    g.add_argument("--gp-weight", type=float, help="WGAN-GP penalty weight (default 10)")
-    g.add_argument("--clip", type=float, help="WGAN weight clipping (default 0.01)")
-    g.add_argument("--lr", type=float, help="learning rate of both G and D")
-    g.add_argument("--lr-g", type=float, help="generator learning rate (default 2e-4)")
-    g.add_argument("--lr-d", type=float, help="discriminator learning rate (default 2e-4)")
-    g.add_argument("--betas-g", metavar="B1,B2", help="generator Adam betas (default 0.5,0.999)")
-    g.add_argument("--betas-d", metavar="B1,B2", help="discriminator Adam betas")
-    g.add_argument("--ema", type=float, help="generator weight-average decay (0 = off)")
+    g.add_argument(
+        "--d-steps", type=setting("d_steps"), help="discriminator updates per generator update"
+    )
+    g.add_argument("--r1-gamma", type=setting("r1_gamma"), help="R1 penalty weight (0 = off)")
+    g.add_argument(
+        "--gp-weight", type=setting("gp_weight"), help="WGAN-GP penalty weight (default 10)"
+    )
+    g.add_argument("--clip", type=setting("clip"), help="WGAN weight clipping (default 0.01)")
+    g.add_argument("--lr", type=setting("lr_g"), help="learning rate of both G and D, in (0, 1]")
+    g.add_argument("--lr-g", type=setting("lr_g"), help="generator learning rate (default 2e-4)")
+    g.add_argument(
+        "--lr-d", type=setting("lr_d"), help="discriminator learning rate (default 2e-4)"
+    )
+    g.add_argument(
+        "--betas-g",
+        type=_betas,
+        metavar="B1,B2",
+        help="generator Adam betas (default 0.5,0.999)",
+    )
+    g.add_argument("--betas-d", type=_betas, metavar="B1,B2", help="discriminator Adam betas")
+    g.add_argument(
+        "--ema", type=setting("ema"), help="generator weight-average decay in [0, 1) (0 = off)"
+    )
     g.add_argument(
         "--lr-schedule",
         choices=LR_SCHEDULES,
@@ -146,9 +180,9 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = load_toml(args.config) if args.config else TrainConfig()
     b1g = b2g = b1d = b2d = None
     if args.betas_g:
-        b1g, b2g = _pair(args.betas_g, "--betas-g")
+        b1g, b2g = args.betas_g
     if args.betas_d:
-        b1d, b2d = _pair(args.betas_d, "--betas-d")
+        b1d, b2d = args.betas_d
     return cfg.with_updates(
         dataset=args.dataset,
         steps=args.steps,
@@ -243,10 +277,6 @@ def _job(args: argparse.Namespace, cluster: Cluster | None) -> RunJob:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    if args.checkpoint_every < 0 or args.keep_checkpoints < 1 or args.metrics_every < 0:
-        raise CLIError(
-            "--checkpoint-every and --metrics-every must be >= 0 and --keep-checkpoints >= 1"
-        )
     cluster = join_job(args)  # None unless torchrun started this process
     if cluster is None:
         return _train(args, None)

@@ -33,6 +33,14 @@ LR_SCHEDULES = ("constant", "linear", "cosine", "late-cosine")
 DCGAN_SIZES = (28, 32, 64)
 AUGMENT_OPS = ("color", "translation", "cutout")
 
+# The largest networks a setting may ask for (core.models checks every spec against them,
+# core.config every setting; core.models also bounds the weights of one network).
+MAX_LATENT_DIM = 4096  # size of the latent vector z
+MAX_MLP_WIDTH = 8192  # hidden units of an MLP layer ("width" for the MLP)
+MAX_MLP_DEPTH = 64  # hidden layers of an MLP ("depth")
+MAX_DCGAN_WIDTH = 1024  # base channel count of DCGAN ("width" for DCGAN)
+MAX_PACK = 64  # samples a PacGAN discriminator judges at once
+
 
 def parse_policy(policy: str) -> tuple[str, ...]:
     """'color,translation' -> ('color', 'translation'); raises ValueError on unknown names."""

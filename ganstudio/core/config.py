@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import reprlib
+import stat
 import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -22,6 +25,11 @@ from ganstudio.core.choices import (
     DEFAULT_DATASET,
     LOSS_NAMES,
     LR_SCHEDULES,
+    MAX_DCGAN_WIDTH,
+    MAX_LATENT_DIM,
+    MAX_MLP_DEPTH,
+    MAX_MLP_WIDTH,
+    MAX_PACK,
     parse_policy,
 )
 from ganstudio.core.errors import UserError
@@ -107,7 +115,9 @@ class TrainConfig:
     channels_last: bool | None = None
     # reporting
     report_interval: float = 0.1  # seconds of wall time between reports
-    preview_interval: float = 2.0  # seconds between preview grids / EMA snapshots
+    # Shortest spacing (seconds) of preview grids / EMA snapshots, and of probes; a costly
+    # one is spaced further (core.training.loop.Spacing): a new preview at least every 2 s.
+    preview_interval: float = 1.0
     preview_count: int = 64  # images in a preview grid (points: 2,500 for mode coverage)
     notes: tuple[str, ...] = ()  # filled by resolve(): why each automatic choice was made
 
@@ -118,13 +128,19 @@ class TrainConfig:
 
     @staticmethod
     def from_dict(d: dict[str, Any]) -> TrainConfig:
+        if not isinstance(d, dict):
+            raise ConfigError(f"settings must be a table of names and values, got {short_repr(d)}")
         known = {f.name: f for f in fields(TrainConfig)}
         clean: dict[str, Any] = {}
         for key, value in d.items():
-            name = key.replace("-", "_")
+            name = str(key).replace("-", "_")
             if name not in known:
-                raise ConfigError(f"unknown setting {key!r}")
+                raise ConfigError(f"unknown setting {short_repr(key)}")
+            if name in clean:
+                raise ConfigError(f"{name} is given twice (as {name} and with dashes)")
             if name == "notes":
+                if not isinstance(value, (list, tuple)):
+                    raise ConfigError(f"notes must be a list of text, got {short_repr(value)}")
                 value = tuple(value)
             clean[name] = value
         cfg = TrainConfig(**clean)
@@ -173,67 +189,195 @@ class Resolved:
         return Resolved(**values)
 
 
-_NUMERIC = {
-    "seed": int,
-    "steps": int,
-    "batch_size": int,
-    "latent_dim": int,
-    "width": int,
-    "depth": int,
-    "pack": int,
-    "d_steps": int,
-    "r1_gamma": float,
-    "gp_weight": float,
-    "clip": float,
-    "lr_g": float,
-    "lr_d": float,
-    "beta1_g": float,
-    "beta2_g": float,
-    "beta1_d": float,
-    "beta2_d": float,
-    "ema": float,
-    "report_interval": float,
-    "preview_interval": float,
-    "preview_count": int,
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: ``low`` to ``high``, either end included unless open.
+
+    The one description of a numeric setting's range: TrainConfig checks its fields with it
+    and the command line's options (cli.common) parse with it, so both say the same.
+    """
+
+    low: float
+    high: float
+    integer: bool = False
+    low_open: bool = False
+    high_open: bool = False
+    note: str = ""  # what the unit is, or what an end means: "seconds", "0 = off"
+
+    def contains(self, value: object) -> bool:
+        """Whether ``value`` (an int, or a float for a real range; never a bool) is allowed."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def describe(self) -> str:
+        """'a whole number between 1 and 1,048,576', 'a number above 0 and at most 1' ..."""
+        lo, hi = _number_text(self.low), _number_text(self.high)
+        if self.low_open or self.high_open:
+            first = f"above {lo}" if self.low_open else f"at least {lo}"
+            bounds = f"{first} and {f'below {hi}' if self.high_open else f'at most {hi}'}"
+        else:
+            bounds = f"between {lo} and {hi}"
+        what = "a whole number" if self.integer else "a number"
+        return f"{what} {bounds}" + (f" ({self.note})" if self.note else "")
+
+
+def _number_text(x: float) -> str:
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x):,}"
+    return f"{x:g}"
+
+
+def short_repr(value: object) -> str:
+    """repr() cut short: a value from a file may be huge or nested thousands deep."""
+    return reprlib.repr(value)
+
+
+SEED_MAX = 2**32 - 1  # seeds feed torch.Generator.manual_seed, offsets added (rank, step)
+# Steps are written into file names with 7 digits (core.runs.layout), which sort by name.
+MAX_STEPS = 9_999_999
+MAX_BATCH = 2**20  # the global batch (split among torchrun processes)
+
+# The range of every numeric TrainConfig field, used by the command line too.
+LIMITS: dict[str, Range] = {
+    "seed": Range(0, SEED_MAX, integer=True),
+    "steps": Range(1, MAX_STEPS, integer=True),
+    "batch_size": Range(1, MAX_BATCH, integer=True),
+    "latent_dim": Range(1, MAX_LATENT_DIM, integer=True),
+    # The MLP's hidden units or DCGAN's base channels (core.models bounds each, and the
+    # weights of one network).
+    "width": Range(1, max(MAX_MLP_WIDTH, MAX_DCGAN_WIDTH), integer=True),
+    "depth": Range(1, MAX_MLP_DEPTH, integer=True),
+    "pack": Range(1, MAX_PACK, integer=True),
+    "d_steps": Range(1, 100, integer=True),
+    "r1_gamma": Range(0, 1000, note="0 = off"),
+    "gp_weight": Range(0, 1000, low_open=True),
+    "clip": Range(0, 100, low_open=True),
+    "lr_g": Range(0, 1, low_open=True),
+    "lr_d": Range(0, 1, low_open=True),
+    "beta1_g": Range(0, 1, high_open=True),
+    "beta2_g": Range(0, 1, high_open=True),
+    "beta1_d": Range(0, 1, high_open=True),
+    "beta2_d": Range(0, 1, high_open=True),
+    "ema": Range(0, 1, high_open=True, note="0 = off"),
+    "report_interval": Range(0, 1e9, note="seconds"),
+    "preview_interval": Range(0, 1e9, note="seconds"),
+    "preview_count": Range(1, 10_000, integer=True),
+}
+
+_TEXT = ("dataset", "loss", "device", "diffaugment")
+_OPTIONAL_TEXT = ("arch", "d_norm", "g_norm", "lr_schedule")
+_FLAGS = ("hflip",)
+_OPTIONAL_FLAGS = ("amp", "data_on_device", "channels_last")
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "arch": ARCHITECTURES,
+    "d_norm": D_NORMS,
+    "g_norm": G_NORMS,
+    "loss": tuple(LOSS_NAMES),
+    "lr_schedule": LR_SCHEDULES,
 }
 
 
+def check_number(name: str, value: object) -> None:
+    """ConfigError naming ``name`` and its range unless ``value`` is in ``LIMITS[name]``."""
+    limit = LIMITS[name]
+    if not limit.contains(value):
+        raise ConfigError(f"{name} must be {limit.describe()}, got {short_repr(value)}")
+
+
 def _check_types(cfg: TrainConfig) -> None:
-    for name, typ in _NUMERIC.items():
+    """Every field set has the right type and range (the automatic ones may still be None)."""
+    automatic = {f.name for f in fields(TrainConfig) if f.default is None}
+    for name in LIMITS:
         value = getattr(cfg, name)
-        if value is None:
+        if value is not None or name not in automatic:
+            check_number(name, value)
+    for name in (*_TEXT, *_OPTIONAL_TEXT):
+        value = getattr(cfg, name)
+        if value is None and name in _OPTIONAL_TEXT:
             continue
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if typ is int:
-            ok = ok and float(value).is_integer()
-        if not ok:
-            raise ConfigError(
-                f"{name} must be a{'n integer' if typ is int else ' number'}, got {value!r}"
-            )
-    for name in ("dataset", "loss", "device", "lr_schedule", "diffaugment"):
-        if name == "lr_schedule" and cfg.lr_schedule is None:
-            continue
-        if not isinstance(getattr(cfg, name), str):
-            raise ConfigError(f"{name} must be text, got {getattr(cfg, name)!r}")
+        if not isinstance(value, str):
+            raise ConfigError(f"{name} must be text, got {short_repr(value)}")
+        allowed = _CHOICES.get(name)
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+    for name in (*_FLAGS, *_OPTIONAL_FLAGS):
+        value = getattr(cfg, name)
+        if not (isinstance(value, bool) or (value is None and name in _OPTIONAL_FLAGS)):
+            raise ConfigError(f"{name} must be true or false, got {short_repr(value)}")
+    if not all(isinstance(n, str) for n in cfg.notes):
+        raise ConfigError("notes must be a list of text")
+
+
+MAX_SETTINGS_BYTES = 1 << 20  # a settings file is a few hundred bytes
 
 
 def load_toml(path: str | Path) -> TrainConfig:
-    """Read a TOML file of settings (same names as the command-line options)."""
+    """Read a TOML file of settings (same names as the command-line options), either at the
+    top level or in a [train] table. ConfigError naming the file and the field for anything
+    else: not a regular file, not TOML, an unknown name, a value of the wrong type or range."""
     p = Path(path)
-    try:
-        with p.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {p}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-    data = data.get("train", data)  # allow a [train] table or top-level keys
+    data = _read_toml(p)
+    table = data.pop("train", None)
+    if table is not None:
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{p}: train must be a table of settings ([train]), got {short_repr(table)}"
+            )
+        both = sorted(set(table) & set(data))
+        if both:
+            raise ConfigError(f"{p}: {both[0]} is given both in [train] and at the top level")
+        data |= table
     try:
         return TrainConfig.from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
-    except TypeError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+
+
+def _read_toml(p: Path) -> dict[str, Any]:
+    """The parsed file; only a regular file is opened (never a FIFO, a device or a folder)."""
+    try:
+        # O_NONBLOCK: opening a FIFO returns at once (then refused) instead of waiting.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{p}: is a folder, not a settings file") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"{p}: is a folder, not a settings file")
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{p}: is not a regular file (a pipe or a device?)")
+        if info.st_size > MAX_SETTINGS_BYTES:
+            raise ConfigError(
+                f"{p}: is {info.st_size:,} bytes, too large for a settings file "
+                f"(at most {MAX_SETTINGS_BYTES:,})"
+            )
+        with os.fdopen(fd, "rb") as fh:
+            fd = -1
+            raw = fh.read(MAX_SETTINGS_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not valid TOML (not UTF-8 text)") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: not valid TOML (nested too deeply)") from None
 
 
 # Per-loss optimiser presets, from each method's paper.
@@ -286,10 +430,6 @@ def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
         else:
             arch = "mlp"
         notes.append(f"architecture {arch} chosen for {info.kind} of shape {info.sample_shape}")
-    if arch not in ARCHITECTURES:
-        raise ConfigError(
-            f"unknown architecture {arch!r}; choose one of {', '.join(ARCHITECTURES)}"
-        )
     if arch == "dcgan":
         if points:
             raise ConfigError("DCGAN needs an image dataset; use the MLP for 2-D points")
@@ -303,8 +443,6 @@ def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
         raise ConfigError("flips and DiffAugment are for images, not 2-D points")
 
     loss = cfg.loss
-    if loss not in LOSS_NAMES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of: {', '.join(LOSS_NAMES)}")
     preset = _LOSS_PRESETS.get(loss, {})
     if preset and any(getattr(cfg, f) is None for f in ("lr_g", "lr_d", "d_steps")):
         notes.append(preset["why"])
@@ -333,8 +471,6 @@ def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
             notes.append(
                 "discriminator without batch norm: gradient penalties need per-sample gradients"
             )
-    if d_norm not in D_NORMS:
-        raise ConfigError(f"unknown discriminator norm {d_norm!r}; choose one of {D_NORMS}")
     if d_norm == "batch" and gp_losses:
         raise ConfigError(
             "batch norm in the discriminator breaks gradient penalties "
@@ -369,55 +505,12 @@ def resolve(cfg: TrainConfig, info: DataShape) -> TrainConfig:
 
 def validate(cfg: TrainConfig) -> None:
     """Check a resolved config; raise ConfigError naming the first problem."""
-
-    def positive(name: str, value: float | None, integer: bool = False) -> None:
-        if value is None or not math.isfinite(value) or value <= 0:
-            raise ConfigError(
-                f"{name} must be a positive {'integer' if integer else 'number'}, got {value}"
-            )
-
-    for name in (
-        "steps",
-        "batch_size",
-        "latent_dim",
-        "width",
-        "depth",
-        "d_steps",
-        "pack",
-        "preview_count",
-    ):
-        positive(name, getattr(cfg, name), integer=True)
-    for name in ("lr_g", "lr_d", "gp_weight", "clip"):
-        positive(name, getattr(cfg, name))
-    for name in ("report_interval", "preview_interval"):
-        if getattr(cfg, name) < 0:
-            raise ConfigError(f"{name} must be zero or more seconds, got {getattr(cfg, name)}")
-    for name in ("lr_g", "lr_d"):
-        if getattr(cfg, name) > 1.0:
-            raise ConfigError(f"{name} {getattr(cfg, name)} is far too large (try 2e-4)")
-    for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d"):
-        v = getattr(cfg, name)
-        if not 0.0 <= v < 1.0:
-            raise ConfigError(f"{name} must be in [0, 1), got {v}")
+    _check_types(cfg)
     r = Resolved.of(cfg)
-    for name in ("hflip", "data_on_device", "amp", "channels_last"):
-        value = getattr(cfg, name)
-        if value is not None and not isinstance(value, bool):
-            raise ConfigError(f"{name} must be true or false, got {value!r}")
     try:
         parse_policy(cfg.diffaugment)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    if r.g_norm not in G_NORMS:
-        raise ConfigError(f"unknown generator norm {r.g_norm!r}; choose one of {G_NORMS}")
-    if r.lr_schedule not in LR_SCHEDULES:
-        raise ConfigError(
-            f"unknown lr_schedule {r.lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}"
-        )
-    if not 0.0 <= r.ema < 1.0:
-        raise ConfigError(f"ema must be in [0, 1) (0 turns it off), got {r.ema}")
-    if r.r1_gamma < 0 or not math.isfinite(r.r1_gamma):
-        raise ConfigError(f"r1_gamma must be zero or positive, got {r.r1_gamma}")
     if r.batch_size % r.pack:
         raise ConfigError(
             f"batch size {r.batch_size} must be a multiple of the packing degree {r.pack}"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,7 +23,7 @@ from torch import nn
 from ganstudio import __version__
 from ganstudio.core.errors import UserError
 from ganstudio.core.fileio import atomic_write_bytes
-from ganstudio.core.models import ModelSpec, build
+from ganstudio.core.models import ModelSpec, build, checked_spec
 
 FORMAT = "ganstudio.generator"
 FORMAT_VERSION = 1
@@ -46,11 +49,19 @@ class GeneratorFile:
 
     @property
     def latent_dim(self) -> int:
-        return int(self.spec.kwargs["latent_dim"])
+        # getattr: nn.Module types its attributes as Tensor | Module; these are ints.
+        return int(getattr(self.module, "latent_dim"))  # noqa: B009
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        """What one sample is: (2,) for 2-D points, (C, H, W) for pictures."""
+        return tuple(int(d) for d in getattr(self.module, "out_shape"))  # noqa: B009
 
     @property
     def is_image(self) -> bool:
-        return self.meta.get("dataset", {}).get("kind") == "images"
+        """Whether the network makes pictures (else 2-D points); checked against the
+        description's dataset when the file was opened."""
+        return len(self.sample_shape) == 3
 
 
 def content_hash(state: dict[str, np.ndarray]) -> str:
@@ -150,23 +161,107 @@ def open_file(
         meta = json.loads(text)
         if not isinstance(meta, dict):
             raise ValueError("not a JSON object")
+    except RecursionError:
+        raise ModelFileError(
+            f"{p}: the description is not valid JSON (nested too deeply to read)"
+        ) from None
     except ValueError as exc:
         raise ModelFileError(f"{p}: the description is not valid JSON ({exc})") from None
     fmt = meta.get("format")
-    if fmt not in KNOWN_FORMATS:
-        raise ModelFileError(f"{p}: not a GAN Studio model file (format {fmt!r})")
+    if not isinstance(fmt, str) or fmt not in KNOWN_FORMATS:
+        raise ModelFileError(f"{p}: not a GAN Studio model file (format {_show(fmt)})")
     version = meta.get("format_version", 0)
-    if not isinstance(version, int) or version > KNOWN_FORMATS[fmt]:
+    if isinstance(version, bool) or not isinstance(version, int) or version > KNOWN_FORMATS[fmt]:
         raise ModelFileError(
-            f"{p}: written by a newer GAN Studio ({meta.get('app_version', '?')}, "
-            f"{fmt} version {version}); this is {__version__}: please update the app"
+            f"{p}: written by a newer GAN Studio ({_show(meta.get('app_version', '?'))}, "
+            f"{fmt} version {_show(version)}); this is {__version__}: please update the app"
         )
     if formats is not None and fmt not in formats:
         raise ModelFileError(
             f"{p}: a GAN Studio {_KIND[fmt]}, but a {' or '.join(_KIND[f] for f in formats)} "
             "is needed here"
         )
+    check_description(p, meta)
+    if fmt == CHECKPOINT_FORMAT and meta.get("model") is not None:
+        check_description(p, _field(p, meta, "model", dict), "model.")
     return meta, out
+
+
+# ----------------------------------------------------------------------------------------
+# The description's fields: each one that the program reads is checked where the file is
+# opened, so a wrong type or an impossible value is one error naming the file and the field.
+
+MAX_MODES = 10_000  # mode centres a 2-D dataset summary may list
+DATASET_KINDS = ("images", "points")
+
+
+def _show(value: object) -> str:
+    """A value for an error message: repr() cut short (a value from a file may be huge)."""
+    return reprlib.repr(value)
+
+
+def _is_whole(value: object, low: int = 0, high: int = 2**63 - 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _field(p: Path, meta: dict, key: str, kind: type, where: str = "") -> Any:
+    """meta[key], which must be a ``kind`` (dict, list or str) when present."""
+    value = meta.get(key)
+    if value is not None and not isinstance(value, kind):
+        what = {"dict": "an object", "list": "a list", "str": "text"}[kind.__name__]
+        raise ModelFileError(f'{p}: "{where}{key}" must be {what}, not {_show(value)}')
+    return value
+
+
+def check_description(p: Path, meta: dict, where: str = "") -> None:
+    """Check the fields of a model file's (or checkpoint's) description that are read:
+    ModelFileError naming the file and the field (prefixed by ``where``) otherwise."""
+
+    def fail(key: str, what: str, value: object) -> ModelFileError:
+        return ModelFileError(f'{p}: "{where}{key}" must be {what}, not {_show(value)}')
+
+    step = meta.get("step")
+    if step is not None and not _is_whole(step):
+        raise fail("step", "a whole number of 0 or more (the training step)", step)
+    for key in ("image_size", "channels", "latent_dim"):
+        value = meta.get(key)
+        if value is not None and not _is_whole(value, 0, 2**31):
+            raise fail(key, "a whole number of 0 or more", value)
+    elapsed = meta.get("elapsed")
+    if elapsed is not None and not (_is_number(elapsed) and elapsed >= 0):
+        raise fail("elapsed", "a number of seconds of 0 or more", elapsed)
+    for key in ("content_hash", "app_version", "loss"):
+        _field(p, meta, key, str, where)
+    dataset = _field(p, meta, "dataset", dict, where)
+    if dataset is None:
+        return
+    where += "dataset."
+    kind = dataset.get("kind")
+    if kind is not None and kind not in DATASET_KINDS:
+        raise fail("kind", " or ".join(map(repr, DATASET_KINDS)), kind)
+    shape = dataset.get("sample_shape")
+    if shape is not None and not (
+        isinstance(shape, list) and 1 <= len(shape) <= 3 and all(_is_whole(d, 1) for d in shape)
+    ):
+        raise fail("sample_shape", "a list of 1 to 3 positive whole numbers", shape)
+    for key in ("name", "fingerprint"):
+        _field(p, dataset, key, str, where)
+    count = dataset.get("count")
+    if count is not None and not _is_whole(count):
+        raise fail("count", "a whole number of 0 or more", count)
+    modes = dataset.get("modes")
+    if modes is not None and not (
+        isinstance(modes, list)
+        and len(modes) <= MAX_MODES
+        and all(
+            isinstance(m, list) and len(m) == 2 and all(_is_number(x) for x in m) for m in modes
+        )
+    ):
+        raise fail("modes", f"a list of at most {MAX_MODES:,} [x, y] pairs of numbers", modes)
 
 
 GENERATORS = ("mlp_g", "dcgan_g")
@@ -181,7 +276,7 @@ def checked_weights(
     network fails cleanly instead of allocating it.
     """
     try:
-        spec = ModelSpec.from_dict(spec_dict)  # type: ignore[arg-type]
+        spec = checked_spec(ModelSpec.from_dict(spec_dict))  # every argument within limits
         with torch.device("meta"):
             shapes = {k: (tuple(v.shape), v.dtype) for k, v in build(spec).state_dict().items()}
     except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, OverflowError) as exc:
@@ -206,6 +301,16 @@ def checked_weights(
                 f"{p}: weight {key} has shape {tuple(value.shape)}, but the described "
                 f"{spec.name} network needs {shapes[key][0]}"
             )
+        if shapes[key][1].is_floating_point:
+            if not value.is_floating_point():
+                raise ModelFileError(
+                    f"{p}: weight {key} holds {value.dtype}, not floating-point numbers"
+                )
+            if not bool(torch.isfinite(value).all()):
+                raise ModelFileError(
+                    f"{p}: weight {key} holds NaN or infinite numbers (did the training "
+                    "diverge?); open an earlier model or checkpoint"
+                )
     return spec, {k: v.to(shapes[k][1]) for k, v in weights.items()}
 
 
@@ -235,10 +340,17 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu") -> Gene
     if not isinstance(spec_dict, dict) or spec_dict.get("name") not in GENERATORS:
         name = spec_dict.get("name") if isinstance(spec_dict, dict) else None
         raise ModelFileError(
-            f"{p}: describes no generator this version knows (network {name!r}; "
+            f"{p}: describes no generator this version knows (network {_show(name)}; "
             f"known: {', '.join(GENERATORS)})"
         )
     spec, module = build_checked(p, spec_dict, tensors, prefix)
+    kind = (description.get("dataset") or {}).get("kind")
+    makes = "images" if getattr(module, "is_image", True) else "points"
+    if kind is not None and kind != makes:
+        raise ModelFileError(
+            f"{p}: the description says the model was trained on {kind}, but its "
+            f"{spec.name} network makes {makes}"
+        )
     if meta["format"] == CHECKPOINT_FORMAT:
         state = {  # hashed exactly as in a model file of the same weights
             k: v.float().numpy() for k, v in module.state_dict().items() if v.is_floating_point()

@@ -6,15 +6,44 @@ file can say exactly what it contains and be opened without running code from it
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+import reprlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from ganstudio.core.choices import ARCHITECTURES, D_NORMS, DCGAN_SIZES  # noqa: E402,F401
+from ganstudio.core.choices import (
+    ARCHITECTURES,
+    D_NORMS,
+    DCGAN_SIZES,
+    MAX_DCGAN_WIDTH,
+    MAX_LATENT_DIM,
+    MAX_MLP_DEPTH,
+    MAX_MLP_WIDTH,
+    MAX_PACK,
+)
+from ganstudio.core.errors import UserError
+
+# ----------------------------------------------------------------------------------------
+# What a ModelSpec may ask for: the one place these limits live. build() checks every spec
+# against them before it allocates anything, so a config, a model file or a checkpoint that
+# asks for a million layers or a trillion weights is refused with a sentence, not an
+# allocation. The command line and the window may offer these as the ranges of their fields.
+
+MAX_IMAGE_SIDE = 256  # height and width of the pictures an MLP makes or judges
+IMAGE_CHANNELS = (1, 3)  # grayscale or RGB: what every picture path can show and save
+POINT_SHAPE = (2,)  # the samples of a point model are 2-D points
+MAX_PARAMETERS = 100_000_000  # weights of one network (400 MB as float32)
+MAX_DATA_SCALE = 1e12  # |data_mean| and data_std of a point model, in the data's units
+
+
+class ModelSpecError(UserError, ValueError):
+    """A network description asks for something that cannot or should not be built; the
+    message names the network and the argument."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +57,19 @@ class ModelSpec:
         return {"name": self.name, "kwargs": dict(self.kwargs)}
 
     @staticmethod
-    def from_dict(d: dict) -> ModelSpec:
-        return ModelSpec(str(d["name"]), dict(d.get("kwargs", {})))
+    def from_dict(d: object) -> ModelSpec:
+        """A spec from its JSON form {"name": ..., "kwargs": {...}}; ModelSpecError for
+        anything else."""
+        if not isinstance(d, dict):
+            raise ModelSpecError(
+                f'a network is described by {{"name": ..., "kwargs": {{...}}}}, not {_show(d)}'
+            )
+        name, kwargs = d.get("name"), d.get("kwargs", {})
+        if not isinstance(name, str):
+            raise ModelSpecError(f'the network\'s "name" must be text, not {_show(name)}')
+        if not isinstance(kwargs, dict):
+            raise ModelSpecError(f'{name}: "kwargs" must be an object, not {_show(kwargs)}')
+        return ModelSpec(name, dict(kwargs))
 
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
@@ -46,14 +86,178 @@ def _register(name: str) -> Callable[[_Net], _Net]:
     return deco
 
 
+def _show(value: object) -> str:
+    """A value for an error message: repr() cut short (a value from a file may be huge)."""
+    return reprlib.repr(value)
+
+
+# One checker per argument: (name, value, all arguments) -> the value to build with.
+_Checker = Callable[[str, object, dict[str, Any]], object]
+
+
+def _whole(low: int, high: int) -> _Checker:
+    def check(name: str, value: object, _args: dict[str, Any]) -> object:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ModelSpecError(
+                f"{name} must be a whole number from {low:,} to {high:,}, not {_show(value)}"
+            )
+        return value
+
+    return check
+
+
+def _one_of(choices: Sequence[object]) -> _Checker:
+    def check(name: str, value: object, _args: dict[str, Any]) -> object:
+        if isinstance(value, bool) or value not in choices:
+            raise ModelSpecError(
+                f"{name} must be one of {', '.join(map(str, choices))}, not {_show(value)}"
+            )
+        return value
+
+    return check
+
+
+def _flag(name: str, value: object, _args: dict[str, Any]) -> object:
+    if not isinstance(value, bool):
+        raise ModelSpecError(f"{name} must be true or false, not {_show(value)}")
+    return value
+
+
+def _sample_shape(name: str, value: object, _args: dict[str, Any]) -> object:
+    shape = list(value) if isinstance(value, (list, tuple)) else None
+    whole = shape is not None and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+    if whole and shape is not None:
+        sides_fit = all(1 <= side <= MAX_IMAGE_SIDE for side in shape[1:])
+        if tuple(shape) == POINT_SHAPE or (
+            len(shape) == 3 and shape[0] in IMAGE_CHANNELS and sides_fit
+        ):
+            return shape
+    raise ModelSpecError(
+        f"{name} must be {list(POINT_SHAPE)} (2-D points) or [channels, height, width] with "
+        f"{' or '.join(map(str, IMAGE_CHANNELS))} channels and sides from 1 to "
+        f"{MAX_IMAGE_SIDE}, not {_show(value)}"
+    )
+
+
+def _is_scale(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= MAX_DATA_SCALE
+    )
+
+
+def _data_mean(name: str, value: object, args: dict[str, Any]) -> object:
+    if value is None:
+        return None
+    shape = args.get("out_shape", args.get("in_shape", POINT_SHAPE))
+    size = shape[-1] if isinstance(shape, (list, tuple)) and shape else 0
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != size
+        or not all(_is_scale(v) for v in value)
+    ):
+        raise ModelSpecError(
+            f"{name} must be null or a list of {size} finite numbers (the data's mean), "
+            f"not {_show(value)}"
+        )
+    return [float(v) for v in value]
+
+
+def _data_std(name: str, value: object, _args: dict[str, Any]) -> object:
+    if not _is_scale(value) or not value > 0:  # type: ignore[operator]
+        raise ModelSpecError(f"{name} must be a positive finite number, not {_show(value)}")
+    return float(value)  # type: ignore[arg-type]
+
+
+_LATENT = _whole(1, MAX_LATENT_DIM)
+_MLP_WIDTH, _MLP_DEPTH = _whole(1, MAX_MLP_WIDTH), _whole(0, MAX_MLP_DEPTH)
+_DCGAN = {
+    "image_size": _one_of(DCGAN_SIZES),
+    "channels": _one_of(IMAGE_CHANNELS),
+    "base": _whole(1, MAX_DCGAN_WIDTH),
+}
+_ARGUMENTS: dict[str, dict[str, _Checker]] = {
+    "mlp_g": {
+        "latent_dim": _LATENT,
+        "out_shape": _sample_shape,
+        "hidden": _MLP_WIDTH,
+        "layers": _MLP_DEPTH,
+        "batch_norm": _flag,
+        "data_mean": _data_mean,
+        "data_std": _data_std,
+    },
+    "mlp_d": {
+        "in_shape": _sample_shape,
+        "hidden": _MLP_WIDTH,
+        "layers": _MLP_DEPTH,
+        "norm": _one_of(D_NORMS),
+        "pack": _whole(1, MAX_PACK),
+        "data_mean": _data_mean,
+        "data_std": _data_std,
+    },
+    "dcgan_g": {"latent_dim": _LATENT, **_DCGAN},
+    "dcgan_d": {**_DCGAN, "norm": _one_of(D_NORMS)},
+}
+
+
+def _defaults(name: str) -> dict[str, Any]:
+    params = inspect.signature(_REGISTRY[name]).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
+def checked_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec with every argument checked against the limits above and written out (the
+    defaults of those it leaves out filled in); ModelSpecError naming the network and the
+    argument otherwise. Also refuses a network of more than MAX_PARAMETERS weights, counted
+    without allocating them."""
+    if not isinstance(spec.name, str) or spec.name not in _REGISTRY:
+        raise ModelSpecError(
+            f"unknown network {_show(spec.name)}; known: {', '.join(sorted(_REGISTRY))}"
+        )
+    if not isinstance(spec.kwargs, dict):
+        raise ModelSpecError(f"{spec.name}: the arguments must be an object")
+    checks = _ARGUMENTS[spec.name]
+    unknown = sorted(str(k) for k in spec.kwargs if k not in checks)
+    if unknown:
+        raise ModelSpecError(
+            f"bad arguments for network {spec.name!r}: unknown argument "
+            f"{', '.join(map(repr, unknown))} (known: {', '.join(checks)})"
+        )
+    given = _defaults(spec.name) | spec.kwargs
+    kwargs = {}
+    for key, check in checks.items():
+        try:
+            kwargs[key] = check(key, given[key], given)
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"{spec.name}: {exc}") from None
+    checked = ModelSpec(spec.name, kwargs)
+    count = parameter_count(checked)
+    if count > MAX_PARAMETERS:
+        raise ModelSpecError(
+            f"{spec.name}: the network would have {count:,} weights ({_gigabytes(count * 4)} "
+            f"as float32), more than the {MAX_PARAMETERS:,} ({_gigabytes(MAX_PARAMETERS * 4)}) "
+            "one network may have: use a smaller width, depth, latent or image size"
+        )
+    return checked
+
+
+def _gigabytes(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def parameter_count(spec: ModelSpec) -> int:
+    """How many weights the network of a checked spec has, counted on the meta device (no
+    memory is allocated for them)."""
+    with torch.device("meta"):
+        return count_parameters(_REGISTRY[spec.name](**spec.kwargs))
+
+
 def build(spec: ModelSpec) -> nn.Module:
-    """Instantiate the network a spec describes."""
-    if spec.name not in _REGISTRY:
-        raise ValueError(f"unknown network {spec.name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    try:
-        return _REGISTRY[spec.name](**spec.kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad arguments for network {spec.name!r}: {exc}") from None
+    """Instantiate the network a spec describes, after checking it (see checked_spec)."""
+    checked = checked_spec(spec)
+    return _REGISTRY[checked.name](**checked.kwargs)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -61,10 +61,24 @@ def prepare_dataset_task(spec: str) -> Callable[[Callable[[int, int], None]], Pr
 
 def check_settings(fields: dict, info: DatasetInfo) -> tuple[dict | None, str]:
     """(resolved settings, a sentence) for the set-up panel; (None, reason) when invalid."""
-    from ganstudio.core.config import ConfigError, TrainConfig, resolve
+    from ganstudio.core.config import ConfigError, Resolved, TrainConfig, resolve
+    from ganstudio.core.models import checked_spec, model_specs
 
     try:
         cfg = resolve(TrainConfig(**fields), info)
+        r = Resolved.of(cfg)
+        # The networks these settings make, checked as training will (sizes, weights).
+        for spec in model_specs(
+            r.arch,
+            info.sample_shape,
+            r.latent_dim,
+            r.width,
+            cfg.depth,
+            r.d_norm,
+            r.pack,
+            g_norm=r.g_norm,
+        ):
+            checked_spec(spec)
     except (ConfigError, TypeError, ValueError) as exc:
         return None, str(exc)
     d = cfg.to_dict()

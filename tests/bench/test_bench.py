@@ -1,13 +1,44 @@
-"""The benchmark commands run end to end (tiny settings; their numbers are not checked)."""
+"""Every `ganstudio bench` mode runs end to end for about a second and prints its table.
+
+Tiny settings; the numbers are never checked (benchmarks measure, tests assert behaviour).
+The tests run on the offscreen platform, so the window benchmarks must say that their
+numbers are not representative.
+"""
+
+import os
+
+import pytest
 
 from ganstudio.bench import training as bench
+from ganstudio.bench.display import NOT_REPRESENTATIVE
+from ganstudio.cli import main
 
 
-def test_speed_table_runs_and_prints_a_ratio():
-    lines = []
-    result = bench.speed_table(device="cpu", batch=2, steps=1, repeats=1, print_fn=lines.append)
-    assert result["engine"] > 0 and result["example"] > 0
-    assert any(line.startswith("ratio engine / example") for line in lines)
+def run_bench(capsys, *options: str) -> list[str]:
+    """`ganstudio bench OPTIONS` in this process: its exit status must be 0; its lines."""
+    assert main(["bench", *options]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def line_with(lines: list[str], text: str) -> str:
+    found = [line for line in lines if text in line]
+    assert found, f"no line with {text!r} in:\n" + "\n".join(lines)
+    return found[0]
+
+
+def assert_offscreen_marked(lines: list[str], *window_lines: str) -> None:
+    assert "Qt platform: offscreen" in line_with(lines, "Qt platform:")
+    assert NOT_REPRESENTATIVE in line_with(lines, "Qt platform:")
+    for text in window_lines:
+        assert line_with(lines, text).endswith(f"[{NOT_REPRESENTATIVE}]"), text
+
+
+def test_training_speed(capsys):
+    lines = run_bench(capsys, "--device", "cpu", "--batch", "2", "--steps", "1", "--repeats", "1")
+    assert "DCGAN-64, batch 2, cpu" in lines[0]
+    line_with(lines, "pytorch/examples DCGAN loop")
+    line_with(lines, "ganstudio engine")
+    line_with(lines, "ratio engine / example:")
 
 
 def test_example_loop_matches_our_dcgan_architecture():
@@ -23,11 +54,122 @@ def test_example_loop_matches_our_dcgan_architecture():
     assert netG(torch.randn(2, 100, 1, 1)).shape == (2, 3, 64, 64)
 
 
-def test_quality_table_runs(monkeypatch):
-    lines = []
-    summary = bench.quality_table(
-        seeds=1, steps=20, datasets=("ring8",), print_fn=lines.append, workers=1
+def test_quality(capsys):
+    lines = run_bench(
+        capsys,
+        "--quality",
+        "--seeds",
+        "1",
+        "--steps",
+        "20",
+        "--datasets",
+        "ring8",
+        "--workers",
+        "1",
     )
-    assert summary["ring8"]["runs"] == 1
-    assert 0 <= summary["ring8"]["modes"] <= 8
-    assert any("ring8" in line for line in lines)
+    line_with(lines, "ring8    seed  0:")
+    header = lines.index(line_with(lines, "all modes"))
+    assert lines[header + 1].split()[:2] == ["ring8", "1"]
+
+
+def test_prepare(capsys):
+    lines = run_bench(capsys, "--prepare", "--n", "12", "--workers", "1")
+    line_with(lines, "wrote 12 64x64 PNGs")
+    line_with(lines, "first (decode + cache)")
+    line_with(lines, "second (from the cache)")
+
+
+def test_gui_marks_every_window_number_offscreen(capsys):
+    lines = run_bench(
+        capsys, "--gui", "--seconds", "0.3", "--warmup", "0.2", "--repeats", "1", "--launches", "1"
+    )
+    assert_offscreen_marked(
+        lines,
+        "startup to a visible window",
+        "with the window drawing",
+        "ratio window / headless",
+        "GUI event-loop stalls",
+    )
+    assert NOT_REPRESENTATIVE not in line_with(lines, "headless training")  # not a window number
+
+
+def test_metrics(capsys):
+    lines = run_bench(
+        capsys,
+        *("--metrics", "--datasets", "builtin:digits?n=1000", "--seconds", "0.3"),
+        *("--repeats", "1", "--feature-steps", "2"),
+    )
+    assert "builtin:digits?n=1000" in lines[0]
+    assert "monitor's own share" in line_with(lines, "extractor ")
+    assert "monitor's own share" in line_with(lines, "evaluating ")
+
+
+def test_distributed_leaves_no_torchrun_variables(capsys):
+    lines = run_bench(
+        capsys,
+        *("--distributed", "--datasets", "ring8", "--batch", "8", "--steps", "4"),
+        *("--repeats", "1", "--device", "cpu"),
+    )
+    assert "1 process(es) on cpu (gloo), 1 x 4 steps each" in lines[0]
+    line_with(lines, "one process alone, plain trainer")
+    line_with(lines, "ratio job / (1 x plain):")
+    assert "RANK" not in os.environ and "MASTER_PORT" not in os.environ
+
+
+def test_explorer_marks_every_window_number_offscreen(capsys):
+    lines = run_bench(capsys, "--explorer", "--seconds", "0.3")
+    line_with(lines, "slider drag on DCGAN-64")
+    assert_offscreen_marked(lines, "move to picture on screen", "8x8 grid, request to painted")
+
+
+def test_curves_marks_every_row_offscreen(capsys):
+    lines = run_bench(capsys, "--curves", "--n", "3000")
+    line_with(lines, "Curves benchmark: 3,000 points per curve")
+    start = lines.index(line_with(lines, "median ms"))
+    rows = lines[start + 1 :]
+    assert len(rows) == 11  # append; 3 cases x (redraw, paint, both); the cursor readout
+    assert_offscreen_marked(lines, *(row.split("  ")[1] for row in rows))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--gui", "--explorer"], "not allowed with"),
+        (["--seconds", "0"], "--seconds must be"),
+        (["--gui", "--datasets", "ring8,grid25"], "--gui takes one dataset"),
+        (["--metrics", "--feature-steps", "0"], "--feature-steps must be"),
+    ],
+)
+def test_bad_options_are_one_line_errors(capsys, options, message):
+    try:
+        status = main(["bench", *options])
+    except SystemExit as exc:  # argparse's refusal
+        status = exc.code
+    assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_load(capsys):
+    lines = run_bench(capsys, "--load", "--seconds", "0.2", "--repeats", "1")
+    assert "idle and beside 1 busy core(s)" in lines[0]
+    line_with(lines, "builtin:ring8")
+    for name in ("one thread per core, spinning waits", "1 thread(s), passive waits"):
+        row = line_with(lines, name).split()
+        assert float(row[-1]) > 0  # busy / idle
+    line_with(lines, "best by the rule:")
+
+
+def test_the_default_thread_policy_is_the_rule_applied_to_a_table():
+    from ganstudio.bench.load import pick_default
+    from ganstudio.core.threads import ThreadPolicy
+
+    fast_but_fragile, steady, slow = (
+        ThreadPolicy(0, False),
+        ThreadPolicy(1, True),
+        ThreadPolicy(4, True),
+    )
+    rows = {fast_but_fragile: (100.0, 25.0), steady: (96.0, 90.0), slow: (50.0, 50.0)}
+    assert pick_default(rows) is steady  # within 5% of the best idle speed, loses least
+    rows[steady] = (94.0, 90.0)  # more than 5% slower idle: out of the running
+    assert pick_default(rows) is fast_but_fragile

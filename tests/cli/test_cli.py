@@ -117,8 +117,7 @@ def test_train_digits_then_sample_grid(tmp_path):
     "args, message",
     [
         (["train", "--dataset", "builtin:nope"], "unknown built-in dataset"),
-        (["train", "--lr", "-1"], "positive"),
-        (["train", "--betas-g", "0.5"], "two numbers"),
+        (["train", "--config", "."], "is a folder"),
         (["train", "--config", "/no/such.toml"], "not found"),
         (["sample", "/no/such/model.safetensors", "-o", "x.png"], "no such file"),
     ],

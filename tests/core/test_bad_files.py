@@ -154,7 +154,7 @@ def test_every_bad_file_is_a_clear_error_and_nothing_runs(tmp_path, good, capsys
         "other architecture": "do not match the described dcgan_g",
         "mismatched shapes": "has shape",
         "missing weight": "missing",
-        "giant network": "has shape",
+        "giant network": "hidden must be a whole number from 1 to 8,192",
         "impossible size": "cannot rebuild",
         "description not JSON": "not valid JSON",
         "description not an object": "not valid JSON",
@@ -232,3 +232,165 @@ def test_a_checkpoint_round_trips_through_save(tmp_path, good):
     assert again.tensors.keys() == ckpt.tensors.keys()
     for key, value in ckpt.tensors.items():
         assert torch.equal(again.tensors[key], value), key
+
+
+# ------------------------------------------------------------------------------------------
+# Files of the right format with wrong content: one error naming the file and the field
+
+
+def _arch(**kwargs):
+    """A model description's change: the architecture replaced by mlp_g with ``kwargs``."""
+    base = {"latent_dim": 16, "out_shape": [2], "hidden": 16, "layers": 3}
+    return lambda t, m: (t, m | {"architecture": {"name": "mlp_g", "kwargs": base | kwargs}})
+
+
+def _meta(**changes):
+    return lambda t, m: (t, m | changes)
+
+
+def _dataset(**changes):
+    return lambda t, m: (t, m | {"dataset": m["dataset"] | changes})
+
+
+WRONG_MODEL_FILES = {
+    "dataset a string": (_meta(dataset="abc"), '"dataset" must be an object', True),
+    "negative step": (_meta(step=-100), '"step" must be a whole number of 0 or more', True),
+    "step as text": (_meta(step="100"), '"step" must be a whole number', True),
+    "huge step": (_meta(step=2**70), '"step" must be a whole number', True),
+    "format a list": (_meta(format=["ganstudio.generator"]), "not a GAN Studio model", True),
+    "hash a number": (_meta(content_hash=5), '"content_hash" must be text', True),
+    "dataset kind": (_dataset(kind=3), '"dataset.kind" must be', True),
+    "dataset modes": (_dataset(modes="ring"), '"dataset.modes" must be a list', True),
+    "mode with NaN": (_dataset(modes=[[float("nan"), 0]]), '"dataset.modes"', True),
+    "architecture a string": (_meta(architecture="mlp_g"), "no generator this version", False),
+    "kwargs a string": (
+        _meta(architecture={"name": "mlp_g", "kwargs": "big"}),
+        '"kwargs" must be an object',
+        False,
+    ),
+    "2-channel images": (
+        _meta(
+            architecture={
+                "name": "dcgan_g",
+                "kwargs": {"latent_dim": 16, "image_size": 28, "channels": 2},
+            }
+        ),
+        "channels must be one of 1, 3, not 2",
+        False,
+    ),
+    "4-channel MLP": (_arch(out_shape=[4, 8, 8]), "out_shape must be [2] (2-D points)", False),
+    "million layers": (_arch(layers=10**6), "layers must be a whole number from 0 to 64", False),
+    "huge latent": (_arch(latent_dim=10**9), "latent_dim must be a whole number", False),
+    "latent as text": (_arch(latent_dim="16"), "latent_dim must be a whole number", False),
+    "a boolean width": (_arch(hidden=True), "hidden must be a whole number", False),
+    "bad data scale": (_arch(data_std=-1.0), "data_std must be a positive", False),
+    "unknown argument": (_arch(colour=3), "unknown argument 'colour'", False),
+    "too many weights": (
+        _arch(hidden=8192, layers=64),
+        "more than the 100,000,000 (0.4 GB) one network may have",
+        False,
+    ),
+    "images but points": (_dataset(kind="images"), "trained on images, but its mlp_g", False),
+    "NaN weights": (
+        lambda t, m: (t | {_first(t): torch.full_like(t[_first(t)], float("nan"))}, m),
+        "NaN or infinite numbers",
+        False,
+    ),
+    "integer weights": (
+        lambda t, m: (t | {_first(t): t[_first(t)].to(torch.int32)}, m),
+        "holds torch.int32, not floating-point numbers",
+        False,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_MODEL_FILES)
+def test_wrong_content_in_a_model_file_names_the_field(tmp_path, good, capsys, name):
+    change, message, in_description = WRONG_MODEL_FILES[name]
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(_rewrite(good[0].read_bytes(), change))
+    with pytest.raises(ModelFileError) as err:
+        load_generator(path)
+    assert str(path) in str(err.value) and message in str(err.value), err.value
+    if in_description:  # the description itself is wrong: whoever reads it is told
+        with pytest.raises(ModelFileError, match=message.replace("[", r"\[")):
+            read_metadata(path)
+    assert main(["sample", str(path), "-o", str(tmp_path / "x.png")]) == 2
+    err_text = capsys.readouterr().err
+    assert err_text.startswith("error: ") and str(path) in err_text and message in err_text
+    assert "Traceback" not in err_text
+
+
+def test_a_deeply_nested_description_is_an_error(tmp_path):
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(st_save({"w": torch.zeros(3)}, metadata={"ganstudio": "[" * 100_000}))
+    with pytest.raises(ModelFileError, match="deep.safetensors: .*nested too deeply"):
+        read_metadata(path)
+
+
+def _ckpt_meta(change):
+    return lambda t, m: (t, change(m) or m)
+
+
+def _set(path, value):
+    """A change that sets the nested field ``path`` (a tuple of keys) to ``value``."""
+
+    def change(m):
+        holder = m
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = value
+
+    return _ckpt_meta(change)
+
+
+WRONG_CHECKPOINTS = {
+    "negative step": (_set(("step",), -100), '"step" must be a whole number of 0 or more'),
+    "no step": (_set(("step",), None), '"step" must be a whole number'),
+    "missing rng": (_ckpt_meta(lambda m: m.pop("rng") and None), "lacks 'rng'"),
+    "config a string": (_set(("config",), "fast"), '"config" must be an object'),
+    "optimizers a list": (_set(("optimizers",), []), '"optimizers" must be an object'),
+    "lr as text": (
+        _set(("optimizers", "opt_g", "param_groups", 0, "lr"), "fast"),
+        '"optimizers.opt_g.param_groups[0].lr" must be a finite number',
+    ),
+    "betas out of range": (
+        _set(("optimizers", "opt_d", "param_groups", 0, "betas"), [2, 0.9]),
+        '"optimizers.opt_d.param_groups[0].betas"',
+    ),
+    "params not numbers": (
+        _set(("optimizers", "opt_g", "param_groups", 0, "params"), "all"),
+        '"optimizers.opt_g.param_groups[0].params" must be a list of whole numbers',
+    ),
+    "huge numpy state": (_set(("rng", "numpy", 1, 0), 2**70), '"rng.numpy" must be'),
+    "python state": (_set(("rng", "python"), [3]), '"rng.python" must be'),
+    "million layers": (
+        _set(("generator", "kwargs", "layers"), 10**6),
+        '"generator": mlp_g: layers must be a whole number from 0 to 64',
+    ),
+    "no pack": (_set(("discriminator", "kwargs", "pack"), 0), '"discriminator": mlp_d: pack'),
+    "model step": (_set(("model", "step"), -1), '"model.step" must be'),
+    "version": (_set(("version",), -1), '"version" must be a whole number'),
+    "history shape": (
+        lambda t, m: (t | {"history/stats": torch.zeros(3, 2)}, m),
+        "history/stats must be floating-point numbers of shape",
+    ),
+    "history steps": (
+        lambda t, m: (t | {"history/steps": torch.zeros(3)}, m),
+        "history/steps must be a list of whole numbers",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", WRONG_CHECKPOINTS)
+def test_wrong_content_in_a_checkpoint_names_the_field(tmp_path, good, capsys, name):
+    change, message = WRONG_CHECKPOINTS[name]
+    path = tmp_path / "ckpt.safetensors"
+    path.write_bytes(_rewrite(good[1].read_bytes(), change))
+    with pytest.raises(ModelFileError) as err:
+        read_checkpoint(path)
+    assert str(path) in str(err.value) and message in str(err.value), err.value
+    assert main(["train", "--resume", str(path), "-q", "--out", str(tmp_path / "out")]) == 2
+    err_text = capsys.readouterr().err
+    assert err_text.startswith("error: ") and str(path) in err_text and message in err_text
+    assert "Traceback" not in err_text

@@ -34,14 +34,30 @@ def test_odd_image_sizes_fall_back_to_mlp():
     [
         ({"loss": "bogus"}, "unknown loss"),
         ({"arch": "dcgan"}, "image dataset"),
-        ({"lr_g": -1.0}, "positive"),
-        ({"lr_d": 5.0}, "too large"),
-        ({"beta1_g": 1.0}, r"\[0, 1\)"),
+        ({"lr_g": -1.0}, "lr_g must be a number above 0 and at most 1, got -1.0"),
+        ({"lr_d": 5.0}, "at most 1"),
+        ({"beta1_g": 1.0}, "beta1_g must be a number at least 0 and below 1, got 1.0"),
         ({"batch_size": 30, "pack": 4}, "multiple"),
-        ({"steps": 0}, "positive"),
+        ({"steps": 0}, "steps must be a whole number between 1 and 9,999,999, got 0"),
         ({"ema": 1.5}, "ema"),
         ({"d_norm": "batch", "loss": "wgan-gp"}, "gradient penalties"),
-        ({"steps": "many"}, "integer"),
+        ({"steps": "many"}, "whole number"),
+        ({"batch_size": 10**30}, "batch_size must be a whole number between 1 and 1,048,576"),
+        ({"batch_size": 8.0}, "batch_size must be a whole number"),
+        ({"seed": 2**70}, "seed must be a whole number between 0 and 4,294,967,295"),
+        ({"seed": True}, "seed must be a whole number"),
+        ({"width": 1_000_000_000}, "width must be a whole number between 1 and 8,192"),
+        ({"latent_dim": 10**6}, "latent_dim must be a whole number between 1 and 4,096"),
+        ({"depth": 1_000_000}, "depth must be a whole number between 1 and 64"),
+        ({"depth": None}, "depth must be a whole number"),
+        ({"r1_gamma": float("nan")}, "r1_gamma must be a number between 0 and 1,000"),
+        ({"gp_weight": float("inf")}, "gp_weight must be a number above 0"),
+        ({"preview_interval": -1.0}, "preview_interval must be a number between 0 and"),
+        ({"d_steps": 101}, "d_steps must be a whole number between 1 and 100"),
+        ({"arch": "resnet"}, "unknown arch 'resnet'; choose one of: mlp, dcgan"),
+        ({"g_norm": 3}, "g_norm must be text"),
+        ({"hflip": "yes"}, "hflip must be true or false"),
+        ({"notes": (1,)}, "notes must be a list of text"),
     ],
 )
 def test_invalid_settings_explained(changes, message):
@@ -92,3 +108,111 @@ def test_points_preset_and_its_exceptions():
     assert cfg.r1_gamma == 0.0 and cfg.d_steps == 5  # the loss's own preset wins
     cfg = resolve(TrainConfig(pack=1, r1_gamma=0.0, steps=10), POINTS)
     assert (cfg.pack, cfg.r1_gamma, cfg.steps) == (1, 0.0, 10)
+
+
+def test_every_number_has_a_range():
+    """Each numeric TrainConfig field is checked against core.config.LIMITS."""
+    from dataclasses import fields
+
+    from ganstudio.core.config import LIMITS
+
+    numeric = {
+        f.name
+        for f in fields(TrainConfig)
+        if any(t in str(f.type) for t in ("int", "float")) and f.name not in ("notes",)
+    }
+    assert numeric == set(LIMITS)
+    for name, limit in LIMITS.items():
+        assert limit.low <= limit.high, name
+
+
+def test_settings_and_networks_share_their_limits():
+    from ganstudio.core import choices
+    from ganstudio.core.config import LIMITS
+    from ganstudio.core.models import ModelSpecError, build, model_specs
+
+    assert LIMITS["latent_dim"].high == choices.MAX_LATENT_DIM
+    assert LIMITS["depth"].high == choices.MAX_MLP_DEPTH
+    big = resolve(TrainConfig(width=1024, latent_dim=512), IMAGES)  # DCGAN-64, 16x channels
+    g, _ = model_specs("dcgan", IMAGES.sample_shape, 512, 1024, big.depth, "batch")
+    with pytest.raises(ModelSpecError, match="would have .* weights"):
+        build(g)
+
+
+def _toml(tmp_path, text, name="run.toml"):
+    f = tmp_path / name
+    f.write_text(text)
+    return f
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "batch_size = 8.0\n",
+            "batch_size must be a whole number between 1 and 1,048,576, got 8.0",
+        ),
+        ("seed = 1.0\n", "seed must be a whole number"),
+        ("seed = 9999999999999\n", "seed must be a whole number between 0 and 4,294,967,295"),
+        ("train = 5\n", "train must be a table of settings"),
+        ("[train]\nbogus = 1\n", "unknown setting 'bogus'"),
+        ("steps = 3\n[train]\nsteps = 4\n", r"steps is given both in \[train\] and at the top"),
+        ("lr-g = 1e-4\nlr_g = 1e-4\n", "lr_g is given twice"),
+        ('steps = "many"\n', "steps must be a whole number between 1 and 9,999,999, got 'many'"),
+        ("width = [1, 2]\n", "width must be a whole number"),
+        ("lr_g = nan\n", "lr_g must be a number above 0 and at most 1, got nan"),
+        ("ema = inf\n", "ema must be a number at least 0 and below 1"),
+        ("batch_size = 1e30\n", "batch_size must be a whole number"),
+        ('loss = "bogus"\n', "unknown loss 'bogus'"),
+        ("loss = 3\n", "loss must be text, got 3"),
+        ("amp = 1\n", "amp must be true or false, got 1"),
+        ("notes = 5\n", "notes must be a list of text"),
+        ("dataset = {a = 1}\n", "dataset must be text"),
+        ("steps = " + "[" * 100 + "1" + "]" * 100 + "\n", r"steps must be a whole number.*\.\.\."),
+        ("a = " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
+        ("a = " + "{b = " * 20_000 + "1" + "}" * 20_000 + "\n", "nested too deeply"),
+    ],
+)
+def test_bad_settings_files_name_the_file_and_the_field(tmp_path, text, message):
+    f = _toml(tmp_path, text)
+    with pytest.raises(ConfigError, match=message) as exc:
+        load_toml(f)
+    assert str(exc.value).startswith(f"{f}: ")
+    assert len(str(exc.value)) < 300  # a huge value is not echoed whole
+
+
+def test_only_regular_files_are_read(tmp_path):
+    import os
+    import threading
+
+    with pytest.raises(ConfigError, match="is a folder"):
+        load_toml(tmp_path)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    done = threading.Event()
+    result = []
+
+    def read():
+        try:
+            load_toml(fifo)
+        except ConfigError as exc:
+            result.append(str(exc))
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not done.wait(10):  # a reader blocked on the FIFO: open a writer to release it
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail("load_toml waited for a writer on a FIFO")
+    assert result and "is not a regular file" in result[0]
+    big = _toml(tmp_path, "# x\n" * 300_000, "big.toml")
+    with pytest.raises(ConfigError, match="too large for a settings file"):
+        load_toml(big)
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'dataset = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_toml(bad)
+
+
+def test_settings_in_a_train_table_or_at_the_top(tmp_path):
+    assert load_toml(_toml(tmp_path, "[train]\nsteps = 5\n")).steps == 5
+    assert load_toml(_toml(tmp_path, "seed = 2\n[train]\nsteps = 5\n")).seed == 2

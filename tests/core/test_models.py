@@ -1,7 +1,17 @@
 import pytest
 import torch
 
-from ganstudio.core.models import ModelSpec, build, count_parameters, model_specs
+from ganstudio.core.errors import UserError
+from ganstudio.core.models import (
+    MAX_LATENT_DIM,
+    ModelSpec,
+    ModelSpecError,
+    build,
+    checked_spec,
+    count_parameters,
+    model_specs,
+    parameter_count,
+)
 
 
 @pytest.mark.parametrize("size", [28, 32, 64])
@@ -60,3 +70,71 @@ def test_bad_specs_are_clear_errors():
         model_specs("dcgan", (3, 48, 48), 8, 8, 3, "batch")
     with pytest.raises(ValueError, match="2-D points"):
         model_specs("dcgan", (2,), 8, 8, 3, "batch")
+
+
+# ------------------------------------------------------------------------------------------
+# What a spec may ask for (models.checked_spec, used by build)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, message",
+    [
+        ("mlp_g", {"layers": 10**6}, "mlp_g: layers must be a whole number from 0 to 64"),
+        ("mlp_g", {"hidden": 2**40}, "hidden must be a whole number from 1 to 8,192"),
+        ("mlp_g", {"latent_dim": 0}, "latent_dim must be a whole number from 1 to 4,096"),
+        ("mlp_g", {"latent_dim": 16.0}, "latent_dim must be a whole number"),
+        ("mlp_g", {"latent_dim": "16"}, "latent_dim must be a whole number"),
+        ("mlp_g", {"latent_dim": True}, "latent_dim must be a whole number"),
+        ("mlp_g", {"out_shape": [2, 28, 28]}, "out_shape must be [2] (2-D points)"),
+        ("mlp_g", {"out_shape": [4, 28, 28]}, "with 1 or 3 channels"),
+        ("mlp_g", {"out_shape": [3, 28, 10**6]}, "sides from 1 to 256"),
+        ("mlp_g", {"out_shape": [5]}, "out_shape must be"),
+        ("mlp_g", {"out_shape": "2"}, "out_shape must be"),
+        ("mlp_g", {"batch_norm": 1}, "batch_norm must be true or false"),
+        ("mlp_g", {"data_mean": [0.0]}, "data_mean must be null or a list of 2 finite numbers"),
+        ("mlp_g", {"data_mean": [0.0, float("nan")]}, "data_mean must be"),
+        ("mlp_g", {"data_std": 0}, "data_std must be a positive finite number"),
+        ("mlp_d", {"pack": 10**6}, "pack must be a whole number from 1 to 64"),
+        ("mlp_d", {"norm": "group"}, "norm must be one of batch, layer, spectral, none"),
+        ("dcgan_g", {"channels": 2}, "channels must be one of 1, 3, not 2"),
+        ("dcgan_d", {"channels": 4}, "channels must be one of 1, 3, not 4"),
+        ("dcgan_g", {"image_size": 48}, "image_size must be one of 28, 32, 64"),
+        ("dcgan_g", {"base": 0}, "base must be a whole number from 1 to 1,024"),
+        ("dcgan_g", {"base": 1024}, "would have 717,830,144 weights (2.9 GB as float32)"),
+        ("mlp_g", {"hidden": 8192, "layers": 64}, "more than the 100,000,000 (0.4 GB)"),
+    ],
+)
+def test_a_spec_beyond_the_limits_is_refused_before_anything_is_allocated(name, kwargs, message):
+    with pytest.raises(ModelSpecError) as err:
+        build(ModelSpec(name, kwargs))
+    assert message in str(err.value), err.value
+    assert isinstance(err.value, UserError) and isinstance(err.value, ValueError)
+
+
+def test_a_spec_from_json_must_be_an_object_with_a_name():
+    for bad, message in [
+        ("mlp_g", "is described by"),
+        ({"kwargs": {}}, '"name" must be text'),
+        ({"name": ["mlp_g"]}, '"name" must be text'),
+        ({"name": "mlp_g", "kwargs": "big"}, '"kwargs" must be an object'),
+    ]:
+        with pytest.raises(ModelSpecError, match=message):
+            ModelSpec.from_dict(bad)
+
+
+def test_a_checked_spec_writes_out_every_argument_and_counts_weights_without_them():
+    spec = checked_spec(ModelSpec("dcgan_g", {"latent_dim": 8, "base": 4}))
+    assert spec.kwargs == {"latent_dim": 8, "image_size": 64, "channels": 3, "base": 4}
+    assert parameter_count(spec) == count_parameters(build(spec))
+    g, d = model_specs("mlp", (2,), 4, 16, 2, "spectral", pack=2, data_mean=[1.0, 2.0])
+    for s in (g, d):
+        assert parameter_count(checked_spec(s)) == count_parameters(build(s))
+
+
+@pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("dcgan", (3, 64, 64))])
+def test_the_defaults_and_the_largest_choices_fit(arch, shape):
+    """What the presets train, and an MLP of the widest, deepest layers the limits allow."""
+    width = 64 if arch == "dcgan" else 256
+    for spec in model_specs(arch, shape, 100, width, 3, "batch"):
+        checked_spec(spec)
+    checked_spec(ModelSpec("mlp_g", {"latent_dim": MAX_LATENT_DIM, "hidden": 1024, "layers": 64}))

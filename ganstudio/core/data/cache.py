@@ -23,7 +23,7 @@ from ganstudio.core.fileio import atomic_write, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: duplicate archive members and linked folders read correctly
 
 
 def cache_root() -> Path:

@@ -81,6 +81,13 @@ class Dataset:
             raise DatasetError(f"{info.name}: images must be uint8 (N, C, H, W), got {data.dtype}")
         if len(data) == 0:
             raise DatasetError(f"{info.name}: the dataset is empty")
+        if info.kind == POINTS:
+            bad = int((~torch.isfinite(data).all(dim=1)).sum())
+            if bad:
+                raise DatasetError(
+                    f"{info.name}: {bad:,} of {len(data):,} points are not finite numbers "
+                    "(NaN or infinite): remove them, a GAN cannot learn from them"
+                )
         if not info.fingerprint:
             info = replace(info, fingerprint=fingerprint_tensor(data))
         self.data = data

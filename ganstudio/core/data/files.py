@@ -4,11 +4,14 @@ Pictures (a folder or a zip / tar archive) are decoded in parallel and prepared 
 and mode; array files (idx, CIFAR, .npy / .npz) are converted and resized as needed. The
 result is cached (see cache.py). Bad pictures are skipped and reported in
 ``DatasetInfo.extra``; a source with nothing usable raises one DatasetError naming it.
+The dataset path must be a folder or a regular file, and a prepared dataset that would not
+fit in memory is refused before it is allocated (see guards.py for every bound).
 """
 
 from __future__ import annotations
 
 import logging
+import stat
 import tarfile
 import time
 import warnings
@@ -21,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganstudio.core.data import arrays, prepare
+from ganstudio.core.data import arrays, guards, prepare
 from ganstudio.core.data.cache import DatasetCache, digest
 from ganstudio.core.data.dataset import IMAGES, Dataset, DatasetError, DatasetInfo
 from ganstudio.core.data.prepare import PrepSettings, ProgressFn, SkipPicture
@@ -145,9 +148,11 @@ def _decode_all(
     n = len(source.entries)
     size, mode = (0, "") if opts["size"] and opts["mode"] else _probe(source)
     s = _finish_settings(opts, size, mode)
+    _check_prepared(n, s, source.path)
     out = np.zeros((n, s.size, s.size, s.channels), dtype=np.uint8)
     described: list[str | None] = [None] * n
-    reasons: list[str | None] = [None] * n
+    # Until a picture is decoded it counts as skipped: none can stay an all-black image.
+    reasons: list[str | None] = ["not read"] * n
 
     def task(i: int, src: object) -> None:
         if isinstance(src, SkipPicture):
@@ -156,6 +161,7 @@ def _decode_all(
         try:
             pixels, described[i] = prepare.decode_picture(src, s)  # type: ignore[arg-type]
             out[i] = pixels.reshape(s.size, s.size, s.channels)
+            reasons[i] = None
         except SkipPicture as exc:
             reasons[i] = str(exc)
         except OSError as exc:  # the file vanished or cannot be opened
@@ -166,10 +172,11 @@ def _decode_all(
 
     keep = [i for i in range(n) if reasons[i] is None]
     bad = [(source.entries[i].name, reasons[i]) for i in range(n) if reasons[i] is not None]
+    bad = sorted(bad + list(source.skipped))
     if not keep:
         name, why = bad[0]
         raise DatasetError(
-            f"{source.path}: all {n} picture files were unreadable; first: {name} ({why})"
+            f"{source.path}: all {len(bad)} picture files were unreadable; first: {name} ({why})"
         )
     images = out[keep] if len(keep) < n else out
     labels = None
@@ -188,7 +195,7 @@ def _decode_all(
         "ignored_files": source.other_files,
         "settings": s.describe(),
         "class_names": list(source.class_names),
-        "notes": [source.problem] if source.problem else [],
+        "notes": source.notes(),
     }
     return images.transpose(0, 3, 1, 2), labels, extra
 
@@ -211,7 +218,9 @@ def _prepare_arrays(
 ) -> tuple[np.ndarray, np.ndarray | None, dict]:
     try:
         data = arrays.load_arrays(found)
-    except (ValueError, OSError, EOFError) as exc:
+    except DatasetError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise DatasetError(
             f"{found.files[0]}: cannot read it as {found.description}: {exc}"
         ) from None
@@ -233,6 +242,7 @@ def _prepare_arrays(
         if progress:
             progress(n, n)
     else:
+        _check_prepared(n, s, found.files[0])
         out = np.empty((n, s.size, s.size, s.channels), dtype=np.uint8)
         src = images[..., 0] if c == 1 else images
 
@@ -262,6 +272,31 @@ def _prepare_arrays(
 # The front door
 
 
+def _checked_path(path: Path) -> Path:
+    """The dataset path, resolved: a folder or a regular file (a FIFO, device or socket is
+    never opened: reading one could wait forever)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DatasetError(f"no such file or folder: {path}") from None
+    except OSError as exc:  # no permission, a link loop, ...
+        raise DatasetError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
+        raise DatasetError(
+            f"{path} is {guards.file_kind(st.st_mode)}, not a file or folder of pictures"
+        )
+    return path.resolve()
+
+
+def _check_prepared(n: int, s: PrepSettings, where: Path) -> None:
+    """Refuse, before allocating it, a prepared dataset that would not fit in memory."""
+    guards.check_memory(
+        n * s.size * s.size * s.channels,
+        f"{n:,} images prepared at {s.size}x{s.size} {s.mode}",
+        where,
+    )
+
+
 def load_path(
     path_text: str,
     options: dict[str, str],
@@ -270,10 +305,7 @@ def load_path(
 ) -> Dataset:
     """A Dataset from a folder, archive or array file; see the module docstring."""
     opts = _parse_options(path_text, options)
-    path = Path(path_text).expanduser()
-    if not path.exists():
-        raise DatasetError(f"no such file or folder: {path}")
-    path = path.resolve()
+    path = _checked_path(Path(path_text).expanduser())
     start = time.perf_counter()
 
     found = arrays.find_array_files(path)
@@ -283,6 +315,7 @@ def load_path(
     elif path.is_dir():
         source = scan_folder(path)
         signature = [[e.name, e.size, e.mtime_ns] for e in source.entries]
+        signature += [[name, why] for name, why in source.skipped]
     elif is_archive(path):
         signature = [_stat(path)]
     elif is_picture_name(path.name):
@@ -315,6 +348,8 @@ def load_path(
         if source is None:
             try:
                 source = scan_archive(path)
+            except DatasetError:
+                raise
             except (
                 OSError,
                 EOFError,
@@ -324,6 +359,12 @@ def load_path(
                 zlib.error,
             ) as exc:
                 raise DatasetError(f"{path}: cannot read the archive ({exc})") from None
+        if not source.entries and source.skipped:
+            name, why = source.skipped[0]
+            raise DatasetError(
+                f"{path}: none of its {len(source.skipped)} picture files can be read; "
+                f"first: {name} ({why})"
+            )
         if not source.entries:
             raise _no_pictures_error(path, source)
         images, labels, extra = _prepare_pictures(source, opts, progress)

@@ -37,20 +37,22 @@ def load_dataset(
     base, options = parse_spec(spec)
     if base.startswith("builtin:"):
         from ganstudio.core.data.builtin import BUILTINS
+        from ganstudio.core.data.builtin.common import shorten
 
         name = base.removeprefix("builtin:")
         if name not in BUILTINS:
             raise DatasetError(
-                f"unknown built-in dataset {base!r}; choose one of: {', '.join(builtin_names())}"
+                f"unknown built-in dataset {shorten(base)!r}; choose one of: "
+                f"{', '.join(builtin_names())}"
             )
         try:
             return BUILTINS[name](seed=seed, **options)
         except TypeError as exc:
-            raise DatasetError(f"{spec}: bad option ({exc})") from None
+            raise DatasetError(f"{shorten(spec, 100)}: bad option ({exc})") from None
         except ValueError as exc:
             if isinstance(exc, DatasetError):
                 raise
-            raise DatasetError(f"{spec}: {exc}") from None
+            raise DatasetError(f"{shorten(spec, 100)}: {exc}") from None
     if not base:
         raise DatasetError(
             f"no dataset given; use a folder or file of pictures, or one of: "

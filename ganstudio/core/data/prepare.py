@@ -21,12 +21,18 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ganstudio.core.data.guards import NotRegularFile, open_regular
+
 SIZES = (28, 32, 64, 128)
 DEFAULT_MAX_SIZE = 64
 MODES = ("gray", "rgb")
 RESIZES = ("center-crop", "stretch", "pad")
 RESAMPLE = Image.Resampling.LANCZOS
 REDUCING_GAP = 2.0  # Pillow first reduces by whole factors (fast box filter), then LANCZOS
+# Pictures read (archive members' bytes) but not decoded yet are bounded: a chunk closes at
+# CHUNK_BYTES, and no more chunks are read while IN_FLIGHT_BYTES wait.
+CHUNK_BYTES = 64_000_000
+IN_FLIGHT_BYTES = 512_000_000
 
 ProgressFn = Callable[[int, int], None]
 # Source of one picture: a file path, its bytes, or an (H, W[, C]) uint8 array.
@@ -183,12 +189,19 @@ def open_picture(src: PictureInput, draft_size: int | None = None) -> tuple[Imag
     if isinstance(src, bytes):
         if not src:
             raise SkipPicture("empty file")
-        fp: Any = io.BytesIO(src)
-    else:
-        if os.path.getsize(src) == 0:
+        return _open_image(io.BytesIO(src), draft_size)
+    try:
+        fh = open_regular(src)  # never a FIFO or device: reading one could block forever
+    except NotRegularFile as exc:
+        raise SkipPicture(str(exc)) from None
+    with fh:
+        if os.fstat(fh.fileno()).st_size == 0:
             raise SkipPicture("empty file")
-        fp = src
-    with Image.open(fp) as raw:  # closes the file, also for multi-frame GIF and TIFF
+        return _open_image(fh, draft_size)
+
+
+def _open_image(fp: Any, draft_size: int | None) -> tuple[Image.Image, str]:
+    with Image.open(fp) as raw:  # closes its frames, also for multi-frame GIF and TIFF
         (w, h), mode = raw.size, raw.mode
         if draft_size and raw.format == "JPEG":
             raw.draft(raw.mode, (draft_size, draft_size))
@@ -247,6 +260,15 @@ def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
+def _weight(item: Any) -> int:
+    """Bytes an item holds while it waits to be decoded (a path holds none)."""
+    if isinstance(item, bytes):
+        return len(item)
+    if isinstance(item, np.ndarray):
+        return int(item.nbytes)
+    return 0
+
+
 def run_parallel(
     task: Callable[[int, Any], None],
     items: Iterator[tuple[int, Any]] | Iterable[tuple[int, Any]],
@@ -258,8 +280,9 @@ def run_parallel(
     """Call ``task(index, item)`` for every item on ``workers`` threads, in chunks.
 
     ``items`` is consumed in the calling thread (so an archive is read sequentially) with
-    a bounded number of chunks in flight. ``progress(done, total)`` is called from the
-    calling thread. ``task`` must not raise for an ordinary bad item.
+    a bounded number of chunks, and of bytes (IN_FLIGHT_BYTES, plus one chunk), in flight.
+    ``progress(done, total)`` is called from the calling thread. ``task`` must not raise
+    for an ordinary bad item.
     """
     done = 0
     if progress:
@@ -270,36 +293,42 @@ def run_parallel(
             task(i, item)
         return len(batch)
 
-    def batches() -> Iterator[list[tuple[int, Any]]]:
+    def batches() -> Iterator[tuple[list[tuple[int, Any]], int]]:
         batch: list[tuple[int, Any]] = []
+        held = 0
         for pair in items:
             batch.append(pair)
-            if len(batch) >= chunk:
-                yield batch
-                batch = []
+            held += _weight(pair[1])
+            if len(batch) >= chunk or held >= CHUNK_BYTES:
+                yield batch, held
+                batch, held = [], 0
         if batch:
-            yield batch
+            yield batch, held
 
     if workers <= 1:
-        for batch in batches():
+        for batch, _ in batches():
             done += run_chunk(batch)
             if progress:
                 progress(done, total)
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="ganstudio-decode") as pool:
-        pending: set[Future[int]] = set()
+        pending: dict[Future[int], int] = {}  # chunk -> the bytes it holds
 
         def collect() -> None:  # wait for some chunks, count them, report progress
-            nonlocal done, pending
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            done += sum(f.result() for f in finished)
+            nonlocal done
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for f in finished:
+                del pending[f]
+                done += f.result()
             if progress:
                 progress(done, total)
 
         try:
-            for batch in batches():
-                pending.add(pool.submit(run_chunk, batch))
-                if len(pending) >= 4 * workers:
+            for batch, held in batches():
+                pending[pool.submit(run_chunk, batch)] = held
+                while pending and (
+                    len(pending) >= 4 * workers or sum(pending.values()) > IN_FLIGHT_BYTES
+                ):
                     collect()
             while pending:
                 collect()

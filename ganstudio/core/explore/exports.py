@@ -25,15 +25,29 @@ from ganstudio.core.explore import latent, sampling
 from ganstudio.core.explore.provenance import (  # noqa: F401  (also the public names of exports)
     ANIMATION_SUFFIXES,
     DEFAULTS,
+    FRAMES_FIX,
+    GRID_FIX,
     KINDS,
+    MAX_EXPORT_BYTES,
+    MAX_FPS,
+    MAX_FRAMES,
+    MAX_GRID_SIDE,
+    MAX_KEYFRAMES,
+    MAX_PADDING,
+    MAX_TEXT_BYTES,
+    MAX_UPSCALE,
     PICTURE_SUFFIXES,
     PROVENANCE_KEY,
     PROVENANCE_VERSION,
     SIDECAR_SUFFIX,
     ExportError,
+    check_export_size,
+    check_memory,
     check_provenance,
     decode_vectors,
     encode_vectors,
+    frames_memory,
+    grid_memory,
     grid_provenance,
     hex_colour,
     interpolation_provenance,
@@ -104,6 +118,8 @@ def render_grid(
         raise ValueError(f"{len(zt)} images do not fit a {rows}x{cols} grid")
     if padding < 0 or upscale < 1:
         raise ValueError("padding must be 0 or more and upscale 1 or more")
+    width, height, need = grid_memory(len(zt), rows, cols, gen.sample_shape, padding, upscale)
+    check_memory(need, f"a picture of {width:,} x {height:,} px", GRID_FIX, "the grid")
     return make_grid(_images(gen, zt), rows, cols, padding, tuple(background), upscale)
 
 
@@ -113,6 +129,9 @@ def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> n
     z = _as_latents(gen, path_z, "frame latents")
     if upscale < 1:
         raise ValueError(f"upscale must be 1 or more, not {upscale}")
+    width, height, need = frames_memory(len(z), gen.sample_shape, upscale)
+    what = f"{len(z):,} frames of {width:,} x {height:,} px"
+    check_memory(need, what, FRAMES_FIX, "the animation")
     frames: np.ndarray | None = None
     for start in range(0, len(z), _RENDER_BATCH):
         images = _images(gen, z[start : start + _RENDER_BATCH])
@@ -140,6 +159,7 @@ def render_provenance(gen: GeneratorFile, prov: dict) -> np.ndarray:
     model_matches); a different latent size is an ExportError."""
     check_provenance(prov)
     _check_image_model(gen)
+    check_export_size(prov, gen.sample_shape)
     if prov["latent_dim"] != gen.latent_dim:
         raise ExportError(
             f"the export uses latents of size {prov['latent_dim']}, but this model takes "
@@ -166,6 +186,8 @@ def write_export(path: str | Path, gen: GeneratorFile, prov: dict) -> np.ndarray
     """Render an export from its provenance and save it (PNG for a grid or a sample; GIF,
     WebP or MP4 for an interpolation, by suffix). Returns what was rendered."""
     check_provenance(prov)
+    if gen.is_image:  # fail before rendering, naming the file
+        check_export_size(prov, gen.sample_shape, str(path))
     if prov["kind"] == "interpolation":
         animation_format(path)  # fail before rendering
         frames = render_provenance(gen, prov)
@@ -214,10 +236,22 @@ def save_grid(path: str | Path, picture: np.ndarray, provenance: dict) -> None:
     info.add_itxt("ganstudio.truncation", str(prov["truncation"]))
     if "seeds" in prov:
         info.add_itxt("ganstudio.seeds", _compact_seeds(prov["seeds"]))
-    info.add_itxt(PROVENANCE_KEY, json.dumps(prov, separators=(",", ":")), zip=True)
+    text = _readable_size(p, json.dumps(prov, separators=(",", ":")))
+    info.add_itxt(PROVENANCE_KEY, text, zip=True)
     buf = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(picture)).save(buf, format="PNG", pnginfo=info)
     atomic_write_bytes(p, buf.getvalue())
+
+
+def _readable_size(path: Path, text: str) -> str:
+    """Provenance text, if read_provenance will read it back (at most MAX_TEXT_BYTES)."""
+    size = len(text.encode())
+    if size > MAX_TEXT_BYTES:
+        raise ExportError(
+            f"{path}: the provenance would take {size / 2**20:.0f} MiB, more than the "
+            f"{MAX_TEXT_BYTES // 2**20} MiB an export may carry: export fewer stored vectors"
+        )
+    return text
 
 
 def animation_format(path: str | Path) -> str:
@@ -272,6 +306,7 @@ def save_animation(
     """
     fmt = animation_format(path)
     prov = check_provenance(provenance)
+    sidecar = _readable_size(Path(path), provenance_json(prov))
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[3] != 3 or not len(frames):
         raise ValueError(f"expected uint8 frames (N, H, W, 3), got {frames.dtype} {frames.shape}")
@@ -291,7 +326,7 @@ def save_animation(
         buf = io.BytesIO()
         images[0].save(buf, format=fmt.upper(), save_all=True, append_images=images[1:], **options)
         atomic_write_bytes(p, buf.getvalue())
-    atomic_write_bytes(sidecar_path(p), provenance_json(prov).encode())
+    atomic_write_bytes(sidecar_path(p), sidecar.encode())
 
 
 def _write_mp4(path: Path, frames: np.ndarray, fps: float) -> None:

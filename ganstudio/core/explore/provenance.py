@@ -7,13 +7,15 @@ Latent vectors are stored as JSON numbers that read back to the same float32 bit
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import reprlib
 import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeGuard
+from typing import BinaryIO, TypeGuard
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from ganstudio import __version__
 from ganstudio.core.errors import UserError
 from ganstudio.core.explore import latent
 from ganstudio.core.modelfile import GeneratorFile
+from ganstudio.core.models import MAX_LATENT_DIM
 
 PROVENANCE_KEY = "ganstudio.provenance"
 PROVENANCE_VERSION = 1
@@ -28,6 +31,23 @@ KINDS = ("grid", "interpolation", "sample")
 PICTURE_SUFFIXES = (".png",)
 ANIMATION_SUFFIXES = (".gif", ".webp", ".mp4")
 SIDECAR_SUFFIX = ".json"
+
+# ----------------------------------------------------------------------------------------
+# What an export may ask for: the one place these limits live. Provenance read from a file,
+# the command line's options and the window's fields are all checked against them, and the
+# memory an export needs is estimated (export_memory) before anything is rendered.
+
+MAX_GRID_SIDE = 64  # rows, and columns, of a grid
+MAX_PADDING = 64  # pixels between the cells of a grid
+MAX_UPSCALE = 16  # integer pixel scaling of pictures and frames
+MAX_FRAMES = 10_000  # frames of an animation
+MAX_KEYFRAMES = 1_000  # keyframes of an animation
+MAX_FPS = 120.0  # frames per second of an animation
+MAX_SEED = 2**63 - 1  # seeds are 0 to this (what torch.Generator.manual_seed takes)
+MAX_LATENT_VALUE = 1e4  # |value| of a stored latent (they are standard normal: ~ +-4)
+MAX_VECTORS = 65_536  # latent vectors in one vector file
+MAX_TEXT_BYTES = 32 * 2**20  # provenance or vector-file JSON, decompressed (32 MiB)
+MAX_EXPORT_BYTES = 2_000_000_000  # memory one export may take while it is made (2 GB)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -80,14 +100,37 @@ def decode_vectors(data: object, where: str = "vectors") -> np.ndarray:
     """Lists of numbers (n, D) -> float32 (n, D), with a clear error for anything else."""
     if not isinstance(data, list) or not data or not all(isinstance(r, list) for r in data):
         raise ExportError(f"{where}: expected a non-empty list of latent vectors (lists)")
-    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for r in data for x in r):
-        raise ExportError(f"{where}: latent vectors must hold only numbers")
+    if len(data) > MAX_VECTORS:
+        raise ExportError(f"{where}: {len(data):,} latent vectors, more than {MAX_VECTORS:,}")
     if len({len(r) for r in data}) != 1 or not data[0]:
         raise ExportError(f"{where}: latent vectors must all have the same, non-zero length")
-    z = np.asarray(data, dtype=np.float64)
+    if not 1 <= len(data[0]) <= MAX_LATENT_DIM:
+        raise ExportError(
+            f"{where}: latent vectors of size {len(data[0]):,}; the most a model takes is "
+            f"{MAX_LATENT_DIM:,}"
+        )
+    if any(isinstance(x, bool) or not isinstance(x, (int, float)) for r in data for x in r):
+        raise ExportError(f"{where}: latent vectors must hold only numbers")
+    try:
+        z = np.asarray(data, dtype=np.float64)
+    except OverflowError:  # a whole number too large for any float
+        z = np.array([np.inf])
+    return check_latent_values(z, where)
+
+
+def check_latent_values(z: np.ndarray, where: str) -> np.ndarray:
+    """z as float32 after checking that every value is finite and within MAX_LATENT_VALUE
+    (latents are standard normal; far larger values are a damaged or foreign file)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = np.asarray(z, dtype=np.float32)
     if not np.isfinite(z).all():
-        raise ExportError(f"{where}: latent vectors must be finite numbers")
-    return z.astype(np.float32)
+        raise ExportError(f"{where}: latent vectors must be finite numbers (no NaN or infinity)")
+    if z.size and float(np.abs(z).max()) > MAX_LATENT_VALUE:
+        raise ExportError(
+            f"{where}: a latent value of {float(np.abs(z).max()):.3g}; latents are standard "
+            f"normal numbers, at most {MAX_LATENT_VALUE:g} in size here"
+        )
+    return z
 
 
 # ----------------------------------------------------------------------------------------
@@ -215,61 +258,164 @@ def check_provenance(prov: object, source: str = "provenance") -> dict:
         raise fail("not GAN Studio export provenance")
     version = prov.get("provenance_version")
     if not _is_int(version) or version < 1:
-        raise fail(f"bad provenance version {version!r}")
+        raise fail(f"bad provenance version {_show(version)}")
     if version > PROVENANCE_VERSION:
         raise fail(
-            f"written by a newer GAN Studio ({prov.get('app_version', '?')}, provenance "
+            f"written by a newer GAN Studio ({_show(prov.get('app_version', '?'))}, provenance "
             f"version {version}); this is {__version__}: please update the app"
         )
     kind = prov.get("kind")
-    if kind not in KINDS:
-        raise fail(f"unknown export kind {kind!r}; known: {', '.join(KINDS)}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise fail(f"unknown export kind {_show(kind)}; known: {', '.join(KINDS)}")
     if not isinstance(prov.get("model_hash"), str):
         raise fail("the model hash is missing")
+    step = prov.get("model_step")
+    if step is not None and not (_is_int(step) and 0 <= step <= MAX_SEED):
+        raise fail(f"model_step must be a whole number of 0 or more, not {_show(step)}")
     dim = prov.get("latent_dim")
-    if not _is_int(dim) or dim < 1:
-        raise fail(f"bad latent size {dim!r}")
+    if not _is_int(dim) or not 1 <= dim <= MAX_LATENT_DIM:
+        raise fail(
+            f"latent_dim must be a whole number from 1 to {MAX_LATENT_DIM}, not {_show(dim)}"
+        )
     psi = prov.get("truncation")
     if not _is_number(psi) or not 0 < psi <= 1:
-        raise fail(f"truncation must be a number in (0, 1], not {psi!r}")
-    count = len(_latents(prov, source))
+        raise fail(f"truncation must be a number in (0, 1], not {_show(psi)}")
     upscale = prov.get("upscale", DEFAULTS["upscale"])
-    if not _is_int(upscale) or not 1 <= upscale <= 64:
-        raise fail(f"upscale must be a whole number from 1 to 64, not {upscale!r}")
+    if not _is_int(upscale) or not 1 <= upscale <= MAX_UPSCALE:
+        raise fail(f"upscale must be a whole number from 1 to {MAX_UPSCALE}, not {_show(upscale)}")
     if kind == "grid":
         for key in ("rows", "cols"):
-            if not _is_int(prov.get(key)) or not 1 <= prov[key] <= 4096:
-                raise fail(f"{key} must be a whole number of 1 or more, not {prov.get(key)!r}")
+            if not _is_int(prov.get(key)) or not 1 <= prov[key] <= MAX_GRID_SIDE:
+                raise fail(
+                    f"{key} must be a whole number from 1 to {MAX_GRID_SIDE}, "
+                    f"not {_show(prov.get(key))}"
+                )
         padding = prov.get("padding", DEFAULTS["padding"])
-        if not _is_int(padding) or not 0 <= padding <= 4096:
-            raise fail(f"padding must be a whole number of 0 or more, not {padding!r}")
+        if not _is_int(padding) or not 0 <= padding <= MAX_PADDING:
+            raise fail(
+                f"padding must be a whole number from 0 to {MAX_PADDING}, not {_show(padding)}"
+            )
+        background = prov.get("background", DEFAULTS["background"])
         try:
-            parse_colour(prov.get("background", DEFAULTS["background"]))
+            if not isinstance(background, str):
+                raise ValueError(f"a colour is 6 hex digits like #202020, not {_show(background)}")
+            parse_colour(background)
         except ValueError as exc:
             raise fail(f"background: {exc}") from None
+        count = len(_latents(prov, source, MAX_GRID_SIDE**2))
         if count > prov["rows"] * prov["cols"]:
             raise fail(f"{count} latents do not fit a {prov['rows']}x{prov['cols']} grid")
-    elif kind == "sample" and count != 1:
-        raise fail(f"a sample has one latent, not {count}")
+    elif kind == "sample":
+        count = len(_latents(prov, source))
+        if count != 1:
+            raise fail(f"a sample has one latent, not {count}")
     elif kind == "interpolation":
+        count = len(_latents(prov, source, MAX_KEYFRAMES))
         if count < 2:
             raise fail("an interpolation needs at least 2 keyframes")
         if prov.get("mode") not in latent.MODES:
-            raise fail(f"unknown interpolation mode {prov.get('mode')!r}")
+            raise fail(f"unknown interpolation mode {_show(prov.get('mode'))}")
         if prov.get("easing") not in latent.EASINGS:
-            raise fail(f"unknown easing {prov.get('easing')!r}")
-        if not _is_int(prov.get("steps")) or prov["steps"] < 1:
-            raise fail(f"steps must be a whole number of 1 or more, not {prov.get('steps')!r}")
+            raise fail(f"unknown easing {_show(prov.get('easing'))}")
+        steps = prov.get("steps")
+        if not _is_int(steps) or not 1 <= steps <= MAX_FRAMES:
+            raise fail(f"steps must be a whole number from 1 to {MAX_FRAMES:,}, not {_show(steps)}")
         if not isinstance(prov.get("loop"), bool):
             raise fail('"loop" must be true or false')
-        if not _is_number(prov.get("fps")) or prov["fps"] <= 0:
-            raise fail(f"fps must be a positive number, not {prov.get('fps')!r}")
+        frames = frame_count(count, steps, prov["loop"])
+        if frames > MAX_FRAMES:
+            raise fail(
+                f"{frames:,} frames ({steps:,} steps between {count:,} keyframes) is more than "
+                f"the {MAX_FRAMES:,} an animation may have"
+            )
+        fps = prov.get("fps")
+        if not _is_number(fps) or not 0 < fps <= MAX_FPS:
+            raise fail(
+                f"fps must be a number more than 0 and at most {MAX_FPS:g}, not {_show(fps)}"
+            )
     return prov
 
 
-def _latents(prov: dict, source: str) -> np.ndarray | list[int]:
-    """The export's seeds (list of int) or decoded vectors, checked: from the top level for
-    a grid or a sample, from "keyframes" for an interpolation."""
+def frame_count(keyframes: int, steps: int, loop: bool) -> int:
+    """Frames of an animation through ``keyframes`` with ``steps`` per segment (as
+    latent.keyframe_path makes them)."""
+    return steps * keyframes if loop else steps * (keyframes - 1) + 1
+
+
+def _show(value: object) -> str:
+    """A value for an error message: repr() cut short (a value from a file may be huge)."""
+    return reprlib.repr(value)
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
+
+
+def grid_memory(
+    count: int, rows: int, cols: int, sample_shape: Sequence[int], padding: int, upscale: int
+) -> tuple[int, int, int]:
+    """(width, height, bytes) of a grid of ``count`` (C, H, W) pictures: its size in pixels
+    and about how much memory making it takes (the picture, and the upscaled RGB cells
+    twice over while they are scaled)."""
+    _c, h, w = (int(d) * upscale for d in sample_shape)
+    height, width = rows * h + (rows + 1) * padding, cols * w + (cols + 1) * padding
+    return width, height, width * height * 3 + 2 * count * h * w * 3
+
+
+def frames_memory(frames: int, sample_shape: Sequence[int], upscale: int) -> tuple[int, int, int]:
+    """(width, height, bytes) of the frames of an animation of (C, H, W) pictures: the size
+    of each and about how much memory making it takes (every frame twice: once rendered,
+    once handed to the encoder)."""
+    _c, h, w = (int(d) * upscale for d in sample_shape)
+    return w, h, 2 * frames * h * w * 3
+
+
+def export_memory(prov: dict, sample_shape: Sequence[int]) -> tuple[int, int, int]:
+    """(width, height, bytes) of a checked export of a model making (C, H, W) pictures (see
+    grid_memory and frames_memory)."""
+    upscale = prov.get("upscale", DEFAULTS["upscale"])
+    if prov["kind"] == "interpolation":
+        keys = prov["keyframes"]
+        count = len(keys.get("seeds") or keys.get("vectors") or ())
+        frames = frame_count(count, prov["steps"], prov["loop"])
+        return frames_memory(frames, sample_shape, upscale)
+    count = len(prov.get("seeds") or prov.get("vectors") or ())
+    if prov["kind"] == "sample":
+        return grid_memory(count, 1, 1, sample_shape, 0, upscale)
+    padding = prov.get("padding", DEFAULTS["padding"])
+    return grid_memory(count, prov["rows"], prov["cols"], sample_shape, padding, upscale)
+
+
+def check_memory(need: int, what: str, fix: str, source: str = "export") -> None:
+    """ExportError naming ``source`` when ``what`` (e.g. "a picture of 9 x 9 px") would need
+    more than MAX_EXPORT_BYTES of memory; the message says how much and suggests ``fix``."""
+    if need > MAX_EXPORT_BYTES:
+        raise ExportError(
+            f"{source}: {what} would need about {_gb(need)} of memory, more than the "
+            f"{_gb(MAX_EXPORT_BYTES)} an export may take: {fix}"
+        )
+
+
+GRID_FIX = "choose fewer rows or columns, or a smaller upscale or padding"
+FRAMES_FIX = "choose fewer steps or keyframes, or a smaller upscale"
+
+
+def check_export_size(prov: dict, sample_shape: Sequence[int], source: str = "export") -> None:
+    """ExportError, naming ``source``, when making the checked export ``prov`` with a model
+    of (C, H, W) pictures would take more than MAX_EXPORT_BYTES of memory."""
+    width, height, need = export_memory(prov, sample_shape)
+    if prov["kind"] == "interpolation":
+        frames = need // (2 * width * height * 3)
+        what = f"{frames:,} frames of {width:,} x {height:,} px"
+        check_memory(need, what, FRAMES_FIX, source)
+    else:
+        check_memory(need, f"a picture of {width:,} x {height:,} px", GRID_FIX, source)
+
+
+def _latents(prov: dict, source: str, most: int = MAX_VECTORS) -> np.ndarray | list[int]:
+    """The export's seeds (list of int) or decoded vectors, checked (at most ``most`` of
+    them): from the top level for a grid or a sample, from "keyframes" for an
+    interpolation."""
     holder, where = prov, source
     if prov["kind"] == "interpolation":
         keyframes, where = prov.get("keyframes"), f"{source}: keyframes"
@@ -278,11 +424,15 @@ def _latents(prov: dict, source: str) -> np.ndarray | list[int]:
         holder = keyframes
     if ("seeds" in holder) == ("vectors" in holder):
         raise ExportError(f'{where}: needs either "seeds" or "vectors"')
+    found = holder.get("seeds", holder.get("vectors"))
+    if isinstance(found, list) and len(found) > most:
+        what = "keyframes" if prov["kind"] == "interpolation" else "latents"
+        raise ExportError(f"{where}: {len(found):,} {what}, more than the {most:,} it may have")
     if "seeds" in holder:
         seeds = holder["seeds"]
         if not isinstance(seeds, list) or not seeds or not all(_is_int(s) for s in seeds):
             raise ExportError(f"{where}: seeds must be a non-empty list of whole numbers")
-        if not all(0 <= s < 2**63 for s in seeds):
+        if not all(0 <= s <= MAX_SEED for s in seeds):
             raise ExportError(f"{where}: seeds must be whole numbers from 0 to 2**63 - 1")
         return seeds
     vectors = decode_vectors(holder["vectors"], f"{where}: vectors")
@@ -324,43 +474,88 @@ def model_matches(gen: GeneratorFile, prov: dict) -> bool:
 # Reading
 
 
-def _png_text_chunk(data: bytes, key: str) -> str | None:
-    """The text of a PNG tEXt/zTXt/iTXt chunk named key, or None. (Our own reader: Pillow
-    refuses text chunks over 1 MB, which a grid of stored vectors can exceed.)"""
-    pos, wanted = len(_PNG_SIGNATURE), key.encode("latin-1")
-    while pos + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        body = data[pos + 8 : pos + 8 + length]
-        pos += 12 + length
+def _inflate(data: bytes) -> bytes:
+    """zlib data decompressed, refusing (ExportError via _TooLarge) more than MAX_TEXT_BYTES
+    without inflating the rest: a few megabytes can expand to gigabytes."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, MAX_TEXT_BYTES + 1)
+    if len(out) > MAX_TEXT_BYTES or inflater.unconsumed_tail:
+        raise _TooLarge
+    return out
+
+
+class _TooLarge(Exception):
+    """A text chunk larger than MAX_TEXT_BYTES (compressed or not)."""
+
+
+def _png_text_chunk(fh: BinaryIO, key: str) -> str | None:
+    """The text of a PNG tEXt/zTXt/iTXt chunk named key, or None, read from fh (positioned
+    after the signature). Our own reader: Pillow refuses text chunks over 1 MB, which a grid
+    of stored vectors can exceed; this one reads only the text chunks, skips the pixels,
+    and stops at MAX_TEXT_BYTES of text, compressed or not (_TooLarge)."""
+    wanted = key.encode("latin-1")
+    while True:
+        head = fh.read(8)
+        if len(head) < 8:
+            return None
+        length, kind = struct.unpack(">I4s", head)
         if kind == b"IEND":
-            break
+            return None
         if kind not in (b"tEXt", b"zTXt", b"iTXt"):
+            fh.seek(length + 4, io.SEEK_CUR)  # the chunk's data and its CRC
             continue
-        name, _, rest = body.partition(b"\0")
-        if name != wanted:
+        name = fh.read(min(length, 80))  # PNG keywords are 1 to 79 bytes, then a NUL
+        if not name.startswith(wanted + b"\0"):
+            fh.seek(length - len(name) + 4, io.SEEK_CUR)
             continue
+        if length > MAX_TEXT_BYTES + 1024:
+            raise _TooLarge
+        body = name + fh.read(length - len(name))
+        if len(body) < length:
+            raise struct.error("the chunk is cut off")
+        rest = body[len(wanted) + 1 :]
         if kind == b"tEXt":
             return rest.decode("latin-1")
         if kind == b"zTXt":
-            return zlib.decompress(rest[1:]).decode("latin-1")
+            return _inflate(rest[1:]).decode("latin-1")
         compressed, _method, rest = rest[0], rest[1], rest[2:]
         _lang, _, rest = rest.partition(b"\0")
         _translated, _, text = rest.partition(b"\0")
-        return (zlib.decompress(text) if compressed else text).decode("utf-8")
-    return None
+        return (_inflate(text) if compressed else text).decode("utf-8")
+
+
+def parse_json(text: str, where: str, what: str = "the file") -> object:
+    """JSON text -> a value; ExportError naming ``where`` for text that is not JSON or is
+    nested too deeply to read."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ExportError(f"{where}: {what} is not valid JSON (nested too deeply)") from None
+    except ValueError as exc:
+        raise ExportError(f"{where}: {what} is not valid JSON ({exc})") from None
+
+
+def read_json_file(path: Path, what: str, name: str = "the file") -> object:
+    """The JSON value in a file of at most MAX_TEXT_BYTES (``what`` it should be, e.g. "a
+    latent vector file"; ``name`` what its text is called in a message); ExportError naming
+    the file."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            raise ExportError(
+                f"{path}: {size / 2**20:.0f} MiB is too large for {what} (at most "
+                f"{MAX_TEXT_BYTES // 2**20} MiB)"
+            )
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ExportError(f"{path}: cannot read {what} ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ExportError(f"{path}: not {what} (not text)") from None
+    return parse_json(text, str(path), name)
 
 
 def _read_sidecar(sidecar: Path, export: Path) -> dict:
-    try:
-        text = sidecar.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ExportError(f"{sidecar}: cannot read the provenance ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ExportError(f"{sidecar}: not a GAN Studio provenance file (not text)") from None
-    try:
-        prov = json.loads(text)
-    except ValueError as exc:
-        raise ExportError(f"{sidecar}: the provenance is not valid JSON ({exc})") from None
+    prov = read_json_file(sidecar, "a GAN Studio provenance file", "the provenance")
     return check_provenance(prov, str(export if export != sidecar else sidecar))
 
 
@@ -374,21 +569,24 @@ def read_provenance(path: str | Path) -> dict:
         raise ExportError(f"{p}: is a folder, not an export")
     if p.suffix.lower() == SIDECAR_SUFFIX:
         return _read_sidecar(p, p)
+    sidecar = sidecar_path(p)
     try:
-        data = p.read_bytes()
+        with p.open("rb") as fh:
+            is_png = fh.read(len(_PNG_SIGNATURE)) == _PNG_SIGNATURE
+            text = _png_text_chunk(fh, PROVENANCE_KEY) if is_png else None
     except OSError as exc:
         raise ExportError(f"{p}: cannot read it ({exc.strerror})") from None
-    sidecar = sidecar_path(p)
-    if data.startswith(_PNG_SIGNATURE):
-        try:
-            text = _png_text_chunk(data, PROVENANCE_KEY)
-        except (zlib.error, UnicodeDecodeError, struct.error, IndexError):
-            raise ExportError(f"{p}: the PNG's provenance chunk is damaged") from None
+    except _TooLarge:
+        raise ExportError(
+            f"{p}: the PNG's provenance chunk holds more than {MAX_TEXT_BYTES // 2**20} MiB of "
+            "text, far more than any export's; it was not read"
+        ) from None
+    except (zlib.error, UnicodeDecodeError, struct.error, IndexError, ValueError):
+        raise ExportError(f"{p}: the PNG's provenance chunk is damaged") from None
+    if is_png:
         if text is not None:
-            try:
-                return check_provenance(json.loads(text), str(p))
-            except json.JSONDecodeError as exc:
-                raise ExportError(f"{p}: the provenance is not valid JSON ({exc})") from None
+            prov = parse_json(text, str(p), "the provenance")
+            return check_provenance(prov, str(p))
         if sidecar.is_file():
             return _read_sidecar(sidecar, p)
         raise ExportError(

@@ -16,19 +16,24 @@ until a later poll.
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 import os
+import stat
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeGuard
 
 import numpy as np
 
+from ganstudio.core.fileio import open_regular
 from ganstudio.core.runs.layout import BEST, CHECKPOINTS, CONFIG, GENERATOR, METRICS, PREVIEWS
-from ganstudio.core.runs.reader import RUNNING_WITHIN, RunFolderError, parse_metrics
+from ganstudio.core.runs.reader import (
+    RUNNING_WITHIN,
+    RunFolderError,
+    is_number,
+    parse_metrics,
+    read_run_config,
+)
 
 # Losses whose discriminator outputs are probabilities (the others give critic scores);
 # core.training.losses says the same through GANLoss.probabilistic (a test keeps the two equal).
@@ -116,43 +121,33 @@ class _LogState:
 
 def read_config(folder: Path) -> tuple[dict, RunInfo]:
     """The parsed config.json and what the follower shows of it (RunFolderError if the
-    folder is not a run folder, or its config cannot be read)."""
+    folder is not a run folder, or its config cannot be read or is damaged)."""
     if not folder.exists():
         raise RunFolderError(f"{folder}: no such folder")
     if not folder.is_dir():
         raise RunFolderError(f"{folder}: not a folder (choose a run folder)")
-    path = folder / CONFIG
-    if not path.exists():
+    if not (folder / CONFIG).exists():
         raise RunFolderError(
             f"{folder}: not a run folder (it has no {CONFIG}; a run folder holds {CONFIG}, "
             f"{METRICS}, {PREVIEWS}/ and {CHECKPOINTS}/)"
         )
-    try:
-        doc = json.loads(path.read_bytes().decode("utf-8"))
-        cfg = doc["config"]
-        if not isinstance(cfg, dict):
-            raise TypeError("config is not an object")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunFolderError(f"{folder}: {CONFIG} cannot be read ({exc})") from None
-    dataset = doc.get("dataset") if isinstance(doc.get("dataset"), dict) else {}
-    loss = str(cfg.get("loss", ""))
-    try:
-        total = int(cfg.get("steps") or 0)
-    except (TypeError, ValueError):
-        total = 0
+    doc = read_run_config(folder)  # every field used below is checked there
+    cfg = doc["config"]
+    dataset = doc.get("dataset") or {}
+    loss = str(cfg.get("loss") or "")
     info = RunInfo(
         folder=folder,
         name=folder.name,
-        dataset=str(dataset.get("name") or cfg.get("dataset", "?")),
-        kind=str(dataset.get("kind", "")),
-        arch=str(cfg.get("arch", "")),
+        dataset=str(dataset.get("name") or cfg.get("dataset") or "?"),
+        kind=str(dataset.get("kind") or ""),
+        arch=str(cfg.get("arch") or ""),
         loss=loss,
-        total_steps=total,
+        total_steps=int(cfg.get("steps") or 0),
         probabilistic=loss in PROBABILISTIC_LOSSES,
-        device=str(doc.get("device", "")),
+        device=str(doc.get("device") or ""),
         modes=tuple(tuple(m) for m in dataset.get("modes") or ()),
         resumed=len(doc.get("resumed") or ()),
-        processes=int(doc["processes"]) if is_number(doc.get("processes")) else 1,
+        processes=int(doc.get("processes") or 1),
     )
     return doc, info
 
@@ -174,7 +169,7 @@ def read_picture(path: Path) -> np.ndarray | None:
     from PIL import Image
 
     try:
-        with path.open("rb") as fh:
+        with open_regular(path) as fh:
             if fh.read(8) != _PNG_MAGIC:
                 return None
             fh.seek(-len(_PNG_END), os.SEEK_END)
@@ -280,7 +275,7 @@ class RunFollower:
         log = self._log
         path = self.folder / METRICS
         try:
-            with path.open("rb") as fh:
+            with open_regular(path) as fh:
                 st = os.fstat(fh.fileno())
                 reset = st.st_size < log.offset
                 start = 0 if reset else max(0, log.offset - len(log.signature))
@@ -309,7 +304,7 @@ class RunFollower:
         text = log.pending + data
         cut = text.rfind(b"\n") + 1
         log.pending = text[cut:]
-        records = parse_metrics(text[:cut].decode("utf-8", errors="replace"))
+        records = parse_metrics(text[:cut].decode("utf-8", errors="replace"), path)
         for r in records:
             self._account(r)
         return reset, records, end < st.st_size
@@ -318,7 +313,7 @@ class RunFollower:
         log = self._log
         kind = r.get("type")
         step = r.get("step")
-        if isinstance(step, (int, float)) and math.isfinite(step):
+        if is_number(step):
             log.step = max(log.step, int(step)) if kind != "resume" else int(step)
         if kind == "end":
             log.status = str(r.get("status", "ended"))
@@ -328,8 +323,8 @@ class RunFollower:
             log.message = ""
         if kind == "resume":
             log.recent.clear()
-        elif kind == "train" and isinstance(r.get("time"), (int, float)):
-            log.recent.append((int(r["step"]), float(r["time"])))
+        elif kind == "train" and is_number(step) and is_number(r.get("time")):
+            log.recent.append((int(step), float(r["time"])))
 
     def _speed(self) -> float | None:
         recent = self._log.recent
@@ -386,6 +381,8 @@ class RunFollower:
                 st = path.stat()
             except OSError:
                 continue
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would make the reader wait forever
+                continue
             key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
             step = self._model_cache[key] if key in self._model_cache else safetensors_step(path)
             cache[key] = step
@@ -396,16 +393,3 @@ class RunFollower:
             return None, None
         self._model_key = best[4]
         return best[3], best[0]
-
-
-# -------------------------------------------------------------------------------------
-# Records to what the window draws
-
-
-def is_number(v: object) -> TypeGuard[float]:
-    """A finite int or float (not a bool): a number a log record may hold."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def number_or_none(v: object) -> float:
-    return float(v) if is_number(v) else math.nan

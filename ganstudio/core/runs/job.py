@@ -28,7 +28,9 @@ class RunJob:
 
     ``out``: the run folder. By default a new run gets a fresh folder under ``runs_dir``;
     a resumed one continues in the folder its checkpoint sits in (or, when it sits in none,
-    a fresh folder under ``runs_dir``; with ``runs_dir`` None that is an error).
+    a fresh folder under ``runs_dir``; with ``runs_dir`` None that is an error). ``out`` is
+    never another run's folder: for a new run it holds no run yet, for a resumed one it is
+    the checkpoint's own run folder or holds no run yet.
     """
 
     config: TrainConfig | None = None

@@ -10,6 +10,7 @@ RUN/
   checkpoints/step_NNNNNNN.safetensors   the last few checkpoints (autosaved, and at stop)
   checkpoints/best.safetensors     the best checkpoint by a metric (2-D: mode coverage)
   generator.safetensors            the final (EMA) generator: a model file
+  run.lock            while a process trains into the folder: who (core.runs.lock)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ PREVIEWS = "previews"
 GENERATOR = "generator.safetensors"
 CHECKPOINTS = "checkpoints"
 BEST = "best.safetensors"
+LOCK = "run.lock"
 
 
 def checkpoint_name(step: int) -> str:
@@ -30,9 +32,9 @@ def checkpoint_name(step: int) -> str:
 
 
 def step_checkpoints(folder: str | Path) -> list[Path]:
-    """The run's step checkpoints, oldest first."""
+    """The run's step checkpoints (regular files only), oldest first."""
     d = Path(folder) / CHECKPOINTS
-    return sorted(d.glob("step_*.safetensors")) if d.is_dir() else []
+    return sorted(p for p in d.glob("step_*.safetensors") if p.is_file()) if d.is_dir() else []
 
 
 def dataset_name(spec: str) -> str:

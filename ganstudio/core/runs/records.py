@@ -3,6 +3,7 @@ measurements, mode coverage and the status line (see core.runs.follow for the re
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -10,13 +11,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ganstudio.core.quality.warnings import TrainingWarning
-from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate, is_number, number_or_none
+from ganstudio.core.runs.follow import STALLED_AFTER, FollowUpdate
+from ganstudio.core.runs.reader import is_number
 
 if TYPE_CHECKING:
     from ganstudio.core.quality.monitor import Quality
 
 # Columns of a "train" record drawn as curves, in core.training.events.STAT_NAMES order.
 CURVE_COLUMNS = ("g_loss", "d_loss", "d_real", "d_fake", "g_grad", "d_grad")
+
+
+def number_or_none(v: object) -> float:
+    """A record's number as a float; NaN when it is missing or no finite number."""
+    return float(v) if is_number(v) else math.nan
 
 
 def curve_points(records: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -73,8 +80,17 @@ def quality_events(records: Sequence[dict[str, Any]]) -> list[Quality]:
 
 
 def newest_coverage(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
-    """The newest "coverage" record (2-D mixtures: modes captured), if any."""
-    return next((r for r in reversed(records) if r.get("type") == "coverage"), None)
+    """The newest "coverage" record (2-D mixtures: modes captured) whose counts are numbers,
+    if any."""
+    return next(
+        (
+            r
+            for r in reversed(records)
+            if r.get("type") == "coverage"
+            and all(is_number(r.get(k)) for k in ("modes_captured", "n_modes", "hq_fraction"))
+        ),
+        None,
+    )
 
 
 def status_text(update: FollowUpdate, name: str, now: float | None = None) -> str:

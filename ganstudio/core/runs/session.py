@@ -7,8 +7,13 @@ whatever happened: a finished budget, a stop, NaN losses, running out of memory,
 error, a lost torchrun peer or a bug. It never raises for any of these: the ``RunResult``
 (also handed to ``sink.finished``, exactly once) says how the run ended.
 
+The run folder belongs to one process at a time: the session locks it (core.runs.lock)
+before any work and unlocks it when the run has ended, however it ended; a folder another
+process trains into is refused as the user's error, like a new run's ``out`` that holds a run
+already, or a resumed run's ``out`` that holds another run than the checkpoint's.
+
 The command line is a printing sink, the window's training thread a sink that emits Qt
-signals, each torchrun process a sink too (only rank 0 writes files and reports).
+signals, each torchrun process a sink too (only rank 0 writes files, reports and locks).
 """
 
 from __future__ import annotations
@@ -24,12 +29,17 @@ from ganstudio.core.errors import error_message, is_user_error
 from ganstudio.core.quality.monitor import Quality, QualityMonitor
 from ganstudio.core.quality.warnings import TrainingWarning
 from ganstudio.core.runs.job import RunJob, RunResult, RunSink, RunStarted
-from ganstudio.core.runs.layout import CONFIG, METRICS, new_run_folder
+from ganstudio.core.runs.layout import new_run_folder
+from ganstudio.core.runs.lock import RunLock, torchrun_attempt
 from ganstudio.core.runs.reader import (
     RunFolderError,
+    check_run_folder,
+    checkpoint_home,
     find_checkpoint,
+    holds_run,
     latest_checkpoint,
     run_folder_of,
+    same_folder,
 )
 from ganstudio.core.runs.writer import RunWriter
 from ganstudio.core.training.checkpoint import (
@@ -85,6 +95,7 @@ class RunSession:
         self.main = cluster is None or cluster.is_main
         self.trainer: Trainer | None = None
         self.folder: Path | None = None
+        self._lock: RunLock | None = None  # held on the run folder while the run goes
 
     # ------------------------------------------------------------------------------
     def run(self) -> RunResult:
@@ -94,6 +105,7 @@ class RunSession:
             result = self._run()
         finally:
             gc.unfreeze()
+            self._release()  # before finished: the front end may start the next run there
         self.sink.finished(result)
         return result
 
@@ -147,12 +159,17 @@ class RunSession:
     def _set_up(self) -> tuple[Trainer | None, RunWriter | None, Checkpoint | None]:
         job, sink = self.job, self.sink
         ckpt = None
-        folder: Path | None
+        folder: Path | None = None
         if job.resume is not None:
             sink.status(f"Opening {job.resume} ...")
             ckpt = read_checkpoint(find_checkpoint(job.resume))
             saved = ckpt.meta["config"]
             spec = job.dataset_spec or saved["dataset"]
+            if self.main:  # the folder is taken (and checked) before any work
+                folder = self._resumed_folder(ckpt, spec)
+                self._take(folder)
+                self._check_resume_target(folder, ckpt)
+                check_run_folder(folder)
             sink.status(f"Resuming {ckpt.path} at step {ckpt.step}; preparing {spec} ...")
             dataset = job.dataset or self._load(spec, int(saved.get("seed", 0)))
             overrides = {
@@ -165,18 +182,22 @@ class RunSession:
                 if v is not None
             }
             trainer = resume(ckpt, dataset, self.control, cluster=self.cluster, **overrides)
-            folder = self._resumed_folder(ckpt, spec) if self.main else None
         else:
             assert job.config is not None
             cfg = job.config
             if job.out is not None and self.main:  # refuse a taken folder before any work
-                self._check_fresh(Path(job.out))
+                folder = Path(job.out)
+                self._take(folder)
+                self._check_fresh(folder)
             if job.dataset is None:
                 sink.status(f"Preparing {cfg.dataset} ...")
             dataset = job.dataset or self._load(cfg.dataset, cfg.seed)
             sink.status("Building the networks ...")
             trainer = Trainer(cfg, dataset, self.control, cluster=self.cluster)
-            folder = self._new_folder(trainer.config.dataset) if self.main else None
+            if folder is None and self.main:
+                folder = self._new_folder(trainer.config.dataset)
+                self._take(folder)
+                self._check_fresh(folder)
         self.trainer = trainer
         if self.control.stopped:
             return None, None, ckpt
@@ -193,6 +214,17 @@ class RunSession:
             )
         return trainer, writer, ckpt
 
+    def _take(self, folder: Path) -> None:
+        """Lock the run folder for this process for the whole run (RunFolderBusy when
+        another process trains there); under torchrun only the main process, which writes."""
+        attempt = torchrun_attempt() if self.cluster is not None else None
+        self._lock = RunLock.acquire(folder, torchrun=attempt)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def _load(self, spec: str, seed: int) -> Dataset:
         """load_dataset; under torchrun the first process on each machine prepares the data
         (and fills the dataset cache) while the others wait, then they read the cache."""
@@ -208,21 +240,30 @@ class RunSession:
                 cluster.barrier()
 
     def _new_folder(self, spec: str) -> Path:
-        job = self.job
-        if job.out is not None:
-            out = Path(job.out)
-        elif job.runs_dir is not None:
-            out = new_run_folder(job.runs_dir, spec)
-        else:
+        """A fresh folder under the job's runs_dir, for a new run without ``out``."""
+        if self.job.runs_dir is None:
             raise RunFolderError("no run folder given")
-        self._check_fresh(out)
-        return out
+        return new_run_folder(self.job.runs_dir, spec)
 
     def _check_fresh(self, out: Path) -> None:
-        """A new run never writes into another run's folder (its log and checkpoints)."""
-        if not self.job.restarted and ((out / CONFIG).exists() or (out / METRICS).exists()):
+        """A new run never writes into another run's folder (its log and checkpoints); a
+        torchrun job restarted before its first checkpoint reuses its own."""
+        if not self.job.restarted and holds_run(out):
             raise FolderTaken(
                 f"{out} already holds a run: continue it with --resume {out}, or give another --out"
+            )
+
+    def _check_resume_target(self, out: Path, ckpt: Checkpoint) -> None:
+        """A resumed run continues in its own folder, or in one that holds no run yet: never
+        in another run's (its config, log, model and checkpoints would be mixed)."""
+        home = checkpoint_home(ckpt.path)
+        if home is not None and same_folder(out, home):
+            return
+        if holds_run(out):
+            where = f"leave --out out to continue in {home}, or " if home is not None else ""
+            raise FolderTaken(
+                f"{out} already holds another run, which resuming {ckpt.path} there would "
+                f"overwrite: {where}give --out a new or empty folder"
             )
 
     def _resumed_folder(self, ckpt: Checkpoint, spec: str) -> Path:

@@ -15,12 +15,12 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ganstudio import __version__
-from ganstudio.core.fileio import atomic_write, atomic_write_bytes
+from ganstudio.core.fileio import atomic_write, atomic_write_bytes, open_appending
 from ganstudio.core.modelfile import save_generator
 from ganstudio.core.quality.monitor import Quality
 from ganstudio.core.quality.warnings import Diagnostics, TrainingWarning
@@ -36,7 +36,7 @@ from ganstudio.core.runs.layout import (
     checkpoint_name,
     step_checkpoints,
 )
-from ganstudio.core.runs.reader import read_metrics
+from ganstudio.core.runs.reader import is_number, iter_metrics, read_run_config
 from ganstudio.core.training.checkpoint import Checkpoint, model_description, save_checkpoint
 from ganstudio.core.training.events import Outcome, Preview, Report
 from ganstudio.core.training.trainer import Trainer
@@ -107,8 +107,7 @@ class RunWriter:
         atomic_write_bytes(self.folder / CONFIG, json.dumps(doc, indent=2).encode())
         # A new run starts a new log (a torchrun job restarted before its first checkpoint
         # leaves one behind); a resumed one continues the log cut back above.
-        mode = "a" if resumed_from is not None else "w"
-        self._metrics = (self.folder / METRICS).open(mode, encoding="utf-8")
+        self._metrics = open_appending(self.folder / METRICS, truncate=resumed_from is None)
         if resumed_from is not None:
             self._log(
                 {
@@ -121,17 +120,21 @@ class RunWriter:
 
     def _resume_doc(self, doc: dict[str, Any], ckpt: Checkpoint) -> dict[str, Any]:
         """Keep the run's creation time and history; cut the metrics log back to the step."""
-        try:
-            old = json.loads((self.folder / CONFIG).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        doc["created"] = old.get("created", doc["created"])
+        # The folder's own settings (checked: a damaged file is an error naming it); none in
+        # a new folder the run continues in.
+        old = read_run_config(self.folder) if (self.folder / CONFIG).exists() else {}
+        doc["created"] = old.get("created") or doc["created"]
         doc["resumed"] = [
-            *old.get("resumed", []),
+            *(old.get("resumed") or []),
             {"step": ckpt.step, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
         ]
-        if ckpt.meta.get("best"):
-            best = ckpt.meta["best"]
+        best = ckpt.meta.get("best")
+        if (
+            isinstance(best, dict)
+            and isinstance(best.get("metric"), str)
+            and is_number(best.get("value"))
+            and isinstance(best.get("step"), int)
+        ):
             self.best = (
                 best["metric"],
                 float(best["value"]),
@@ -139,16 +142,18 @@ class RunWriter:
                 str(best.get("detail", "")),
             )
         log = self.folder / METRICS
-        if log.exists():
-            keep = [r for r in read_metrics(log) if int(r.get("step", 0)) <= ckpt.step]
-            atomic_write(
-                log,
-                lambda fh: fh.write("".join(json.dumps(r) + "\n" for r in keep).encode()),
-            )
+        if log.exists():  # read a line at a time: a long run's log can be large
+
+            def cut(fh: BinaryIO) -> None:
+                for r in iter_metrics(log):
+                    if r.get("step", 0) <= ckpt.step:
+                        fh.write((json.dumps(r) + "\n").encode())
+
+            atomic_write(log, cut)
         return doc
 
     def _log(self, record: dict[str, Any]) -> None:
-        self._metrics.write(json.dumps(record) + "\n")
+        self._metrics.write((json.dumps(record) + "\n").encode())
         self._metrics.flush()
 
     def on_report(self, r: Report) -> list[TrainingWarning]:

@@ -15,7 +15,9 @@ save, load in a fresh process, N/2 steps.
 from __future__ import annotations
 
 import json
+import math
 import random
+import reprlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,7 @@ from ganstudio.core.modelfile import (
     checked_weights,
     open_file,
 )
-from ganstudio.core.models import ModelSpec
+from ganstudio.core.models import ModelSpec, ModelSpecError, checked_spec
 from ganstudio.core.training.events import STAT_NAMES
 
 if TYPE_CHECKING:
@@ -190,13 +192,142 @@ def save_checkpoint(
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Open a checkpoint file (safetensors only: nothing in it can run code)."""
+    """Open a checkpoint file (safetensors only: nothing in it can run code).
+
+    Every field of the description that resuming reads is checked here, so a wrong type or
+    an impossible value is one CheckpointError naming the file and the field.
+    """
     p = Path(path)
     meta, tensors = open_file(p, formats=(CHECKPOINT_FORMAT,))
     for key in ("step", "config", "dataset", "generator", "discriminator", "optimizers", "rng"):
         if key not in meta:
             raise CheckpointError(f"{p}: the checkpoint's description lacks {key!r}")
+    _check_meta(p, meta)
+    _check_history(p, tensors)
     return Checkpoint(p, meta, tensors)
+
+
+def _show(value: object) -> str:
+    """A value for an error message: repr() cut short (a value from a file may be huge)."""
+    return reprlib.repr(value)
+
+
+def _whole(value: object, low: int = 0, high: int = 2**63 - 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# Adam's numeric settings, as a checkpoint's param_groups hold them: each a finite number >= 0.
+_GROUP_NUMBERS = ("lr", "initial_lr", "eps", "weight_decay")
+_GROUP_FLAGS = ("amsgrad", "maximize", "decoupled_weight_decay", *_DEVICE_OPTIONS)
+
+
+def _check_meta(p: Path, meta: dict[str, Any]) -> None:
+    """The checkpoint-only fields (open_file checked step, dataset and the model part)."""
+
+    def fail(field: str, what: str, value: object) -> CheckpointError:
+        return CheckpointError(f'{p}: "{field}" must be {what}, not {_show(value)}')
+
+    if meta["step"] is None:
+        raise fail("step", "a whole number of 0 or more (the training step)", None)
+    for key in ("config", "dataset", "optimizers", "rng"):
+        if not isinstance(meta[key], dict):
+            raise fail(key, "an object", meta[key])
+    if not _whole(meta.get("version", 0)):
+        raise fail("version", "a whole number of 0 or more", meta.get("version"))
+    for key in ("generator", "discriminator"):
+        try:
+            checked_spec(ModelSpec.from_dict(meta[key]))
+        except ModelSpecError as exc:
+            raise CheckpointError(f'{p}: "{key}": {exc}') from None
+    for name in ("opt_g", "opt_d"):
+        opt = meta["optimizers"].get(name)
+        where = f"optimizers.{name}"
+        if not isinstance(opt, dict):
+            raise fail(where, "an object", opt)
+        groups = opt.get("param_groups")
+        if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+            raise fail(f"{where}.param_groups", "a list of objects", groups)
+        for i, group in enumerate(groups):
+            here = f"{where}.param_groups[{i}]"
+            params = group.get("params")
+            if not isinstance(params, list) or not all(_whole(x) for x in params):
+                raise fail(f"{here}.params", "a list of whole numbers", params)
+            for key in _GROUP_NUMBERS:
+                if key in group and not (_number(group[key]) and group[key] >= 0):
+                    raise fail(f"{here}.{key}", "a finite number of 0 or more", group[key])
+            betas = group.get("betas", [0.9, 0.999])
+            if not (
+                isinstance(betas, list) and len(betas) == 2 and all(_number(b) for b in betas)
+            ) or not all(0 <= b < 1 for b in betas):
+                raise fail(f"{here}.betas", "two numbers from 0 to less than 1", betas)
+            for key in _GROUP_FLAGS:
+                if group.get(key) is not None and not isinstance(group[key], bool):
+                    raise fail(f"{here}.{key}", "true, false or null", group[key])
+        scalars = opt.get("scalars", {})
+        if not isinstance(scalars, dict) or not all(
+            k.isdigit() and isinstance(v, dict) and all(_number(x) for x in v.values())
+            for k, v in scalars.items()
+        ):
+            raise fail(f"{where}.scalars", "an object of numbers by parameter index", scalars)
+    rng = meta["rng"]
+    if not isinstance(rng.get("device_type"), str):
+        raise fail("rng.device_type", "text (cpu, cuda, mps)", rng.get("device_type"))
+    python = rng.get("python")
+    if not (
+        isinstance(python, list)
+        and len(python) == 3
+        and _whole(python[0])
+        and isinstance(python[1], list)
+        and len(python[1]) <= 1000
+        and all(_whole(x, 0, 2**32) for x in python[1])
+        and (python[2] is None or _number(python[2]))
+    ):
+        raise fail("rng.python", "Python's random state [version, [numbers], gauss]", python)
+    numpy_state = rng.get("numpy")
+    if not (
+        isinstance(numpy_state, list)
+        and len(numpy_state) == 5
+        and numpy_state[0] == "MT19937"
+        and isinstance(numpy_state[1], list)
+        and len(numpy_state[1]) == 624
+        and all(_whole(x, 0, 2**32 - 1) for x in numpy_state[1])
+        and _whole(numpy_state[2], 0, 624)
+        and _whole(numpy_state[3], 0, 1)
+        and _number(numpy_state[4])
+    ):
+        raise fail(
+            "rng.numpy",
+            'NumPy\'s random state ["MT19937", [624 numbers], position, has_gauss, gauss]',
+            numpy_state,
+        )
+
+
+def _check_history(p: Path, tensors: dict[str, torch.Tensor]) -> None:
+    steps, stats = tensors.get("history/steps"), tensors.get("history/stats")
+    if steps is None and stats is None:
+        return
+    if steps is None or stats is None:
+        raise CheckpointError(f"{p}: the loss history is damaged (steps or values are missing)")
+    if steps.dtype != torch.int64 or steps.ndim != 1:
+        raise CheckpointError(
+            f"{p}: history/steps must be a list of whole numbers (int64, one dimension), not "
+            f"{steps.dtype} of shape {tuple(steps.shape)}"
+        )
+    if (
+        not stats.is_floating_point()
+        or stats.ndim != 2
+        or len(stats) != len(steps)
+        or not 1 <= stats.shape[1] <= len(STAT_NAMES)
+    ):
+        raise CheckpointError(
+            f"{p}: history/stats must be floating-point numbers of shape ({len(steps)}, "
+            f"{len(STAT_NAMES)}), one row per step, not {stats.dtype} of shape "
+            f"{tuple(stats.shape)}"
+        )
 
 
 def _load_module(

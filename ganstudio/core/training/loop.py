@@ -1,7 +1,8 @@
 """The run: steps until the budget is spent, the control says stop, or training fails.
 
-Between steps it hands out reports (every ``report_interval``), previews, snapshots and
-probes (spaced so they take at most PREVIEW_BUDGET of the time), runs background tasks
+Between steps it hands out reports (every ``report_interval``), previews with their
+snapshots, and probes (each kind spaced so it takes at most its budget of the wall time, and
+comes at least ``preview_interval`` apart; see ``Spacing``), runs background tasks
 (each keeps its own budget), obeys pause/step/stop and live edits, and in slow motion runs
 each step as two halves: the discriminator's update, a pause, then the generator's.
 
@@ -24,8 +25,31 @@ from ganstudio.core.training.trainer import DHalf, Trainer
 
 log = logging.getLogger(__name__)
 
-# Largest share of wall time that previews, snapshots and probes may take.
+# Largest share of wall time that previews (with their snapshots) may take, and probes.
 PREVIEW_BUDGET = 0.02
+PROBE_BUDGET = 0.02
+
+
+class Spacing:
+    """When a recurring piece of work may run again so that it takes at most ``budget`` of
+    the wall time: after each run, wait ``max(interval, cost / budget)``, where the cost is
+    the smaller of the last two measured. One slow call (a first call's one-time set-up, a
+    disk flush, a garbage-collector pause) then does not hold the next one back; work that is
+    always slow is spaced by its real cost from its second call on."""
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.costs: list[float] = []
+        self.next = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self.next
+
+    def ran(self, cost: float, now: float, interval: float) -> None:
+        self.costs = [*self.costs[-1:], cost]
+        wait = min(self.costs) / self.budget if len(self.costs) == 2 else 0.0
+        self.next = now + max(interval, wait)
+
 
 ReportFn = Callable[[Report], None]
 PreviewFn = Callable[[Preview], None]
@@ -61,24 +85,31 @@ def run_training(
         if trainer.failure is not None and cluster is None:  # else: at the next agreement
             raise TrainingFailed(trainer.failure)
 
-    next_preview = 0.0
+    # Previews cost a generator forward pass (and whatever the callbacks do), probes a
+    # discriminator pass over a grid of the plane or a batch of images: each is spaced on
+    # its own, so that a costly probe never holds back the live samples, and neither takes
+    # more than its budget of the time: training speed comes first.
+    previews, probes = Spacing(PREVIEW_BUDGET), Spacing(PROBE_BUDGET)
 
-    def emit_preview() -> None:
-        # Previews cost a generator forward pass (and whatever the callbacks do). On a
-        # slow device they are spaced out so they never take more than PREVIEW_BUDGET of
-        # the time: training speed comes first.
-        nonlocal next_preview, shown
-        shown = updates
+    def emit_preview(force: bool = False) -> None:
+        nonlocal shown
+        interval = trainer.config.preview_interval
         t0 = time.perf_counter()
-        trainer.version += 1
-        if on_preview is not None:
-            on_preview(trainer.preview())
-        if on_snapshot is not None:
-            on_snapshot(trainer.snapshot())
-        if on_probe is not None:
+        if (force or previews.due(t0)) and (on_preview is not None or on_snapshot is not None):
+            shown = updates
+            trainer.version += 1
+            if on_preview is not None:
+                on_preview(trainer.preview())
+            if on_snapshot is not None:
+                on_snapshot(trainer.snapshot())
+            now = time.perf_counter()
+            previews.ran(now - t0, now, interval)
+        t0 = time.perf_counter()
+        if on_probe is not None and (force or probes.due(t0)):
+            shown = updates
             on_probe(take_probe(trainer, phase))
-        now = time.perf_counter()
-        next_preview = now + max(trainer.config.preview_interval, (now - t0) / PREVIEW_BUDGET)
+            now = time.perf_counter()
+            probes.ran(now - t0, now, interval)
 
     blocked = False
 
@@ -87,10 +118,10 @@ def run_training(
         blocked = True
         emit_report()
         if shown != updates:
-            emit_preview()
+            emit_preview(force=True)
 
     try:
-        emit_preview()
+        emit_preview(force=True)
         trainer.restart_clock()
         while trainer.step < trainer.resolved.steps:
             if cluster is not None:
@@ -126,10 +157,9 @@ def run_training(
                 emit_report()
                 for task in tasks:
                     task(trainer)
-                if time.perf_counter() >= next_preview or control.paused:
-                    emit_preview()
+                emit_preview(force=control.paused)
         emit_report()
-        emit_preview()
+        emit_preview(force=True)
     except TrainingFailed as exc:
         log.warning("training failed: %s", exc)
         return Outcome("failed", str(exc), trainer.step)

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QFileDialog, QSlider, QTabWidget, QWidget
 
+from ganstudio.core.errors import UserError, error_message
 from ganstudio.gui.explore.results import ExplorerResults
 from ganstudio.gui.explore.source import ExploredSource
 from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
@@ -74,7 +75,13 @@ class ExplorerFiles:
         }
 
     def _fail(self, what: str, path: str, exc: Exception) -> None:
-        self.report(f"Could not {what} {path}: {exc}", "error")
+        """Tell the user that ``what`` failed and why, naming the file once (core's messages
+        start with it)."""
+        reason = error_message(exc)
+        prefix = f"{Path(path)}: "
+        if reason.startswith(prefix):
+            reason = reason[len(prefix) :]
+        self.report(f"Could not {what} {path}: {reason}", "error")
 
     # ---------------------------------------------------------------------------------
     # Latent vectors
@@ -92,7 +99,7 @@ class ExplorerFiles:
         meta["model_hash"] = str(self.source.meta.get("content_hash", ""))
         try:
             save_vectors(path, state.edited()[None], meta)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # ExportError is a ValueError
             self._fail("save the vector to", path, exc)
 
     def load_vector(self, path: str | None = None) -> None:
@@ -104,14 +111,14 @@ class ExplorerFiles:
             return
         from ganstudio.core.explore.exports import load_vectors
 
-        try:
+        try:  # load_vectors checks what is used below: the numbers, truncation and seed
             z, meta = load_vectors(path)
             if z.shape[-1] != state.dim:
                 raise ValueError(
                     f"it holds vectors of size {z.shape[-1]}, this model's latent size is "
                     f"{state.dim}"
                 )
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, UserError) as exc:
             self._fail("load a vector from", path, exc)
             return
         psi = meta.get("truncation")
@@ -201,46 +208,68 @@ class ExplorerFiles:
             vectors_from_provenance,
         )
 
-        try:
+        try:  # read_provenance checks every field used below (core.explore.provenance)
             prov = read_provenance(path)
             if int(prov.get("latent_dim", state.dim)) != state.dim:
                 raise ValueError("it was made with a model of another latent size")
-        except (OSError, ValueError) as exc:
+            if prov["kind"] == "interpolation":
+                vectors = keyframes_from_provenance(prov)
+            else:
+                vectors = vectors_from_provenance(prov)
+        except (OSError, ValueError, UserError) as exc:
             self._fail("restore the view of", path, exc)
             return
+        name = Path(path).name
+        notes: list[str] = []  # what differs from the export, said with the outcome
         if prov.get("model_hash") and prov["model_hash"] != self.source.meta.get("content_hash"):
-            self.report(
-                f"{Path(path).name} was made with another model (hash {prov['model_hash']}); "
-                "the vectors are restored, the pictures will differ.",
-                "warning",
+            notes.append(
+                f"it was made with another model (hash {prov['model_hash']}), so the pictures "
+                "will differ"
             )
         psi = float(prov.get("truncation", 1.0))
         self.psi.setValue(int(round(psi * 100)))
         kind = prov.get("kind")
+        seeds = prov.get("keyframes", {}).get("seeds") if kind == "interpolation" else None
+        seeds = seeds or prov.get("seeds")
         if kind == "interpolation":
             self.interpolate.apply_settings(prov)
-            keys = keyframes_from_provenance(prov)
-            seeds = prov.get("keyframes", {}).get("seeds") or [None] * len(keys)
-            self.interpolate.set_keys(keys, seeds)
+            self.interpolate.set_keys(vectors, seeds or [None] * len(vectors))
             self.tabs.setCurrentWidget(self.interpolate)
         elif kind == "grid":
-            self.browse.rows.setValue(int(prov["rows"]))
-            self.browse.cols.setValue(int(prov["cols"]))
-            self.browse.padding.setValue(int(prov.get("padding", 2)))
-            self.browse.upscale.setValue(int(prov.get("upscale", 1)))
-            self.browse.background.setText(str(prov.get("background", "#202020")).lstrip("#"))
-            if prov.get("seeds"):
-                self.browse.source.setCurrentIndex(self.browse.source.findData("seeds"))
-                self.browse.start_seed.setValue(int(prov["seeds"][0]))
-            else:
-                self.browse.set_fixed(vectors_from_provenance(prov))
-            self.tabs.setCurrentWidget(self.browse)
+            notes += self._restore_grid(prov, vectors)
         else:
-            vectors = vectors_from_provenance(prov)
-            seeds = prov.get("seeds") or [None]
-            self.set_vector(vectors[0], seeds[0], psi)
+            self.set_vector(vectors[0], (seeds or [None])[0], psi)
         self.render_all()
-        self.report(f"Restored the view of {Path(path).name}", "info")
+        if notes:
+            self.report(f"Restored the view of {name}, but " + "; ".join(notes) + ".", "warning")
+        else:
+            self.report(f"Restored the view of {name}", "info")
+
+    def _restore_grid(self, prov: dict[str, Any], vectors: np.ndarray) -> list[str]:
+        """The Browse tab set as a grid export's provenance says: its seeds (when they run
+        on from one the seed box can hold) or else its vectors, shown as they are. Returns
+        what could not be restored as it was."""
+        b = self.browse
+        rows, cols = int(prov["rows"]), int(prov["cols"])
+        b.rows.setValue(rows)
+        b.cols.setValue(cols)
+        b.padding.setValue(int(prov.get("padding", 2)))
+        b.upscale.setValue(int(prov.get("upscale", 1)))
+        b.background.setText(str(prov.get("background", "#202020")).lstrip("#"))
+        seeds: list[int] = prov.get("seeds") or []
+        consecutive = bool(seeds) and seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+        if consecutive and seeds[0] + rows * cols - 1 <= b.start_seed.maximum():
+            b.source.setCurrentIndex(b.source.findData("seeds"))
+            b.start_seed.setValue(int(seeds[0]))
+        else:
+            b.set_fixed(vectors)
+        self.tabs.setCurrentWidget(b)
+        if rows <= b.rows.maximum() and cols <= b.cols.maximum():
+            return []
+        return [
+            f"its {rows}x{cols} grid is larger than the {b.rows.maximum()}x{b.cols.maximum()} "
+            "the explorer lays out (`ganstudio export reproduce` renders all of it)"
+        ]
 
 
 def _seed_keys(seeds: list[int], dim: int) -> np.ndarray:

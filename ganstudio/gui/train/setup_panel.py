@@ -29,11 +29,17 @@ from ganstudio.core.choices import (
     LOSS_NAMES,
     LR_SCHEDULES,
 )
+from ganstudio.core.config import LIMITS
 from ganstudio.gui.train.dataset_box import DatasetBox
 from ganstudio.gui.widgets.fields import NumberEdit, PairEdit, auto_spin
 
 # Fields that may change while training runs (core.training.control.LIVE_SETTINGS).
 LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
+
+
+def _most(name: str) -> int:
+    """The largest value of a whole-number setting (core.config.LIMITS) a QSpinBox holds."""
+    return min(int(LIMITS[name].high), 2**31 - 1)
 
 
 class SetupPanel(QScrollArea):
@@ -82,10 +88,10 @@ class SetupPanel(QScrollArea):
         for a in ARCHITECTURES:
             self.arch.addItem({"mlp": "MLP", "dcgan": "DCGAN (convolutional)"}[a], a)
         f.addRow("Architecture", self.arch)
-        self.width = auto_spin(4096, step=16)
+        self.width = auto_spin(_most("width"), step=16)
         self.width.setToolTip("MLP hidden size, or DCGAN base channels (DCGAN size)")
         f.addRow("Width", self.width)
-        self.latent_dim = auto_spin(1024)
+        self.latent_dim = auto_spin(_most("latent_dim"))
         f.addRow("Latent size", self.latent_dim)
         return box
 
@@ -107,9 +113,9 @@ class SetupPanel(QScrollArea):
         self.betas_d = PairEdit()
         f.addRow("Adam betas G", self.betas_g)
         f.addRow("Adam betas D", self.betas_d)
-        self.batch_size = auto_spin(8192)
+        self.batch_size = auto_spin(_most("batch_size"))
         f.addRow("Batch size", self.batch_size)
-        self.d_steps = auto_spin(100)
+        self.d_steps = auto_spin(_most("d_steps"))
         self.d_steps.setToolTip("Discriminator updates per generator update; live")
         f.addRow("D steps per G step", self.d_steps)
         self.ema = NumberEdit(0.0, 0.99999)
@@ -145,11 +151,11 @@ class SetupPanel(QScrollArea):
     def _run_box(self) -> QGroupBox:
         box = QGroupBox("Run")
         f = QFormLayout(box)
-        self.steps = auto_spin(100_000_000, step=1000)
+        self.steps = auto_spin(_most("steps"), step=1000)
         self.steps.setToolTip("Generator updates to train for (the step budget)")
         f.addRow("Steps", self.steps)
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, _most("seed"))
         f.addRow("Seed", self.seed)
         self.device = QComboBox()
         self.device.addItem("auto (loading ...)", "auto")

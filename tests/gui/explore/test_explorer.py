@@ -238,3 +238,132 @@ def test_explorer_follows_the_training_run(qtbot, window):
     assert panel.source_kind == "run" and panel.isEnabled()
     qtbot.waitUntil(lambda: "current" in panel.shown, timeout=10_000)
     assert panel.shown["current"].points is not None  # ring8: a 2-D model
+
+
+# ------------------------------------------------------------------------------------------
+# Hostile files opened in the window: the reason goes to the banner, nothing escapes
+
+
+def _png_with_provenance_chunk(path, body: bytes) -> None:
+    """A small PNG whose provenance is the zTXt data ``body`` (already compressed)."""
+    import io
+    import struct
+    import zlib
+
+    from ganstudio.core.explore.provenance import PROVENANCE_KEY
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, format="PNG")
+    png = buf.getvalue()
+    data = PROVENANCE_KEY.encode() + b"\0\0" + body
+    chunk = struct.pack(">I", len(data)) + b"zTXt" + data
+    chunk += struct.pack(">I", zlib.crc32(b"zTXt" + data) & 0xFFFFFFFF)
+    end = png.rindex(b"IEND") - 4
+    path.write_bytes(png[:end] + chunk + png[end:])
+
+
+def _hostile_files(folder, dim):
+    import json
+    import zlib
+
+    from ganstudio.core.explore.latent import seed_vector
+
+    good = [float(x) for x in seed_vector(0, dim)]
+    packer = zlib.compressobj(9)
+    bomb = packer.compress(b'{"app": "ganstudio", "x": "' + b"a" * 40 * 2**20) + packer.flush()
+    walk = {"app": "ganstudio", "provenance_version": 1, "kind": "interpolation"}
+    walk |= {"model_hash": "", "latent_dim": dim, "truncation": 1.0, "mode": "slerp"}
+    walk |= {"easing": "linear", "loop": False, "fps": 24, "keyframes": {"seeds": [1, 2]}}
+    texts = {
+        "psi.json": (
+            json.dumps({"vectors": [good], "truncation": 5}),
+            '"truncation" must be a number in (0, 1]',
+        ),
+        "psi-text.json": (
+            json.dumps({"vectors": [good], "truncation": "abc"}),
+            '"truncation" must be',
+        ),
+        "seed.json": (json.dumps({"vectors": [good], "seed": 2**70}), '"seed" must be'),
+        "nan.json": ('{"vectors": [[NaN' + ", 0" * (dim - 1) + "]]}", "finite numbers"),
+        "deep.json": ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        "steps.gif.json": (json.dumps(walk | {"steps": 500_000}), "steps must be"),
+        "seeds.gif.json": (
+            json.dumps(walk | {"steps": 4, "keyframes": {"seeds": [1, 2**70]}}),
+            "seeds must be whole numbers from 0 to 2**63 - 1",
+        ),
+    }
+    paths = {}
+    for name, (text, message) in texts.items():
+        (folder / name).write_text(text)
+        paths[name] = (folder / name, message)
+    _png_with_provenance_chunk(folder / "bomb.png", bomb)
+    paths["bomb.png"] = (folder / "bomb.png", "more than 32 MiB of text")
+    return paths
+
+
+def test_hostile_files_opened_in_the_explorer_are_told_in_the_banner(
+    qtbot, explorer, window, tmp_path, monkeypatch
+):
+    from PySide6.QtWidgets import QFileDialog
+
+    paths = _hostile_files(tmp_path, explorer.state.dim)
+    messages = []
+    explorer.message.connect(lambda text, kind: messages.append((text, kind)))
+    before = explorer.state.edited().copy()
+    for name, (path, reason) in paths.items():
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, p=path: (str(p), ""))
+        vector_file = name.endswith(".json") and not name.endswith(".gif.json")
+        button = explorer.load_vector_button if vector_file else explorer.open_export_button
+        messages.clear()
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)  # a slot: nothing may escape it
+        assert len(messages) == 1, (name, messages)
+        text, kind = messages[0]
+        assert kind == "error" and str(path) in text and reason in text, (name, text)
+        assert text.count(str(path)) == 1, text  # the file is named once
+        assert window.banner.isVisible() and window.banner.label.text() == text
+    np.testing.assert_array_equal(explorer.state.edited(), before)  # the view is unchanged
+
+
+def test_unusual_but_valid_exports_are_restored_as_far_as_the_window_can(
+    qtbot, explorer, window, image_model, tmp_path
+):
+    from ganstudio.core.explore.exports import grid_provenance, save_grid, vectors_from_provenance
+    from ganstudio.core.modelfile import load_generator
+
+    gen = load_generator(image_model)
+    picture = np.zeros((4, 4, 3), np.uint8)
+    far = tmp_path / "far.png"  # seeds past what the seed box holds: shown as vectors
+    prov = grid_provenance(gen, 2, 2, seeds=range(2**40, 2**40 + 4))
+    save_grid(far, picture, prov)
+    explorer.open_export(str(far))
+    assert (
+        window.banner.kind == "info"
+        and "Restored the view of far.png" in window.banner.label.text()
+    )
+    assert explorer.browse.source.currentData() == "vectors"
+    np.testing.assert_array_equal(explorer.browse.fixed_vectors, vectors_from_provenance(prov))
+    wide = tmp_path / "wide.png"  # a grid larger than the Browse tab lays out: said so
+    save_grid(wide, picture, grid_provenance(gen, 64, 64, seeds=range(4096)))
+    explorer.open_export(str(wide))
+    assert window.banner.kind == "warning"
+    assert "its 64x64 grid is larger than the 16x16" in window.banner.label.text()
+    qtbot.waitUntil(lambda: not explorer.renderer.has_pending(), timeout=30_000)
+
+
+def test_a_model_file_of_wrong_content_is_told_in_the_banner(qtbot, window, image_model, tmp_path):
+    import json
+
+    from safetensors.torch import load, save
+
+    raw = image_model.read_bytes()
+    header = json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    meta = json.loads(header["__metadata__"]["ganstudio"])
+    meta["architecture"]["kwargs"]["channels"] = 4
+    path = tmp_path / "four.safetensors"
+    path.write_bytes(save(load(raw), metadata={"ganstudio": json.dumps(meta)}))
+    window.open_model(str(path))
+    qtbot.waitUntil(window.banner.isVisible, timeout=30_000)
+    text = window.banner.label.text()
+    assert window.banner.kind == "error" and text.startswith("Could not open the model: ")
+    assert str(path) in text and "channels must be one of 1, 3, not 4" in text
+    assert window.opened_model is None

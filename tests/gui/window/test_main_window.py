@@ -117,13 +117,18 @@ def test_a_bad_model_file_is_a_message_and_the_window_keeps_working(qtbot, windo
     assert window.commands.start.isEnabled()
 
 
-def test_training_that_diverges_shows_the_message_and_stops_cleanly(qtbot, window):
-    from ganstudio.core.data.dataset import Dataset, DatasetInfo
-    from ganstudio.gui.engine import PreparedData
+def test_training_that_diverges_shows_the_message_and_stops_cleanly(qtbot, window, monkeypatch):
+    from ganstudio.core.training.trainer import Trainer
 
-    points = torch.full((512, 2), float("nan"))
-    info = DatasetInfo("test:nan", "points", 512, (2,))
-    window.data = PreparedData("test:nan", Dataset(points, info), info, "", None, None)
+    real_init = Trainer.__init__
+
+    def poisoned(self, *args, **kw):  # the discriminator's outputs become NaN
+        real_init(self, *args, **kw)
+        with torch.no_grad():
+            next(self.D.parameters()).fill_(float("nan"))
+
+    # (A dataset holding NaN is refused before training: core.data.Dataset checks it.)
+    monkeypatch.setattr(Trainer, "__init__", poisoned)
     with qtbot.waitSignal(window.session.finished, timeout=30_000) as finished:
         window.commands.start.trigger()
     assert finished.args[0].status == "failed"

@@ -23,6 +23,7 @@ from ganstudio.core.data.dataset import (
     Dataset,
     DatasetInfo,
 )
+from ganstudio.core.data.guards import check_memory
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ def shapes(seed: int = 0, n: object = 20_000, size: object = 32, **extra: object
     check_options("shapes", extra, ("n", "size"))
     s = _parse_size(size)
     count = parse_count(n, MAX_IMAGES)
+    # up to 2.5 GB at the largest n and size: more than some machines can spare
+    check_memory(count * 3 * s * s, f"{count:,} shapes at {s}x{s}", "builtin:shapes")
     start = time.perf_counter()
     g = seeded_generator(seed)
 

@@ -1,0 +1,119 @@
+"""`ganstudio bench --load`: training speed on an idle and on a busy machine, for each
+candidate thread policy (core.threads), to choose the default.
+
+Each measurement is a fresh process (OpenMP reads its wait policy once, at start) that trains
+headless for a few seconds and reports steps/s. "Busy" runs it beside processes that each spin
+one core, as a browser tab or a compile would. The rows alternate idle and busy, and the
+candidates rotate between repeats, so slow drift on the machine favours no one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+from ganstudio.core.threads import ThreadPolicy
+
+CANDIDATES: tuple[ThreadPolicy, ...] = (
+    ThreadPolicy(0, passive=False),  # PyTorch's default: one thread per core, spinning
+    ThreadPolicy(0, passive=True),
+    ThreadPolicy(1, passive=True),
+)
+
+_SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
+
+
+def _child(spec: str, seconds: float) -> None:
+    """Inside the measured process: train ``spec`` headless, print {"steps_per_s": ...}."""
+    from ganstudio.core.config import TrainConfig
+    from ganstudio.core.training.trainer import Trainer
+
+    trainer = Trainer(TrainConfig(dataset=spec, device="cpu", steps=10**6))
+    for _ in range(10):  # warm-up: first allocations, kernel choices
+        trainer.train_step()
+    trainer.drop_pending()
+    steps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        trainer.train_step()
+        steps += 1
+        if steps % 50 == 0:
+            trainer.drop_pending()  # reports are not what is timed
+    print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t0)}))
+
+
+def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float:
+    """Steps/s of a fresh training process under ``policy`` beside ``busy`` spinning cores."""
+    env = dict(os.environ)
+    for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GANSTUDIO_THREADS"):
+        env.pop(key, None)
+    env["OMP_WAIT_POLICY"] = "PASSIVE" if policy.passive else "ACTIVE"
+    if policy.threads:
+        env["OMP_NUM_THREADS"] = str(policy.threads)
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", _SPIN.format(seconds=seconds + 60)])
+        for _ in range(busy)
+    ]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "ganstudio.bench.load", spec, str(seconds)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 300,
+            check=True,
+        )
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"])
+
+
+def pick_default(rows: dict[ThreadPolicy, tuple[float, float]]) -> ThreadPolicy:
+    """The candidate that keeps the largest share of its idle speed under load, among those
+    within 5% of the best idle speed."""
+    best_idle = max(idle for idle, _ in rows.values())
+    fast = {p: r for p, r in rows.items() if r[0] >= 0.95 * best_idle}
+    return max(fast, key=lambda p: fast[p][1] / fast[p][0])
+
+
+def load_table(
+    datasets: Sequence[str] = ("builtin:ring8",),
+    seconds: float = 8.0,
+    repeats: int = 2,
+    busy: int = 1,
+    candidates: Sequence[ThreadPolicy] = CANDIDATES,
+) -> str:
+    lines = [
+        f"training steps/s, headless, idle and beside {busy} busy core(s); {seconds:g} s per "
+        f"measurement, median of {repeats}; {os.cpu_count()} cores",
+    ]
+    for spec in datasets:
+        results: dict[ThreadPolicy, tuple[list[float], list[float]]] = {
+            p: ([], []) for p in candidates
+        }
+        for r in range(repeats):
+            order = list(candidates[r % len(candidates) :]) + list(
+                candidates[: r % len(candidates)]
+            )
+            for policy in order:
+                results[policy][0].append(measure(policy, spec, seconds, 0))
+                results[policy][1].append(measure(policy, spec, seconds, busy))
+        rows = {p: (statistics.median(i), statistics.median(b)) for p, (i, b) in results.items()}
+        lines.append(f"\n{spec}")
+        lines.append(f"  {'setting':<36} {'idle':>9} {'busy':>9} {'busy/idle':>10}")
+        for policy, (idle, loaded) in rows.items():
+            lines.append(
+                f"  {policy.describe():<36} {idle:9.1f} {loaded:9.1f} {loaded / idle:10.2f}"
+            )
+        lines.append(f"  best by the rule: {pick_default(rows).describe()}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # the measured process
+    _child(sys.argv[1], float(sys.argv[2]))
