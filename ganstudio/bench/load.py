@@ -17,12 +17,12 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ganstudio.core.threads import ThreadPolicy
+from ganstudio.core.threads import ThreadPolicy, environment
 
 CANDIDATES: tuple[ThreadPolicy, ...] = (
-    ThreadPolicy(0, passive=False),  # PyTorch's default: one thread per core, spinning
-    ThreadPolicy(0, passive=True),
-    ThreadPolicy(1, passive=True),
+    ThreadPolicy(0),  # PyTorch's own: one thread per core, OpenMP's waits (spin, then sleep)
+    ThreadPolicy(0, wait="active"),  # ... spinning for as long as they wait
+    ThreadPolicy(1, wait="passive"),  # one thread: it never waits for another
 )
 
 _SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
@@ -51,9 +51,7 @@ def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float
     env = dict(os.environ)
     for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GANSTUDIO_THREADS"):
         env.pop(key, None)
-    env["OMP_WAIT_POLICY"] = "PASSIVE" if policy.passive else "ACTIVE"
-    if policy.threads:
-        env["OMP_NUM_THREADS"] = str(policy.threads)
+    env.update(environment(policy))
     spinners = [
         subprocess.Popen([sys.executable, "-c", _SPIN.format(seconds=seconds + 60)])
         for _ in range(busy)

@@ -154,7 +154,7 @@ def test_load(capsys):
     lines = run_bench(capsys, "--load", "--seconds", "0.2", "--repeats", "1")
     assert "idle and beside 1 busy core(s)" in lines[0]
     line_with(lines, "builtin:ring8")
-    for name in ("one thread per core, spinning waits", "1 thread(s), passive waits"):
+    for name in ("one thread per core, OpenMP's waits", "1 thread(s), passive waits"):
         row = line_with(lines, name).split()
         assert float(row[-1]) > 0  # busy / idle
     line_with(lines, "best by the rule:")
@@ -165,9 +165,9 @@ def test_the_default_thread_policy_is_the_rule_applied_to_a_table():
     from ganstudio.core.threads import ThreadPolicy
 
     fast_but_fragile, steady, slow = (
-        ThreadPolicy(0, False),
-        ThreadPolicy(1, True),
-        ThreadPolicy(4, True),
+        ThreadPolicy(0),
+        ThreadPolicy(1, "passive"),
+        ThreadPolicy(4, "passive"),
     )
     rows = {fast_but_fragile: (100.0, 25.0), steady: (96.0, 90.0), slow: (50.0, 50.0)}
     assert pick_default(rows) is steady  # within 5% of the best idle speed, loses least

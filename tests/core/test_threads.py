@@ -13,9 +13,9 @@ from ganstudio.core.threads import DEFAULT, ThreadPolicy, choose, parse
 
 
 def test_parse_accepts_counts_and_auto_and_names_the_forms_otherwise():
-    assert parse("1") == ThreadPolicy(1, passive=True)
-    assert parse(" 4 ") == ThreadPolicy(4, passive=True)
-    assert parse("auto") == parse("0") == ThreadPolicy(0, passive=False)
+    assert parse("1") == ThreadPolicy(1, wait="passive")
+    assert parse(" 4 ") == ThreadPolicy(4, wait="passive")
+    assert parse("auto") == parse("0") == ThreadPolicy(0)
     for bad in ("two", "-1", "1e9", "", "2000"):
         with pytest.raises(ValueError, match="--threads"):
             parse(bad)
@@ -25,8 +25,8 @@ def test_the_command_line_wins_over_the_environment_over_the_default(monkeypatch
     monkeypatch.delenv(threads.ENV, raising=False)
     assert choose() == (DEFAULT, False)
     monkeypatch.setenv(threads.ENV, "3")
-    assert choose() == (ThreadPolicy(3, True), True)
-    assert choose("auto") == (ThreadPolicy(0, False), True)
+    assert choose() == (ThreadPolicy(3, "passive"), True)
+    assert choose("auto") == (ThreadPolicy(0), True)
 
 
 def _probe(env_extra: dict, argv_policy: str | None) -> dict:
@@ -48,9 +48,9 @@ def _probe(env_extra: dict, argv_policy: str | None) -> dict:
 
 def test_configure_before_torch_loads_sets_the_team_pytorch_gets():
     got = _probe({}, None)
-    assert got["wait"] == ("PASSIVE" if DEFAULT.passive else "ACTIVE")
+    assert got["wait"] == threads.environment(DEFAULT).get("OMP_WAIT_POLICY")
     assert got["threads"] == (DEFAULT.threads or os.cpu_count())
-    assert _probe({}, "2")["threads"] == 2
+    assert _probe({}, "1") == {"wait": "PASSIVE", "threads": 1}
 
 
 def test_a_users_omp_settings_win_over_the_default_but_not_over_threads():
@@ -58,4 +58,7 @@ def test_a_users_omp_settings_win_over_the_default_but_not_over_threads():
         "wait": "ACTIVE",
         "threads": 2,
     }
-    assert _probe({"OMP_NUM_THREADS": "2"}, "1")["threads"] == 1
+    assert _probe({"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "ACTIVE"}, "1") == {
+        "wait": "PASSIVE",
+        "threads": 1,
+    }
