@@ -13,3 +13,34 @@ def format_duration(seconds: float, unknown: str = "--:--") -> str:
     if s >= 3600:
         return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
     return f"{s // 60}:{s % 60:02d}"
+
+
+class RemainingTime:
+    """Time left to a step budget, from the training speed of the last ``window`` seconds.
+
+    A report covers about 0.1 s, and one that holds a preview, a probe or a garbage
+    collection reads several times slower than the run: an ETA from one report jumps. The
+    average since the start lags behind a rate that changed (a learning-rate schedule, a busy
+    machine). A window of recent training time is neither.
+    """
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._points: list[tuple[float, int]] = []  # (training seconds, step), oldest first
+
+    def reset(self) -> None:
+        self._points.clear()
+
+    def update(self, step: int, elapsed: float, total: int) -> float:
+        """Seconds left (``math.inf`` until a rate is known) after a report: ``step`` done
+        after ``elapsed`` seconds of training, of ``total`` steps."""
+        points = self._points
+        if points and (elapsed < points[-1][0] or step < points[-1][1]):
+            points.clear()  # a new run, or one resumed from an earlier step
+        points.append((elapsed, step))
+        while len(points) > 2 and points[1][0] <= elapsed - self.window:
+            points.pop(0)
+        (t0, s0), (t1, s1) = points[0], points[-1]
+        if s1 <= s0 or t1 <= t0:
+            return math.inf
+        return max(0, total - step) * (t1 - t0) / (s1 - s0)

@@ -5,7 +5,6 @@ following a run folder, remembered state), and wires them to a TrainingSession."
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from ganstudio.core.choices import DEFAULT_DATASET
 from ganstudio.core.config import TrainConfig
+from ganstudio.core.durations import RemainingTime
 from ganstudio.core.runs.job import RunJob
 from ganstudio.gui import engine
 from ganstudio.gui.diagnose.tab import DiagnoseTab
@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self.tasks = TaskGroup(self)
         self._data_task: Task | None = None
         self._status_time = 0.0
+        self._remaining = RemainingTime()  # the status bar's ETA
         # 'save', 'discard' or 'cancel' when closing during training (tests replace it)
         self.ask_save_on_close: Callable[[], str] = self._ask_save_dialog
 
@@ -417,6 +418,7 @@ class MainWindow(QMainWindow):
     # What the training thread sends
 
     def _on_started(self, info: RunStarted) -> None:
+        self._remaining.reset()
         self.latest.started = info
         self.latest.snapshot = None
         self.latest.opened_model = None
@@ -442,13 +444,13 @@ class MainWindow(QMainWindow):
 
     def _on_report(self, r: Report) -> None:
         self.curves.append_report(r)
+        eta = self._remaining.update(r.step, r.elapsed, r.total_steps)  # every report
         now = time.monotonic()
         if now - self._status_time < STATUS_INTERVAL and r.step < r.total_steps:
             return  # the status bar changes at most a few times a second
         self._status_time = now
         self.status.show_step(r.step, r.total_steps)
         self.status.show_speed(r.images_per_s)
-        eta = (r.total_steps - r.step) / r.steps_per_s if r.steps_per_s > 0 else math.inf
         self.status.show_eta(eta)
         self.status.show_memory(r.memory)
 
