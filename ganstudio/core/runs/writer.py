@@ -1,13 +1,5 @@
-"""A run folder: everything one training run leaves behind.
-
-RUN/
-  config.json         resolved settings, dataset summary, networks, app version
-  metrics.jsonl       one JSON object per line, appended and flushed as training goes
-  previews/step_NNNNNNN.png        sample grids (or scatter plots) over time
-  checkpoints/step_NNNNNNN.safetensors   the last few checkpoints (autosaved, and at stop)
-  checkpoints/best.safetensors     the best checkpoint by a metric (2-D: mode coverage)
-  generator.safetensors            the final (EMA) generator: a model file
-"""
+"""Writing a run folder: everything one training run leaves behind, laid out as
+core.runs.layout describes (config, metrics log, previews, checkpoints, the model file)."""
 
 from __future__ import annotations
 
