@@ -2,9 +2,11 @@
 candidate thread policy (core.threads), to choose the default.
 
 Each measurement is a fresh process (OpenMP reads its wait policy once, at start) that trains
-headless for a few seconds and reports steps/s. "Busy" runs it beside processes that each spin
-one core, as a browser tab or a compile would. The rows alternate idle and busy, and the
-candidates rotate between repeats, so slow drift on the machine favours no one.
+headless for a few seconds, the way a run does (an adaptive policy with its thread tuner,
+from the first step: finding the count is part of what is measured), and reports steps/s.
+"Busy" runs it beside processes that each spin one core, as a browser tab or a compile would.
+The rows alternate idle and busy, and the candidates rotate between repeats, so slow drift on
+the machine favours no one.
 """
 
 from __future__ import annotations
@@ -17,29 +19,34 @@ import sys
 import time
 from collections.abc import Sequence
 
+from ganstudio.core import threads
 from ganstudio.core.threads import ThreadPolicy, environment
 
 CANDIDATES: tuple[ThreadPolicy, ...] = (
     ThreadPolicy(0),  # PyTorch's own: one thread per core, OpenMP's waits (spin, then sleep)
     ThreadPolicy(0, wait="active"),  # ... spinning for as long as they wait
     ThreadPolicy(1, wait="passive"),  # one thread: it never waits for another
+    threads.DEFAULT,  # one per core, fewer while that is slower (core.training.thread_tuner)
 )
 
 _SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n    pass\n"
 
 
-def _child(spec: str, seconds: float) -> None:
+def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
     """Inside the measured process: train ``spec`` headless, print {"steps_per_s": ...}."""
+    threads.configure(policy, explicit=True)  # before PyTorch loads
     from ganstudio.core.config import TrainConfig
+    from ganstudio.core.training.thread_tuner import timed, tuner_for
     from ganstudio.core.training.trainer import Trainer
 
     trainer = Trainer(TrainConfig(dataset=spec, device="cpu", steps=10**6))
     for _ in range(10):  # warm-up: first allocations, kernel choices
         trainer.train_step()
     trainer.drop_pending()
+    tuner = tuner_for("cpu", distributed=False)
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        trainer.train_step()
+        timed(trainer.train_step, tuner)
         steps += 1
         if steps % 50 == 0:
             trainer.drop_pending()  # reports are not what is timed
@@ -58,7 +65,14 @@ def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float
     ]
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "ganstudio.bench.load", spec, str(seconds)],
+            [
+                sys.executable,
+                "-m",
+                "ganstudio.bench.load",
+                spec,
+                str(seconds),
+                json.dumps([policy.threads, policy.wait, policy.adaptive]),
+            ],
             env=env,
             capture_output=True,
             text=True,
@@ -104,14 +118,15 @@ def load_table(
                 results[policy][1].append(measure(policy, spec, seconds, busy))
         rows = {p: (statistics.median(i), statistics.median(b)) for p, (i, b) in results.items()}
         lines.append(f"\n{spec}")
-        lines.append(f"  {'setting':<36} {'idle':>9} {'busy':>9} {'busy/idle':>10}")
+        lines.append(f"  {'setting':<52} {'idle':>9} {'busy':>9} {'busy/idle':>10}")
         for policy, (idle, loaded) in rows.items():
             lines.append(
-                f"  {policy.describe():<36} {idle:9.1f} {loaded:9.1f} {loaded / idle:10.2f}"
+                f"  {policy.describe():<52} {idle:9.1f} {loaded:9.1f} {loaded / idle:10.2f}"
             )
         lines.append(f"  best by the rule: {pick_default(rows).describe()}")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":  # the measured process
-    _child(sys.argv[1], float(sys.argv[2]))
+    n, wait, adaptive = json.loads(sys.argv[3])
+    _child(sys.argv[1], float(sys.argv[2]), ThreadPolicy(n, wait, adaptive))

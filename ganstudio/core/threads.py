@@ -1,15 +1,20 @@
 """How many CPU threads PyTorch uses, and how they wait (torch-free: it runs before PyTorch
 loads).
 
-PyTorch's CPU kernels run on an OpenMP team (libgomp). By default its threads spin for a
-while when they wait for each other, so when another program takes a core from one of them,
-every parallel region of a small network waits for the thread that lost its core. The choice
-is measured by ``ganstudio bench --load`` (README, "Sharing the CPU"): the default is the
-setting that loses least with one busy core beside training among those within 5% of the best
-idle speed. On the 2-core development machine that is one thread per core with spinning
-waits (OMP_WAIT_POLICY=ACTIVE): the fastest idle, and a little less slowed by a busy core than
-OpenMP's own waits. One thread keeps its whole speed under load but is 29-42% slower on an
-idle machine, so it is the choice of a user whose machine is always busy (``--threads 1``).
+PyTorch's CPU kernels run on an OpenMP team (libgomp). Its threads spin for a while when they
+wait for each other, so when another program takes a core from one of them, every parallel
+region of a small network waits for the thread that lost its core: with one busy core beside
+it, training on a 2-core machine slows to a quarter. One thread never waits for another and
+keeps its speed under load, but is 29-42% slower on an idle machine. No fixed count is right
+for a desktop, whose load comes and goes, so the default adapts: training starts on one
+thread per core and ``core.training.thread_tuner`` tries the other counts from time to time
+(at once when training suddenly slows down), keeping whichever trains faster now. Idle
+threads of OpenMP's own wait policy fall asleep, so a team left unused costs nothing (with
+OMP_WAIT_POLICY=ACTIVE they would spin forever). The choice is measured by
+``ganstudio bench --load`` (README, "Sharing the CPU").
+
+A fixed count (``--threads N``) does not adapt; on the CPU it is also what makes two runs of
+a convolutional model repeat bit for bit (their kernels' sums depend on the thread count).
 
 The wait policy is read by OpenMP once, when PyTorch loads: ``configure`` must run before the
 first ``import torch`` to set it (the command line calls it first thing); on a PyTorch already
@@ -34,9 +39,12 @@ class ThreadPolicy:
 
     threads: int
     wait: str = "default"
+    adaptive: bool = False  # training moves between one per core and one (thread_tuner)
 
     def describe(self) -> str:
         n = "one thread per core" if self.threads == 0 else f"{self.threads} thread(s)"
+        if self.adaptive:
+            n = "adaptive: one per core, fewer while the CPU is busy"
         waits = {
             "default": "OpenMP's waits",
             "active": "spinning waits",
@@ -46,23 +54,34 @@ class ThreadPolicy:
 
 
 # Chosen by `ganstudio bench --load` on a 2-core machine (README, "Sharing the CPU").
-DEFAULT = ThreadPolicy(threads=0, wait="active")
+DEFAULT = ThreadPolicy(threads=0, wait="default", adaptive=True)
+
+# What configure() last applied (None: nothing did, e.g. a library user or a test).
+_applied: ThreadPolicy | None = None
+
+
+def applied() -> ThreadPolicy | None:
+    """The policy ``configure`` set for this process, if it ran."""
+    return _applied
 
 
 def parse(text: str) -> ThreadPolicy:
-    """``--threads N`` (1 to 1024 threads that sleep while they wait), or ``auto`` / 0 (one
-    per core, as PyTorch chooses); ValueError with the allowed forms otherwise."""
+    """``--threads N`` (1 to 1024 threads that sleep while they wait), ``auto`` / 0 (one per
+    core, as PyTorch chooses, never adapting) or ``adaptive`` (the default); ValueError with
+    the allowed forms otherwise."""
     value = text.strip().lower()
     if value in ("auto", "0"):
         return ThreadPolicy(0)
+    if value == "adaptive":
+        return DEFAULT
     try:
         n = int(value)
     except ValueError:
         raise ValueError(
-            f"--threads takes a whole number of threads or auto, not {text!r}"
+            f"--threads takes a whole number of threads, auto or adaptive, not {text!r}"
         ) from None
     if not 1 <= n <= 1024:
-        raise ValueError(f"--threads must be between 1 and 1024 (or auto), not {n}")
+        raise ValueError(f"--threads must be between 1 and 1024 (or auto, adaptive), not {n}")
     return ThreadPolicy(n, wait="passive")
 
 
@@ -88,7 +107,12 @@ def environment(policy: ThreadPolicy) -> dict[str, str]:
 def configure(policy: ThreadPolicy, explicit: bool = False) -> None:
     """Set the wait policy and thread count for OpenMP before PyTorch loads, or the thread
     count of a loaded PyTorch. ``explicit`` (the user asked: --threads, GANSTUDIO_THREADS)
-    overrides OMP_WAIT_POLICY / OMP_NUM_THREADS from the environment; the default does not."""
+    overrides OMP_WAIT_POLICY / OMP_NUM_THREADS from the environment; the default does not.
+    An adaptive policy applies only where the user's environment fixes no thread count."""
+    global _applied
+    if policy.adaptive and not explicit and os.environ.get("OMP_NUM_THREADS"):
+        policy = ThreadPolicy(policy.threads, policy.wait)  # the user's count stays fixed
+    _applied = policy
     torch = sys.modules.get("torch")
     if torch is not None:  # too late for the wait policy; the count still changes
         if explicit or policy.threads:

@@ -21,6 +21,7 @@ import torch
 from ganstudio.core.training.distributed import SYNC_EVERY, is_lost_contact, short_error
 from ganstudio.core.training.events import Outcome, Preview, Probe, Report, Snapshot
 from ganstudio.core.training.probes import take_probe
+from ganstudio.core.training.thread_tuner import timed, tuner_for
 from ganstudio.core.training.trainer import DHalf, Trainer
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ def run_training(
             probes.ran(now - t0, now, interval)
 
     blocked = False
+    # On the CPU, with the adaptive thread policy: the thread count follows the machine's load.
+    tuner = tuner_for(trainer.device.type, cluster is not None)
 
     def on_pause() -> None:
         nonlocal blocked
@@ -123,10 +126,15 @@ def run_training(
     try:
         emit_preview(force=True)
         trainer.restart_clock()
-        while trainer.step < trainer.resolved.steps:
+        # Under torchrun the processes' clocks differ: they agree on the time budget too.
+        while trainer.step < trainer.resolved.steps and (
+            cluster is not None or not trainer.out_of_time()
+        ):
             if cluster is not None:
                 if trainer.step % SYNC_EVERY == 0:
-                    stop, failed = cluster.any(control.stopped, trainer.failure is not None)
+                    stop, failed = cluster.any(
+                        control.stopped or trainer.out_of_time(), trainer.failure is not None
+                    )
                     if failed:
                         raise TrainingFailed(
                             trainer.failure or "another process of the job failed (see its error)"
@@ -150,7 +158,7 @@ def run_training(
                 trainer.g_half(half)
                 half, phase = None, "g"
             else:
-                trainer.train_step()
+                timed(trainer.train_step, tuner)
                 phase = ""
             updates += 1
             if trainer.seconds_since_report() >= cfg.report_interval or control.paused:
@@ -184,6 +192,16 @@ def run_training(
         )
         log.warning(msg)
         return Outcome("failed", msg, trainer.step)
-    if control.stopped and trainer.step < trainer.resolved.steps:
+    finally:
+        if tuner is not None:
+            tuner.close()
+    if control.stopped and not trainer.budget_spent():
         return Outcome("stopped", f"stopped at step {trainer.step}", trainer.step)
+    minutes = trainer.config.minutes
+    if minutes and trainer.step < trainer.resolved.steps:
+        return Outcome(
+            "completed",
+            f"completed {minutes:g} minute(s) of training ({trainer.step:,} steps)",
+            trainer.step,
+        )
     return Outcome("completed", f"completed {trainer.step} steps", trainer.step)

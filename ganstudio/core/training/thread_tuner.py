@@ -1,0 +1,165 @@
+"""Keep PyTorch's CPU thread count at whatever trains fastest on the machine as it is now.
+
+A desktop is never idle for long: a browser tab, a compile or the window's own drawing takes
+a core for a while and gives it back. With one thread per core, a thread that loses its core
+holds up every parallel region (core.threads), so training on a 2-core machine beside one
+busy core runs at a quarter of its speed, while one thread would keep nearly all of its own.
+On an idle machine it is the other way round. The tuner measures instead of guessing:
+
+- It times training steps only (not previews, reports or pauses), in windows of at least
+  ``window`` seconds and ``MIN_WINDOW_STEPS`` steps, and remembers the last window's rate.
+- Every ``period`` seconds of training, and at once when a window is more than
+  ``SLOWDOWN`` slower than the one before (the machine got busy), it runs one window on a
+  neighbouring count of the ladder (all cores, half, ..., one), and keeps it if it trains
+  more than ``margin`` faster than the window just before it, else goes back. A trial that
+  loses doubles the period (up to ``max_period``), so a steady machine is rarely disturbed;
+  a winning trial resets it.
+
+The cost on a steady machine is one window on a worse count per period: under 2% of the
+time with the defaults. Windows begin after ``settle_steps`` steps on a new count, so the
+threads' wake-up is not measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+MIN_WINDOW_STEPS = 3
+SLOWDOWN = 0.75  # a window below this share of the last one's rate: try fewer threads now
+
+
+def ladder(most: int) -> tuple[int, ...]:
+    """The counts worth trying: most, most // 2, ..., 1 (most first)."""
+    counts = [most]
+    while counts[-1] > 1:
+        counts.append(counts[-1] // 2)
+    return tuple(counts)
+
+
+class ThreadTuner:
+    """Call ``stepped(seconds)`` after each training step with the seconds it took; the
+    tuner calls ``set_threads`` when it tries or keeps another count. ``close`` puts the
+    starting count back (the next run in the same process starts from all cores again)."""
+
+    def __init__(
+        self,
+        most: int,
+        set_threads: Callable[[int], None],
+        window: float = 1.0,
+        period: float = 20.0,
+        max_period: float = 60.0,
+        margin: float = 0.05,
+        settle_steps: int = 2,
+        first_trial: float = 1.0,
+    ) -> None:
+        self.counts = ladder(max(1, most))
+        self.set_threads = set_threads
+        self.window, self.base_period, self.max_period = window, period, max_period
+        self.margin, self.settle_steps = margin, settle_steps
+        self.current = self.counts[0]
+        self.period = first_trial  # the first trial comes early: the machine may be busy now
+        self.rates: dict[int, float] = {}  # the last measured steps/s of each count
+        self.trial_from: int | None = None  # while a trial runs: the count it may replace
+        self.upward = True  # which neighbour the next periodic trial tries
+        self.switches = 0
+        self._settle = settle_steps
+        self._steps = 0
+        self._seconds = 0.0
+        self._since_trial = 0.0
+        self._last_rate: float | None = None
+
+    @property
+    def trying(self) -> bool:
+        return self.trial_from is not None
+
+    def stepped(self, seconds: float) -> None:
+        if len(self.counts) == 1:
+            return
+        if self._settle > 0:
+            self._settle -= 1
+            return
+        self._steps += 1
+        self._seconds += seconds
+        if self._seconds < self.window or self._steps < MIN_WINDOW_STEPS:
+            return
+        rate = self._steps / max(self._seconds, 1e-9)
+        self._since_trial += self._seconds
+        self._steps, self._seconds = 0, 0.0
+        if self.trial_from is not None:
+            self._end_trial(rate)
+            return
+        slowed = self._last_rate is not None and rate < SLOWDOWN * self._last_rate
+        self.rates[self.current] = self._last_rate = rate
+        if slowed:
+            self._try(self._neighbour(up=False))
+        elif self._since_trial >= self.period:
+            self._try(self._neighbour(up=self.upward))
+
+    def _neighbour(self, up: bool) -> int | None:
+        i = self.counts.index(self.current)
+        below = self.counts[i + 1] if i + 1 < len(self.counts) else None
+        above = self.counts[i - 1] if i > 0 else None
+        # "up" means more threads (towards the start of the ladder)
+        return (above if up else below) or (below if up else above)
+
+    def _try(self, count: int | None) -> None:
+        self._since_trial = 0.0
+        self.upward = not self.upward
+        if count is None:
+            return
+        self.trial_from = self.current
+        self._use(count)
+
+    def _end_trial(self, rate: float) -> None:
+        before, tried = self.trial_from, self.current
+        assert before is not None
+        self.trial_from = None
+        self.rates[tried] = rate
+        old = self.rates[before]
+        if rate > (1.0 + self.margin) * old:
+            log.info("training on %d thread(s): %.1f steps/s against %.1f", tried, rate, old)
+            self.period = self.base_period
+            self._last_rate = rate
+            self.switches += 1
+        else:
+            self.period = min(2 * max(self.period, self.base_period / 2), self.max_period)
+            self._use(before)
+
+    def _use(self, count: int) -> None:
+        self.current = count
+        self.set_threads(count)
+        self._settle = self.settle_steps
+        self._steps, self._seconds = 0, 0.0
+
+    def close(self) -> None:
+        if self.current != self.counts[0]:
+            self._use(self.counts[0])
+
+
+def tuner_for(device_type: str, distributed: bool) -> ThreadTuner | None:
+    """The tuner for a run, when the process's thread policy adapts (core.threads) and the
+    run trains on the CPU alone (a GPU run, or a torchrun job's fixed share, has no use for
+    one)."""
+    import torch
+
+    from ganstudio.core import threads
+
+    policy = threads.applied()
+    if policy is None or not policy.adaptive or device_type != "cpu" or distributed:
+        return None
+    most = torch.get_num_threads()
+    return ThreadTuner(most, torch.set_num_threads) if most > 1 else None
+
+
+def timed(step: Callable[[], None], tuner: ThreadTuner | None) -> None:
+    """Run one training step, telling the tuner how long it took."""
+    if tuner is None:
+        step()
+        return
+    t0 = time.perf_counter()
+    step()
+    tuner.stepped(time.perf_counter() - t0)

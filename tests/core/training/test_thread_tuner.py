@@ -1,0 +1,116 @@
+"""The adaptive thread count: on a simulated machine whose load comes and goes, the tuner
+finds the faster count soon after each change and costs little while nothing changes."""
+
+import pytest
+import torch
+
+from ganstudio.core import threads
+from ganstudio.core.training.thread_tuner import ThreadTuner, ladder, tuner_for
+
+# steps/s of a small network on a 2-core machine: (idle, one busy core) per thread count
+SPEED = {2: (100.0, 25.0), 1: (70.0, 68.0)}
+
+
+class Machine:
+    def __init__(self) -> None:
+        self.threads = 2
+        self.busy = False
+        self.calls: list[int] = []
+
+    def set_threads(self, n: int) -> None:
+        self.threads = n
+        self.calls.append(n)
+
+    def step_seconds(self) -> float:
+        return 1.0 / SPEED[self.threads][self.busy]
+
+
+def run(tuner: ThreadTuner, machine: Machine, seconds: float) -> tuple[float, dict[int, float]]:
+    """Train for ``seconds`` of simulated time: (steps done, seconds spent on each count)."""
+    t, steps, spent = 0.0, 0.0, {1: 0.0, 2: 0.0}
+    while t < seconds:
+        dt = machine.step_seconds()
+        spent[machine.threads] += dt
+        tuner.stepped(dt)
+        t += dt
+        steps += 1
+    return steps, spent
+
+
+def test_the_ladder_halves_down_to_one():
+    assert ladder(8) == (8, 4, 2, 1)
+    assert ladder(6) == (6, 3, 1)
+    assert ladder(2) == (2, 1)
+    assert ladder(1) == (1,)
+
+
+def test_an_idle_machine_keeps_all_cores_and_loses_little_to_trials():
+    machine = Machine()
+    tuner = ThreadTuner(2, machine.set_threads)
+    steps, spent = run(tuner, machine, 300)
+    assert tuner.current == 2 and tuner.switches == 0
+    assert spent[1] < 0.03 * 300  # a trial now and then
+    assert steps > 0.98 * 300 * SPEED[2][0]
+
+
+def test_a_busy_core_moves_training_to_one_thread_within_seconds_and_back_when_it_ends():
+    machine = Machine()
+    tuner = ThreadTuner(2, machine.set_threads)
+    run(tuner, machine, 30)
+    assert tuner.current == 2
+    machine.busy = True
+    _, spent = run(tuner, machine, 5)
+    assert tuner.current == 1
+    assert spent[2] < 2.5  # found within two windows of the slowdown
+    steps, spent = run(tuner, machine, 120)  # a steady busy machine: rarely disturbed
+    assert tuner.current == 1 and spent[2] < 0.05 * 120
+    assert steps > 0.9 * 120 * SPEED[1][1]
+    machine.busy = False
+    _, spent = run(tuner, machine, 70)  # idle again: found at the next periodic trial
+    assert tuner.current == 2
+    tuner.close()
+    assert machine.threads == 2
+
+
+def test_close_gives_back_all_cores_for_the_next_run():
+    machine = Machine()
+    machine.busy = True
+    tuner = ThreadTuner(2, machine.set_threads)
+    run(tuner, machine, 10)
+    assert machine.threads == 1
+    tuner.close()
+    assert machine.threads == 2
+
+
+def test_one_core_has_nothing_to_tune():
+    calls: list[int] = []
+    tuner = ThreadTuner(1, calls.append)
+    for _ in range(1000):
+        tuner.stepped(0.01)
+    assert calls == []
+
+
+def test_only_an_adaptive_policy_on_the_cpu_alone_gets_a_tuner(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(threads, "_applied", None)
+    assert tuner_for("cpu", False) is None  # nobody configured the process (a library user)
+    monkeypatch.setattr(threads, "_applied", threads.DEFAULT)
+    tuner = tuner_for("cpu", False)
+    assert tuner is not None and tuner.counts == (4, 2, 1)
+    assert tuner_for("cuda", False) is None
+    assert tuner_for("cpu", True) is None  # a torchrun job keeps its share
+    monkeypatch.setattr(threads, "_applied", threads.parse("2"))
+    assert tuner_for("cpu", False) is None  # --threads N is fixed
+
+
+@pytest.mark.parametrize("text", ["adaptive", " Adaptive "])
+def test_adaptive_can_be_asked_for_by_name(text):
+    assert threads.parse(text) == threads.DEFAULT and threads.DEFAULT.adaptive
+
+
+def test_a_users_omp_num_threads_keeps_the_count_fixed(monkeypatch):
+    monkeypatch.setattr(threads, "_applied", None)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    threads.configure(threads.DEFAULT)
+    applied = threads.applied()
+    assert applied is not None and not applied.adaptive
