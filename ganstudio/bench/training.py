@@ -1,7 +1,9 @@
 """Benchmarks that print tables (never timed assertions in tests).
 
-speed_table: our engine's training step against the plain pytorch/examples DCGAN loop, same
-architecture and batch, measured alternately in one process.
+speed_table: our engine's training step against a plain loop, same networks and batch,
+measured alternately in one process: the pytorch/examples DCGAN loop, or for FastGAN a plain
+PyTorch loop of the same networks (hinge loss and the reconstruction loss, as the paper
+trains them).
 quality_table: mode coverage on the 2-D mixtures over several seeds with default settings.
 """
 
@@ -12,14 +14,17 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import load_dataset
 from ganstudio.core.device import pick_device
+from ganstudio.core.models import ModelSpec, build
 from ganstudio.core.training.events import Preview
 from ganstudio.core.training.loop import run_training
 from ganstudio.core.training.trainer import Trainer
@@ -123,6 +128,46 @@ class ExampleLoop:
         self.optG.step()
 
 
+class PlainFastGANLoop:
+    """The iteration one writes from the FastGAN paper in plain PyTorch, on the same networks
+    as the engine's: D minimises the hinge loss plus its reconstruction loss on real
+    pictures, G minimises -D(G(z)); Adam(2e-4, 0.5, 0.999); batches pre-made on the device."""
+
+    def __init__(
+        self,
+        specs: tuple[ModelSpec, ModelSpec],
+        data_u8: torch.Tensor,
+        batch: int,
+        device: torch.device,
+    ) -> None:
+        self.device = device
+        torch.manual_seed(0)
+        self.G, self.D = (build(s).to(device) for s in specs)
+        self.latent_dim = int(specs[0].kwargs["latent_dim"])
+        self.optD = torch.optim.Adam(self.D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        self.optG = torch.optim.Adam(self.G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        n = len(data_u8) // batch
+        x = data_u8[: n * batch].to(device).float().div(127.5).sub(1.0)
+        self.batches = list(x.split(batch))
+        self.i = 0
+
+    def step(self) -> None:
+        real = self.batches[self.i % len(self.batches)]
+        self.i += 1
+        z = torch.randn(real.shape[0], self.latent_dim, device=self.device)
+        fake = self.G(z)
+        real_out, recon = self.D(real, recon=True)
+        fake_out = self.D(fake.detach())
+        d_loss = F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean() + recon
+        self.optD.zero_grad()
+        d_loss.backward()
+        self.optD.step()
+        g_loss = -self.D(fake).mean()
+        self.optG.zero_grad()
+        g_loss.backward()
+        self.optG.step()
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -136,26 +181,34 @@ def speed_table(
     steps: int | None = None,
     repeats: int = 3,
     print_fn: PrintFn = print,
+    arch: str = "dcgan",
+    width: int | None = None,
 ) -> dict[str, float | str]:
-    """Images/s of our engine and of the example loop, alternating, median of repeats."""
+    """Images/s of our engine and of the plain loop, alternating, median of repeats.
+    ``arch``: dcgan (against pytorch/examples) or fastgan (against PlainFastGANLoop);
+    ``width``: FastGAN's base channels (default 64 on a GPU, 16 on the CPU)."""
     dev = pick_device(device)
     steps = steps or (200 if dev.type == "cuda" else 8)
     size = 64  # the example's networks are built for 64 px
     spec = "builtin:shapes?size=64&n=4096"
     data = load_dataset(spec, seed=0)
+    if arch == "fastgan":
+        width = width or (64 if dev.type == "cuda" else 16)
+        fields: dict[str, Any] = {"arch": "fastgan", "loss": "hinge", "latent_dim": 256}
+        fields["width"] = width
+        name, plain = f"FastGAN-{size} (width {width}, hinge)", "plain PyTorch FastGAN loop"
+    else:
+        fields = {"arch": "dcgan", "latent_dim": 100, "width": 64}
+        name, plain = f"DCGAN-{size}", "pytorch/examples DCGAN loop"
     engine = Trainer(
-        TrainConfig(
-            dataset=spec,
-            arch="dcgan",
-            batch_size=batch,
-            device=device,
-            steps=MAX_STEPS,
-            latent_dim=100,
-            width=64,
-        ),
+        TrainConfig(dataset=spec, batch_size=batch, device=device, steps=MAX_STEPS, **fields),
         data,
     )
-    baseline = ExampleLoop(data.data, batch, dev)
+    baseline: ExampleLoop | PlainFastGANLoop = (
+        PlainFastGANLoop((engine.g_spec, engine.d_spec), data.data, batch, dev)
+        if arch == "fastgan"
+        else ExampleLoop(data.data, batch, dev)
+    )
 
     def time_engine() -> float:
         t0 = time.perf_counter()
@@ -173,7 +226,7 @@ def speed_table(
         return steps * batch / (time.perf_counter() - t0)
 
     print_fn(
-        f"DCGAN-{size}, batch {batch}, {dev} "
+        f"{name}, batch {batch}, {dev} "
         f"({'bf16, ' if engine.amp else ''}{'channels_last, ' if engine.channels_last else ''}"
         f"{torch.get_num_threads()} CPU threads), {steps} steps x {repeats} repeats"
     )
@@ -187,11 +240,9 @@ def speed_table(
         theirs.append(time_baseline())
     a, b = statistics.median(ours), statistics.median(theirs)
     print_fn(f"{'loop':<36}{'images/s (median)':>20}{'min':>10}{'max':>10}")
-    print_fn(
-        f"{'pytorch/examples DCGAN loop':<36}{b:>20.1f}{min(theirs):>10.1f}{max(theirs):>10.1f}"
-    )
+    print_fn(f"{plain:<36}{b:>20.1f}{min(theirs):>10.1f}{max(theirs):>10.1f}")
     print_fn(f"{'ganstudio engine':<36}{a:>20.1f}{min(ours):>10.1f}{max(ours):>10.1f}")
-    print_fn(f"ratio engine / example: {a / b:.2f}")
+    print_fn(f"ratio engine / plain loop: {a / b:.2f}")
     return {"engine": a, "example": b, "ratio": a / b, "device": str(dev)}
 
 

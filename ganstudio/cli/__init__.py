@@ -16,10 +16,11 @@ from ganstudio.cli.eval import register as register_eval
 from ganstudio.cli.export import register as register_export
 from ganstudio.cli.sample import MAX_SAMPLES, cmd_sample
 from ganstudio.cli.train import add_train_args, cmd_train
+from ganstudio.core.choices import PICTURE_SIZES
 
 log = logging.getLogger("ganstudio")
 
-PREPARED_SIZES = (28, 32, 64, 128)  # core.data.prepare.SIZES (not imported: NumPy, Pillow)
+PREPARED_SIZES = PICTURE_SIZES  # core.data.prepare.SIZES (torch-free, like the choices)
 
 
 def _threads(text: str) -> str:
@@ -97,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("path", help="folder, .zip/.tar archive, idx, CIFAR .bin, .npy/.npz or builtin:")
     i.add_argument(
-        "--size", type=int, choices=PREPARED_SIZES, help="prepared size: 28, 32, 64 or 128"
+        "--size",
+        type=int,
+        choices=PREPARED_SIZES,
+        help=f"prepared size: {', '.join(map(str, PREPARED_SIZES[:-1]))} or {PREPARED_SIZES[-1]}",
     )
     i.add_argument("--mode", choices=("rgb", "gray"), help="default: rgb if any picture has colour")
     i.add_argument("--resize", choices=("center-crop", "stretch", "pad"))

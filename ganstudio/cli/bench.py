@@ -1,6 +1,7 @@
 """`ganstudio bench`: training speed (the default), and with one mode option: mode coverage,
 picture preparation, the window's cost, the explorer's and the curves' speed, the quality
-monitor's cost, the distributed path's cost. Every mode prints a table; none asserts."""
+monitor's cost, the distributed path's cost, the picture quality of training recipes. Every
+mode prints a table; none asserts."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ _DATASETS = {
     "metrics": "digits",
     "distributed": "digits",
     "load": "ring8",
+    "images": "digits",
 }
 
 
@@ -76,12 +78,33 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--seconds per measurement (default 8), --repeats (default 2)",
     )
     modes.add_argument(
+        "--images",
+        action="store_true",
+        help="which training recipe makes the best pictures in the same time: each of "
+        "--recipes (default all) trains for --minutes (default 5) on each of --datasets "
+        "(default digits), then FD, KID, precision, recall and the class score of its EMA "
+        "samples (--samples) against the real data and its floor; --out writes the table "
+        "as JSON",
+    )
+    modes.add_argument(
         "--curves",
         action="store_true",
         help="the loss curves' redraw and paint times holding --n points per curve "
         "(default 1,000,000)",
     )
-    b.add_argument("--device", help="auto, cpu, cuda ... (training speed, --distributed)")
+    b.add_argument("--device", help="auto, cpu, cuda ... (training speed, --distributed, --images)")
+    b.add_argument(
+        "--model",
+        choices=("dcgan", "fastgan"),
+        default="dcgan",
+        help="training speed of DCGAN-64 against pytorch/examples (default), or of FastGAN-64 "
+        "against a plain PyTorch loop of the same networks",
+    )
+    b.add_argument(
+        "--width",
+        type=int_range(1, 256),
+        help="FastGAN's base channels for the training speed (default 64 on a GPU, 16 on the CPU)",
+    )
     b.add_argument(
         "--batch",
         type=setting("batch_size"),
@@ -142,9 +165,29 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--feature-steps",
         type=int_range(1, 10**6),
         metavar="N",
-        help="training steps of --metrics' feature extractor (default: its own, 400 for "
-        "a classifier)",
+        help="training steps of the feature extractor of --metrics and --images (default: "
+        "its own, 400 for a classifier; fewer make a quick, rougher check)",
     )
+    b.add_argument(
+        "--minutes",
+        type=setting("minutes"),
+        metavar="M",
+        help="minutes of training per recipe for --images (default 5)",
+    )
+    b.add_argument(
+        "--recipes",
+        metavar="A,B,...",
+        help="the --images recipes to compare (default: all of dcgan, dcgan-hinge, "
+        "dcgan-rpgan, fastgan-hinge, fastgan-rpgan; see ganstudio/bench/images.py)",
+    )
+    b.add_argument(
+        "--samples",
+        type=int_range(20, 10**6),
+        metavar="N",
+        help="generated (and real) samples per --images measurement (default 1,000, as "
+        "while training)",
+    )
+    b.add_argument("--out", metavar="FILE.json", help="also write the --images table as JSON")
     b.set_defaults(func=cmd_bench)
     return b
 
@@ -189,6 +232,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         explorer_table(
             seconds=min(5.0 if args.seconds is None else args.seconds, 30.0), print_fn=print
+        )
+    elif args.images:
+        from ganstudio.bench.images import DEFAULT_MINUTES, images_table
+
+        names = (args.datasets or _DATASETS["images"]).split(",")
+        recipes = None if args.recipes is None else [r.strip() for r in args.recipes.split(",")]
+        images_table(  # an unknown recipe or a dataset of points: a UserError, one line
+            datasets=[n if ":" in n else f"builtin:{n}" for n in names],
+            minutes=DEFAULT_MINUTES if args.minutes is None else args.minutes,
+            recipes=recipes,
+            samples=args.samples or 1000,
+            device=args.device or "auto",
+            feature_steps=args.feature_steps,
+            out=args.out,
+            print_fn=print,
         )
     elif args.curves:
         from ganstudio.bench.curves import curves_benchmark
@@ -238,5 +296,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             steps=args.steps or None,
             repeats=repeats,
             print_fn=print,
+            arch=args.model,
+            width=args.width,
         )
     return 0

@@ -42,7 +42,13 @@ MAX_MINUTES = 7 * 24 * 60  # a week; 0 turns the interval off
 def add_train_args(p: argparse.ArgumentParser) -> None:
     # Torch-free lists: building the parser must not import PyTorch (plain `ganstudio` opens
     # the window first and loads the engine afterwards).
-    from ganstudio.core.choices import ARCHITECTURES, D_NORMS, LOSS_NAMES, LR_SCHEDULES
+    from ganstudio.core.choices import (
+        ARCHITECTURES,
+        AUGMENT_MODES,
+        D_NORMS,
+        LOSS_NAMES,
+        LR_SCHEDULES,
+    )
 
     LOSSES = LOSS_NAMES
 
@@ -96,6 +102,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="generator updates (default 5000 for images, 40000 for 2-D points)",
     )
     g.add_argument(
+        "--minutes",
+        type=setting("minutes"),
+        help="or train for this long (pauses excluded; with --steps whichever ends first; "
+        "resuming: the whole run's time)",
+    )
+    g.add_argument(
         "--batch-size",
         type=setting("batch_size"),
         help="default 64 for images, 256 for 2-D points; under torchrun the global batch, "
@@ -112,14 +124,27 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--model",
         choices=ARCHITECTURES,
-        help="default: dcgan for 28/32/64 px images, mlp otherwise",
+        help="default: dcgan for 28/32/64 px images, mlp otherwise; fastgan (data-efficient, "
+        "28/32/64/128/256/512 px, latent 256, width 64) only when asked for",
+    )
+    g.add_argument(
+        "--init-from",
+        metavar="MODEL_OR_CHECKPOINT",
+        help="start from the networks and weights of a model file, checkpoint or run folder "
+        "(fine-tuning on new data); optimisers, steps and schedule start anew",
     )
     g.add_argument("--latent-dim", type=setting("latent_dim"), help="1 to 4096")
     g.add_argument(
-        "--width", type=setting("width"), help="MLP hidden size or DCGAN base channels (1-16384)"
+        "--width",
+        type=setting("width"),
+        help="MLP hidden size (1-8192) or DCGAN / FastGAN base channels (1-1024 / 1-256)",
     )
     g.add_argument("--depth", type=setting("depth"), help="MLP hidden layers (default 3; 1-64)")
-    g.add_argument("--d-norm", choices=D_NORMS, help="discriminator normalisation")
+    g.add_argument(
+        "--d-norm",
+        choices=D_NORMS,
+        help="discriminator normalisation (FastGAN: spectral norm with batch, layer or alone)",
+    )
     g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
     g.add_argument("--pack", type=setting("pack"), help="PacGAN packing for the MLP discriminator")
     g = p.add_argument_group("objective and optimiser")
@@ -127,7 +152,11 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--d-steps", type=setting("d_steps"), help="discriminator updates per generator update"
     )
-    g.add_argument("--r1-gamma", type=setting("r1_gamma"), help="R1 penalty weight (0 = off)")
+    g.add_argument(
+        "--r1-gamma",
+        type=setting("r1_gamma"),
+        help="R1 penalty weight (0 = off); with --loss rpgan also the R2 weight (default 1)",
+    )
     g.add_argument(
         "--gp-weight", type=setting("gp_weight"), help="WGAN-GP penalty weight (default 10)"
     )
@@ -162,6 +191,27 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         help="DiffAugment for real and fake: any of color,translation,cutout "
         "(recommended for a few thousand images or fewer)",
     )
+    g.add_argument(
+        "--augment",
+        choices=AUGMENT_MODES,
+        help="how often the DiffAugment operations apply: off, always (the default when "
+        "--diffaugment is given) or auto: to each image with a probability that rises while "
+        "the discriminator overfits the real images and falls when it does not (StyleGAN2-ADA); "
+        "always and auto without --diffaugment use color,translation,cutout",
+    )
+    g.add_argument(
+        "--augment-target",
+        type=setting("augment_target"),
+        metavar="R",
+        help="--augment auto: the mean sign of D's outputs on real images to hold (default 0.6)",
+    )
+    g.add_argument(
+        "--augment-kimg",
+        type=setting("augment_kimg"),
+        metavar="K",
+        help="--augment auto: thousands of real images over which the probability can go "
+        "from 0 to 1 (default 100)",
+    )
     g = p.add_argument_group("hardware")
     g.add_argument("--device", help="auto (default: CUDA, then MPS, then CPU), cpu, cuda[:N], mps")
     g.add_argument(
@@ -186,6 +236,8 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return cfg.with_updates(
         dataset=args.dataset,
         steps=args.steps,
+        minutes=args.minutes,
+        init_from=args.init_from,
         batch_size=args.batch_size,
         seed=args.seed,
         arch=args.model,
@@ -210,6 +262,9 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         lr_schedule=args.lr_schedule,
         hflip=args.hflip,
         diffaugment=args.diffaugment,
+        augment=args.augment,
+        augment_target=args.augment_target,
+        augment_kimg=args.augment_kimg,
         device=args.device,
         amp=args.amp,
     )
@@ -224,6 +279,7 @@ _RESUME_OK = {
     "resume",
     "out",
     "steps",
+    "minutes",
     "dataset",
     "device",
     "preview_every",
@@ -245,8 +301,8 @@ def _check_resume_options(args: argparse.Namespace) -> None:
     if given and not getattr(args, "auto_resumed", False):
         raise CLIError(
             f"{', '.join(given)} cannot be changed when resuming: the run continues with the "
-            "settings saved in its checkpoint (only --steps, --dataset, --device and --out "
-            "may change); start a new run to train with other settings"
+            "settings saved in its checkpoint (only --steps, --minutes, --dataset, --device and "
+            "--out may change); start a new run to train with other settings"
         )
 
 
@@ -268,6 +324,7 @@ def _job(args: argparse.Namespace, cluster: Cluster | None) -> RunJob:
             resume=args.resume,
             dataset_spec=args.dataset,
             steps=args.steps,
+            minutes=args.minutes,
             device=args.device,
             runs_dir=None,  # a checkpoint outside a run folder needs --out
             **common,
@@ -297,9 +354,10 @@ def _train(args: argparse.Namespace, cluster: Cluster | None) -> int:
     control = TrainControl()
     sink = PrintingSink(args.quiet, cluster)
 
-    # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save
+    # Ctrl+C, or SIGTERM (torchrun, Slurm): stop and save. The final quality measurement
+    # follows a first Ctrl+C; a second one, or SIGTERM, cuts it short.
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        control.stop()
+        control.stop(measure=signum == signal.SIGINT and not control.stopped)
 
     # The handlers stay until the last file is written: a second signal (torchrun sends
     # SIGTERM to every process when one fails) must not cut the saving short.

@@ -25,13 +25,20 @@ LOSS_NAMES: dict[str, str] = {
     "wgan-gp": "WGAN-GP",
     "hinge": "Hinge",
     "lsgan": "Least squares (LSGAN)",
+    "rpgan": "Relativistic pairing + R1/R2 (R3GAN)",
 }
 
-ARCHITECTURES = ("mlp", "dcgan")
+ARCHITECTURES = ("mlp", "dcgan", "fastgan")
 D_NORMS = ("batch", "layer", "spectral", "none")
 LR_SCHEDULES = ("constant", "linear", "cosine", "late-cosine")
 DCGAN_SIZES = (28, 32, 64)
+FASTGAN_SIZES = (28, 32, 64, 128, 256, 512)
+# The sizes pictures may be prepared at (core.data.prepare): every size a network takes.
+PICTURE_SIZES = (28, 32, 64, 128, 256, 512)
 AUGMENT_OPS = ("color", "translation", "cutout")
+# How often DiffAugment applies: never, to every sample, or adaptively (StyleGAN2-ADA).
+AUGMENT_MODES = ("off", "always", "auto")
+DEFAULT_AUGMENT_POLICY = "color,translation,cutout"  # what "always"/"auto" use with no ops
 
 # The largest networks a setting may ask for (core.models checks every spec against them,
 # core.config every setting; core.models also bounds the weights of one network).
@@ -39,6 +46,7 @@ MAX_LATENT_DIM = 4096  # size of the latent vector z
 MAX_MLP_WIDTH = 8192  # hidden units of an MLP layer ("width" for the MLP)
 MAX_MLP_DEPTH = 64  # hidden layers of an MLP ("depth")
 MAX_DCGAN_WIDTH = 1024  # base channel count of DCGAN ("width" for DCGAN)
+MAX_FASTGAN_WIDTH = 256  # base channel count of FastGAN (its ngf / ndf; 64 in the paper)
 MAX_PACK = 64  # samples a PacGAN discriminator judges at once
 
 

@@ -31,9 +31,18 @@ class RemainingTime:
     def reset(self) -> None:
         self._points.clear()
 
-    def update(self, step: int, elapsed: float, total: int) -> float:
+    def update(
+        self, step: int, elapsed: float, total: int, budget_seconds: float | None = None
+    ) -> float:
         """Seconds left (``math.inf`` until a rate is known) after a report: ``step`` done
-        after ``elapsed`` seconds of training, of ``total`` steps."""
+        after ``elapsed`` seconds of training, of ``total`` steps; with a time budget, at
+        most what is left of it."""
+        left = self._steps_left(step, elapsed, total)
+        if budget_seconds is not None:
+            left = min(left, max(0.0, budget_seconds - elapsed))
+        return left
+
+    def _steps_left(self, step: int, elapsed: float, total: int) -> float:
         points = self._points
         if points and (elapsed < points[-1][0] or step < points[-1][1]):
             points.clear()  # a new run, or one resumed from an earlier step

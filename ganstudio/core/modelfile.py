@@ -264,7 +264,7 @@ def check_description(p: Path, meta: dict, where: str = "") -> None:
         raise fail("modes", f"a list of at most {MAX_MODES:,} [x, y] pairs of numbers", modes)
 
 
-GENERATORS = ("mlp_g", "dcgan_g")
+GENERATORS = ("mlp_g", "dcgan_g", "fastgan_g")
 
 
 def checked_weights(

@@ -1,4 +1,5 @@
-"""Generators and discriminators: MLP (2-D points and small images) and DCGAN (28, 32, 64 px).
+"""Generators and discriminators: MLP (2-D points and small images), DCGAN (28, 32, 64 px)
+and FastGAN (28 to 512 px, from core.fastgan).
 
 Every network is rebuilt from a ``ModelSpec`` (a name plus keyword arguments), so a model
 file can say exactly what it contains and be opened without running code from it.
@@ -20,13 +21,16 @@ from ganstudio.core.choices import (
     ARCHITECTURES,
     D_NORMS,
     DCGAN_SIZES,
+    FASTGAN_SIZES,
     MAX_DCGAN_WIDTH,
+    MAX_FASTGAN_WIDTH,
     MAX_LATENT_DIM,
     MAX_MLP_DEPTH,
     MAX_MLP_WIDTH,
     MAX_PACK,
 )
 from ganstudio.core.errors import UserError
+from ganstudio.core.fastgan import FastGANDiscriminator, FastGANGenerator
 
 # ----------------------------------------------------------------------------------------
 # What a ModelSpec may ask for: the one place these limits live. build() checks every spec
@@ -178,6 +182,11 @@ _DCGAN = {
     "channels": _one_of(IMAGE_CHANNELS),
     "base": _whole(1, MAX_DCGAN_WIDTH),
 }
+_FASTGAN = {
+    "image_size": _one_of(FASTGAN_SIZES),
+    "channels": _one_of(IMAGE_CHANNELS),
+    "base": _whole(1, MAX_FASTGAN_WIDTH),
+}
 _ARGUMENTS: dict[str, dict[str, _Checker]] = {
     "mlp_g": {
         "latent_dim": _LATENT,
@@ -199,6 +208,8 @@ _ARGUMENTS: dict[str, dict[str, _Checker]] = {
     },
     "dcgan_g": {"latent_dim": _LATENT, **_DCGAN},
     "dcgan_d": {**_DCGAN, "norm": _one_of(D_NORMS)},
+    "fastgan_g": {"latent_dim": _LATENT, **_FASTGAN},
+    "fastgan_d": {**_FASTGAN, "norm": _one_of(D_NORMS)},
 }
 
 
@@ -268,7 +279,12 @@ def dcgan_init(module: nn.Module) -> None:
     """The DCGAN paper's initialisation: conv/linear weights N(0, 0.02), norm scales N(1, 0.02)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
+            # A spectrally normalised layer's .weight is computed: initialise what it is
+            # computed from (writing .weight would fill a temporary).
+            weight = m.weight
+            if nn.utils.parametrize.is_parametrized(m, "weight"):
+                weight = getattr(m.parametrizations, "weight").original  # noqa: B009
+            nn.init.normal_(weight, 0.0, 0.02)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif (
@@ -465,7 +481,14 @@ class DCGANDiscriminator(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------
-# Architecture families: what the user picks ("mlp" or "dcgan") turned into a G/D spec pair.
+# FastGAN (Liu et al. 2021): skip-layer excitation in G, a self-supervised D that also
+# reconstructs real pictures (core.fastgan, which imports nothing from here).
+
+_REGISTRY.update({"fastgan_g": FastGANGenerator, "fastgan_d": FastGANDiscriminator})
+
+
+# ----------------------------------------------------------------------------------------
+# Architecture families: what the user picks (mlp, dcgan, fastgan) turned into a G/D spec pair.
 
 
 def model_specs(
@@ -482,8 +505,9 @@ def model_specs(
 ) -> tuple[ModelSpec, ModelSpec]:
     """The generator and discriminator specs for an architecture and a data shape.
 
-    ``width`` is the hidden size for MLPs and the base channel count for DCGAN; ``depth`` the
-    number of hidden layers of an MLP (ignored by DCGAN, whose depth follows the image size).
+    ``width`` is the hidden size for MLPs and the base channel count for DCGAN and FastGAN;
+    ``depth`` the number of hidden layers of an MLP (ignored by the convolutional networks,
+    whose depth follows the image size).
     ``data_mean`` and ``data_std`` (2-D points) let the MLPs work at unit scale.
     """
     if arch == "mlp":
@@ -526,5 +550,21 @@ def model_specs(
             "dcgan_g", {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width}
         )
         d = ModelSpec("dcgan_d", {"image_size": h, "channels": c, "base": width, "norm": d_norm})
+        return g, d
+    if arch == "fastgan":
+        if len(sample_shape) != 3:
+            raise ValueError("FastGAN needs an image dataset; use the MLP for 2-D points")
+        c, h, w = sample_shape
+        if h != w or h not in FASTGAN_SIZES:
+            raise ValueError(
+                f"FastGAN supports square images of {', '.join(map(str, FASTGAN_SIZES))} px, "
+                f"this dataset has {h}x{w}"
+            )
+        if pack != 1:
+            raise ValueError("packing (PacGAN) is only available for the MLP discriminator")
+        g = ModelSpec(
+            "fastgan_g", {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width}
+        )
+        d = ModelSpec("fastgan_d", {"image_size": h, "channels": c, "base": width, "norm": d_norm})
         return g, d
     raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")

@@ -38,7 +38,28 @@ def test_training_speed(capsys):
     assert "DCGAN-64, batch 2, cpu" in lines[0]
     line_with(lines, "pytorch/examples DCGAN loop")
     line_with(lines, "ganstudio engine")
-    line_with(lines, "ratio engine / example:")
+    line_with(lines, "ratio engine / plain loop:")
+
+
+def test_training_speed_of_fastgan_against_a_plain_loop_of_the_same_networks(capsys):
+    lines = run_bench(
+        capsys,
+        "--device",
+        "cpu",
+        "--batch",
+        "2",
+        "--steps",
+        "1",
+        "--repeats",
+        "1",
+        "--model",
+        "fastgan",
+        "--width",
+        "4",
+    )
+    assert "FastGAN-64 (width 4, hinge), batch 2, cpu" in lines[0]
+    line_with(lines, "plain PyTorch FastGAN loop")
+    line_with(lines, "ratio engine / plain loop:")
 
 
 def test_example_loop_matches_our_dcgan_architecture():
@@ -104,6 +125,44 @@ def test_metrics(capsys):
     assert "monitor's own share" in line_with(lines, "evaluating ")
 
 
+def test_images_compares_recipes_in_one_table(capsys, tmp_path, monkeypatch):
+    import json
+
+    from ganstudio.bench import images
+
+    # A recipe the settings refuse (batch norm under R1/R2) gets a row; the others still run.
+    bad = {"arch": "dcgan", "loss": "rpgan", "d_norm": "batch"}
+    monkeypatch.setitem(images.RECIPES, "broken", bad)
+    out = tmp_path / "images.json"
+    status = main(
+        [
+            *("bench", "--images", "--datasets", "builtin:digits?n=300", "--minutes", "0.002"),
+            *("--samples", "20", "--feature-steps", "2", "--device", "cpu"),
+            *("--recipes", "dcgan,broken,fastgan-hinge", "--out", str(out)),
+        ]
+    )
+    assert status == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    # Progress on stderr: which recipe, then its steps (the table is on stdout).
+    assert "builtin:digits?n=300: recipe fastgan-hinge (3 of 3)" in captured.err
+    assert "builtin:digits?n=300: 0.002 min of training per recipe on cpu" in lines[0]
+    header = line_with(lines, "  recipe ").split()
+    assert header == ["recipe", "img/s", "steps", "FD", "KID", "precision", "recall", "score"]
+    for name in ("dcgan", "fastgan-hinge"):
+        row = line_with(lines, f"  {name} ").split()
+        assert len(row) == 8 and float(row[1]) > 0 and int(row[2]) >= 1
+        assert float(row[3]) >= 0 and 0 <= float(row[5]) <= 1 and 0 <= float(row[6]) <= 1
+    assert "failed: ConfigError: batch norm in the discriminator" in line_with(lines, "  broken ")
+    assert len(line_with(lines, "floor (real)").split()) == 7
+    assert line_with(lines, "best by FD:").split()[-1] in ("dcgan", "fastgan-hinge")
+    assert "fastgan width 8, hinge" in line_with(lines, "  fastgan-hinge: ")
+    (table,) = json.loads(out.read_text())
+    assert [r["recipe"] for r in table["rows"]] == ["dcgan", "broken", "fastgan-hinge"]
+    assert [r["status"] for r in table["rows"]] == ["ok", "failed", "ok"]
+    assert table["best_by_fd"] in ("dcgan", "fastgan-hinge") and table["samples"] == 20
+
+
 def test_distributed_leaves_no_torchrun_variables(capsys):
     lines = run_bench(
         capsys,
@@ -138,6 +197,8 @@ def test_curves_marks_every_row_offscreen(capsys):
         (["--seconds", "0"], "--seconds must be"),
         (["--gui", "--datasets", "ring8,grid25"], "--gui takes one dataset"),
         (["--metrics", "--feature-steps", "0"], "--feature-steps must be"),
+        (["--images", "--recipes", "dcgan,nope"], "unknown recipe(s) nope; choose from dcgan"),
+        (["--images", "--minutes", "0"], "--minutes must be"),
     ],
 )
 def test_bad_options_are_one_line_errors(capsys, options, message):

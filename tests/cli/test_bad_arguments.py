@@ -164,7 +164,18 @@ def test_range_factories():
 def test_options_share_the_ranges_of_settings_files():
     parser = build_parser()
     actions = {a.dest: a for a in dict(_commands(parser))[("train",)]._actions}
-    for dest in ("batch_size", "steps", "seed", "latent_dim", "width", "depth", "ema", "lr_g"):
+    for dest in (
+        "batch_size",
+        "steps",
+        "seed",
+        "latent_dim",
+        "width",
+        "depth",
+        "ema",
+        "lr_g",
+        "augment_target",
+        "augment_kimg",
+    ):
         assert actions[dest].type.limit == LIMITS[dest], dest
 
 

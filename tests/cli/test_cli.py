@@ -82,6 +82,8 @@ def test_train_digits_then_sample_grid(tmp_path):
             "builtin:digits?n=2000",
             "--steps",
             200,
+            "--metrics-every",
+            0,
             "--batch-size",
             16,
             "--width",
@@ -113,6 +115,52 @@ def test_train_digits_then_sample_grid(tmp_path):
     assert arr.shape == (10, 28, 28, 1) and arr.dtype == np.uint8
 
 
+def test_train_with_the_relativistic_loss_and_adaptive_augmentation(tmp_path):
+    """`--loss rpgan --augment auto`: the run's settings say so and the metrics log holds the
+    augmentation probability of every report."""
+    out = tmp_path / "ada"
+    assert (
+        run_cli(
+            "train",
+            "--dataset",
+            "builtin:digits?n=256",
+            "--steps",
+            12,
+            "--batch-size",
+            8,
+            "--width",
+            8,
+            "--loss",
+            "rpgan",
+            "--augment",
+            "auto",
+            "--augment-target",
+            0.5,
+            "--augment-kimg",
+            0.064,
+            "--metrics-every",
+            0,
+            "--out",
+            out,
+            "-q",
+            "--device",
+            "cpu",
+        )
+        == 0
+    )
+    cfg = json.loads((out / "config.json").read_text())["config"]
+    assert (cfg["loss"], cfg["augment"], cfg["diffaugment"]) == (
+        "rpgan",
+        "auto",
+        "color,translation,cutout",
+    )
+    assert (cfg["augment_target"], cfg["augment_kimg"], cfg["r1_gamma"]) == (0.5, 0.064, 1.0)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in records if r["type"] == "train"]
+    assert train and all(0.0 <= r["augment_p"] <= 1.0 for r in train)
+    assert records[-1]["status"] == "completed"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -135,3 +183,20 @@ def test_sample_rejects_a_file_that_is_not_a_model(tmp_path, capsys):
     assert run_cli("sample", junk, "-o", tmp_path / "x.png") == 2
     assert "not a GAN Studio model file" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_train_for_minutes_then_resume_for_longer(tmp_path, capsys):
+    out = tmp_path / "timed"
+    tiny = ["--dataset", "builtin:ring8?n=512", "--width", 8, "--batch-size", 16, "--device", "cpu"]
+    assert run_cli("train", *tiny, "--minutes", 0.01, "--out", out, "-q") == 0
+    cfg = json.loads((out / "config.json").read_text())["config"]
+    assert cfg["minutes"] == 0.01
+    end = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["status"] == "completed" and "minute" in end["message"]
+    capsys.readouterr()
+    # The checkpoint has trained its whole budget: a resume needs a larger one.
+    assert run_cli("train", "--resume", out, "-q") == 2
+    assert "--minutes" in capsys.readouterr().err
+    assert run_cli("train", "--resume", out, "--minutes", 0.02, "-q") == 0
+    end = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert end["status"] == "completed" and end["step"] > 0

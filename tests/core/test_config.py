@@ -83,11 +83,11 @@ def test_toml_round_trip(tmp_path):
 def test_lr_schedules():
     from ganstudio.core.config import lr_factor
 
-    assert lr_factor("constant", 500, 1000) == 1.0
-    assert lr_factor("linear", 0, 1000) == 1.0
-    assert lr_factor("linear", 250, 1000) == pytest.approx(0.75)
-    assert lr_factor("cosine", 500, 1000) == pytest.approx(0.5)
-    assert lr_factor("cosine", 1000, 1000) == pytest.approx(0.0)
+    assert lr_factor("constant", 500 / 1000) == 1.0
+    assert lr_factor("linear", 0 / 1000) == 1.0
+    assert lr_factor("linear", 250 / 1000) == pytest.approx(0.75)
+    assert lr_factor("cosine", 500 / 1000) == pytest.approx(0.5)
+    assert lr_factor("cosine", 1000 / 1000) == pytest.approx(0.0)
     with pytest.raises(ConfigError, match="lr_schedule"):
         resolve(TrainConfig(lr_schedule="step"), POINTS)
 
@@ -95,9 +95,9 @@ def test_lr_schedules():
 def test_late_cosine_holds_then_decays():
     from ganstudio.core.config import lr_factor
 
-    assert lr_factor("late-cosine", 400, 1000) == 1.0
-    assert lr_factor("late-cosine", 750, 1000) == pytest.approx(0.5)
-    assert lr_factor("late-cosine", 1000, 1000) == pytest.approx(0.0)
+    assert lr_factor("late-cosine", 400 / 1000) == 1.0
+    assert lr_factor("late-cosine", 750 / 1000) == pytest.approx(0.5)
+    assert lr_factor("late-cosine", 1000 / 1000) == pytest.approx(0.0)
 
 
 def test_points_preset_and_its_exceptions():
@@ -216,3 +216,62 @@ def test_only_regular_files_are_read(tmp_path):
 def test_settings_in_a_train_table_or_at_the_top(tmp_path):
     assert load_toml(_toml(tmp_path, "[train]\nsteps = 5\n")).steps == 5
     assert load_toml(_toml(tmp_path, "seed = 2\n[train]\nsteps = 5\n")).seed == 2
+
+
+def test_relativistic_loss_gets_r1_and_r2_and_a_penalty_safe_discriminator():
+    cfg = resolve(TrainConfig(loss="rpgan"), IMAGES)
+    assert cfg.r1_gamma == 1.0 and cfg.d_norm == "none"
+    assert any("R1 and R2" in n for n in cfg.notes)
+    assert any("without batch norm" in n for n in cfg.notes)
+    cfg = resolve(TrainConfig(loss="rpgan", r1_gamma=0.5), IMAGES)
+    assert cfg.r1_gamma == 0.5 and not any("R1 and R2" in n for n in cfg.notes)
+    assert resolve(TrainConfig(loss="rpgan"), POINTS).r1_gamma == 1.0
+    # no penalties asked for: batch norm is allowed again (nothing needs per-sample gradients)
+    assert resolve(TrainConfig(loss="rpgan", r1_gamma=0.0), IMAGES).d_norm == "batch"
+    with pytest.raises(ConfigError, match="R2"):
+        resolve(TrainConfig(loss="rpgan", d_norm="batch"), IMAGES)
+
+
+@pytest.mark.parametrize(
+    "augment, ops, resolved_augment, resolved_ops",
+    [
+        (None, "", "off", ""),
+        (None, "color, cutout", "always", "color,cutout"),  # as before: ops given, always
+        ("always", "", "always", "color,translation,cutout"),
+        ("auto", "", "auto", "color,translation,cutout"),
+        ("auto", "translation", "auto", "translation"),
+        ("off", "color", "off", ""),  # off wins, and says so
+    ],
+)
+def test_augment_modes(augment, ops, resolved_augment, resolved_ops):
+    cfg = resolve(TrainConfig(augment=augment, diffaugment=ops), IMAGES)
+    assert (cfg.augment, cfg.diffaugment) == (resolved_augment, resolved_ops)
+    assert (cfg.augment_target, cfg.augment_kimg) == (0.6, 100.0)
+    if augment == "off":
+        assert any("not applied" in n for n in cfg.notes)
+    again = resolve(cfg, IMAGES)  # resolving again (a resumed run) changes no setting
+    assert again.with_updates(notes=()) == cfg.with_updates(notes=())
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"augment": "sometimes"}, "unknown augment 'sometimes'; choose one of: off, always, auto"),
+        ({"augment": "auto", "dataset": "x"}, "not 2-D points"),
+        ({"augment_target": 1.5}, "augment_target must be a number between 0 and 1"),
+        ({"augment_kimg": 0.0}, "augment_kimg must be a number above 0"),
+        ({"augment": "auto", "diffaugment": "blur"}, "unknown DiffAugment operation 'blur'"),
+    ],
+)
+def test_bad_augment_settings(changes, message):
+    info = POINTS if "dataset" in changes else IMAGES
+    changes = {k: v for k, v in changes.items() if k != "dataset"}
+    with pytest.raises(ConfigError, match=message):
+        resolve(TrainConfig(**changes), info)
+
+
+def test_augment_settings_in_a_file(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('augment = "auto"\naugment-target = 0.5\naugment_kimg = 20\n')
+    cfg = load_toml(path)
+    assert (cfg.augment, cfg.augment_target, cfg.augment_kimg) == ("auto", 0.5, 20)

@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from ganstudio.core.durations import RemainingTime, format_duration
 
 
@@ -35,3 +37,14 @@ def test_a_new_or_resumed_run_starts_over():
         eta.update(i * 100, i * 1.0, 10_000)
     assert eta.update(50, 0.5, 1_000) == math.inf  # went back: a new run
     assert math.isclose(eta.update(100, 1.0, 1_000), 9.0)
+
+
+def test_a_time_budget_caps_the_time_left():
+    from ganstudio.core.durations import RemainingTime
+
+    eta = RemainingTime()
+    eta.update(0, 0.0, 10**6, budget_seconds=60.0)
+    # 100 steps/s with a million steps to go: the time budget ends first
+    assert eta.update(1000, 10.0, 10**6, budget_seconds=60.0) == pytest.approx(50.0)
+    assert eta.update(2000, 20.0, 2500, budget_seconds=60.0) == pytest.approx(5.0)
+    assert eta.update(3000, 70.0, 10**6, budget_seconds=60.0) == 0.0

@@ -214,7 +214,11 @@ _NONLINEAR = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.E
 
 
 def first_block(module: nn.Module) -> nn.Sequential:
-    """The layers of ``module.net`` up to and including its first nonlinearity."""
+    """The generator's first block: its ``head`` when it has one (FastGAN: z -> 4x4), else
+    the layers of ``module.net`` up to and including its first nonlinearity."""
+    head = getattr(module, "head", None)
+    if isinstance(head, nn.Sequential):
+        return head
     net = getattr(module, "net", None)
     if not isinstance(net, nn.Sequential):
         raise ValueError(f"{type(module).__name__} has no `net` Sequential to analyse")
@@ -237,7 +241,7 @@ def first_block_features(module: nn.Module, z: np.ndarray | torch.Tensor) -> tor
     param = next(module.parameters())
     z = torch.as_tensor(np.asarray(z, dtype=np.float32)).to(param.device, param.dtype)
     if isinstance(block[0], (nn.ConvTranspose2d, nn.Conv2d)):
-        z = z.view(z.shape[0], -1, 1, 1)  # DCGAN generators take z as a 1x1 image
+        z = z.view(z.shape[0], -1, 1, 1)  # convolutional generators take z as a 1x1 image
     was_training = module.training
     module.eval()
     try:
@@ -269,11 +273,11 @@ def _top_components(x: torch.Tensor, q: int, seed: int) -> tuple[torch.Tensor, t
 def pca_directions(
     module: nn.Module, k: int = 10, n_samples: int = 2000, seed: int = 0
 ) -> Directions:
-    """GANSpace directions of a generator (mlp_g or dcgan_g): float32 (k', D) with
+    """GANSpace directions of a generator (mlp_g, dcgan_g or fastgan_g): float32 (k', D) with
     k' = min(k, latent size, feature count, n_samples - 1).
 
-    Samples n_samples latents (seeded), takes the activations after the first block of
-    ``module.net``, finds their principal components, and regresses the latents onto the
+    Samples n_samples latents (seeded), takes the activations after the first block (see
+    ``first_block``), finds their principal components, and regresses the latents onto the
     principal coordinates (least squares) to get one latent direction per component. Signs
     are fixed so that each direction's largest entry is positive; the same arguments always
     give the same directions.

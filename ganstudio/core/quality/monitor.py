@@ -12,7 +12,9 @@ seconds. Its pieces, in order:
    one) from fixed latents, compared with the real half (Frechet distance, KID, precision,
    recall, the classifier score and diversity; see core.quality.evaluation).
 
-Each piece ends with a ``Quality`` event for ``on_quality``. Nothing here touches the
+Each piece ends with a ``Quality`` event for ``on_quality``. When the run ends, ``final`` does
+whatever is left of 1 and 2 at once and measures the generator the run leaves (``final=True``),
+however short the run was. Nothing here touches the
 training's random state: the latents come from the monitor's own generator, and PyTorch's
 global generator is forked around the work. A failure turns metrics off for the run (an
 "off" event says why) and never stops training.
@@ -66,6 +68,7 @@ class Quality:
     floor: dict[str, float] = field(default_factory=dict)
     diversity: float | None = None
     seconds: float = 0.0  # what the evaluation cost
+    final: bool = False  # the measurement of the generator a run ended with
 
 
 class MonitoredTrainer(Protocol):
@@ -115,6 +118,7 @@ class QualityMonitor:
         self.spent = 0.0  # seconds of work so far
         self.started_at: float | None = None
         self.evaluations = 0
+        self.last_step: int | None = None  # of the last evaluation
         self._next = 0.0
         self._training: ExtractorTraining | None = None
         self._extractor: FeatureExtractor | None = None
@@ -144,6 +148,27 @@ class QualityMonitor:
             wait = max(wait, self.interval - cost)
         self._next = done + wait
 
+    def final(self, trainer: MonitoredTrainer, cancelled: Callable[[], bool] = bool) -> bool:
+        """Measure the generator as the run leaves it: first whatever the budget had not yet
+        allowed (the feature extractor, the real data), a slice at a time with "preparing"
+        events, until ``cancelled()`` says to give up. Nothing happens when metrics are off
+        or the last evaluation was of this very step. True when it measured."""
+        if self.state == "off" or (self.evaluations and self.last_step == trainer.step):
+            return False
+        try:
+            with torch.random.fork_rng(devices=[]):
+                while self.state != "ready":
+                    if cancelled():
+                        return False
+                    self._work(trainer)
+                self._work(trainer, final=True)
+        except Exception as exc:
+            log.warning("the final quality measurement failed", exc_info=True)
+            self.state = "off"
+            self.on_quality(Quality(trainer.step, "off", message=f"quality metrics are off: {exc}"))
+            return False
+        return True
+
     def share(self) -> float:
         """The share of wall time the monitor has taken so far."""
         if self.started_at is None:
@@ -151,7 +176,7 @@ class QualityMonitor:
         return self.spent / max(self.clock() - self.started_at, 1e-9)
 
     # ------------------------------------------------------------------------------
-    def _work(self, trainer: MonitoredTrainer) -> bool:
+    def _work(self, trainer: MonitoredTrainer, final: bool = False) -> bool:
         """One piece of work. True when it was an evaluation."""
         from ganstudio.core.quality import features
 
@@ -201,6 +226,7 @@ class QualityMonitor:
         samples = to_uint8(out) if trainer.info.is_image else out.cpu().numpy().astype(np.float32)
         ev = self._evaluator.evaluate(samples)
         self.evaluations += 1
+        self.last_step = trainer.step
         self.on_quality(
             Quality(
                 trainer.step,
@@ -211,6 +237,7 @@ class QualityMonitor:
                 floor=_numbers(ev.floor),
                 diversity=None if ev.diversity is None else float(ev.diversity),
                 seconds=self.clock() - t0,
+                final=final,
             )
         )
         return True

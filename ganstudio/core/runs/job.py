@@ -39,6 +39,7 @@ class RunJob:
     # Resuming only: train on other data, for another budget, on another device.
     dataset_spec: str | None = None
     steps: int | None = None
+    minutes: float | None = None  # the run's whole time budget, the time trained before included
     device: str | None = None
     out: str | None = None
     runs_dir: str | None = "runs"

@@ -74,6 +74,7 @@ def quality_events(records: Sequence[dict[str, Any]]) -> list[Quality]:
                 floor={k: float(v) for k, v in floor.items() if is_number(v)},
                 diversity=float(diversity) if is_number(diversity) else None,
                 seconds=float(r.get("seconds") or 0.0) if is_number(r.get("seconds")) else 0.0,
+                final=r.get("final") is True,
             )
         )
     return out

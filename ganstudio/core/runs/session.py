@@ -50,7 +50,7 @@ from ganstudio.core.training.checkpoint import (
 )
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.events import Outcome, Preview, Report
-from ganstudio.core.training.loop import TaskFn, run_training
+from ganstudio.core.training.loop import run_training
 from ganstudio.core.training.trainer import Trainer
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ class RunSession:
                 k: v
                 for k, v in (
                     ("steps", job.steps),
+                    ("minutes", job.minutes),
                     ("dataset", job.dataset_spec),
                     ("device", job.device),
                 )
@@ -185,6 +186,8 @@ class RunSession:
         else:
             assert job.config is not None
             cfg = job.config
+            if cfg.init_from:  # a run folder starts from its newest checkpoint
+                cfg = cfg.with_updates(init_from=str(find_checkpoint(cfg.init_from)))
             if job.out is not None and self.main:  # refuse a taken folder before any work
                 folder = Path(job.out)
                 self._take(folder)
@@ -329,17 +332,25 @@ class RunSession:
             warn(writer.on_quality(q))
             sink.quality(q)
 
-        tasks: tuple[TaskFn, ...] = ()
-        if self.job.metrics_every > 0:
-            tasks = (QualityMonitor(on_quality, interval=self.job.metrics_every),)
-        return run_training(
+        monitor = (
+            QualityMonitor(on_quality, interval=self.job.metrics_every)
+            if self.job.metrics_every > 0
+            else None
+        )
+        outcome = run_training(
             trainer,
             on_report=on_report,
             on_preview=on_preview,
             on_snapshot=sink.snapshot if sink.wants_snapshots else None,
             on_probe=sink.probe if sink.wants_probes else None,
-            tasks=tasks,
+            tasks=(monitor,) if monitor is not None else (),
         )
+        if monitor is not None and outcome.ok and self.control.measure_at_end:
+            # One measurement of what the run leaves, however short it was (a stop without
+            # it, asked for while it runs, cuts it short).
+            sink.status("Measuring the final samples ...")
+            monitor.final(trainer, cancelled=lambda: not self.control.measure_at_end)
+        return outcome
 
     def _save(self, trainer: Trainer, writer: RunWriter | None, outcome: Outcome) -> Path | None:
         """The final checkpoint (whenever the weights are fine) and the model file (when

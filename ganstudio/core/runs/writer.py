@@ -161,6 +161,8 @@ class RunWriter:
                 "lr_g": r.lr_g,
                 "lr_d": r.lr_d,
                 "d_steps": r.d_steps,
+                # --augment auto: the probability of each DiffAugment operation
+                **({} if r.augment_p is None else {"augment_p": round(r.augment_p, 6)}),
             }
         )
         warnings = self._warn(self.diagnostics.update(r))
@@ -199,6 +201,7 @@ class RunWriter:
                 "floor": {k: _finite(v) for k, v in q.floor.items()},
                 "diversity": None if q.diversity is None else _finite(q.diversity),
                 "seconds": round(q.seconds, 3),
+                **({"final": True} if q.final else {}),
             }
         )
         fd = q.metrics.get("fd")

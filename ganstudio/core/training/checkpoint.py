@@ -6,6 +6,8 @@ Tensors                         Metadata (JSON under the key "ganstudio")
   rng/torch, rng/cuda/<i>,        param groups, Python and NumPy RNG states, and the model
   rng/trainer, rng/trainer_cpu    description a model file would carry
   history/steps, history/stats
+  augment/p, augment/signs,       (--augment auto: the adaptive augmentation's state)
+  augment/counts
 
 Only safetensors is parsed when a checkpoint is opened, so nothing in it can run code.
 Resuming on the same kind of device continues bit for bit: N steps in one go equal N/2 steps,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
 _DEVICE_OPTIONS = ("fused", "foreach", "capturable", "differentiable")
 
 # What may differ from the checkpoint's settings when resuming.
-RESUME_OVERRIDES = ("steps", "dataset", "device")
+RESUME_OVERRIDES = ("steps", "minutes", "dataset", "device")
 
 
 class CheckpointError(ModelFileError):
@@ -133,6 +135,9 @@ def trainer_state(trainer: Trainer) -> tuple[dict[str, torch.Tensor], dict[str, 
             tensors[f"rng/cuda/{i}"] = state
     tensors["rng/trainer"] = t.rng.get_state()
     tensors["rng/trainer_cpu"] = t.cpu_rng.get_state()
+    if t.ada is not None:
+        for key, value in t.ada.state_dict().items():
+            tensors[f"augment/{key}"] = _cpu(value)
     steps, stats = t.history()
     extra_steps, extra = t.pending_history()  # trained but not reported yet: history too
     if len(extra_steps):
@@ -384,6 +389,11 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> list[str]:
             _load_module(ckpt, "G_ema" if has_ema else "G", meta["generator"], t.G_ema)
         _load_optimizer(ckpt, "opt_g", t.opt_g)
         _load_optimizer(ckpt, "opt_d", t.opt_d)
+        if t.ada is not None:
+            prefix = "augment/"
+            t.ada.load_state_dict(
+                {k[len(prefix) :]: v for k, v in ckpt.tensors.items() if k.startswith(prefix)}
+            )
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         if isinstance(exc, ModelFileError):
             raise
@@ -458,6 +468,12 @@ def resume(
         raise ConfigError(
             f"the checkpoint is at step {ckpt.step} of its {cfg.steps}-step budget: give a "
             "larger budget (--steps) to train on"
+        )
+    elapsed = float(ckpt.meta.get("elapsed", 0.0))
+    if cfg.minutes is not None and 60.0 * cfg.minutes <= elapsed:
+        raise ConfigError(
+            f"the checkpoint has trained for {elapsed / 60:.1f} of its {cfg.minutes:g} "
+            "minutes: give a larger time budget (--minutes, the whole run's) to train on"
         )
     dataset = data if data is not None else load_dataset(cfg.dataset, seed=cfg.seed)
     saved = ckpt.meta["dataset"]

@@ -27,6 +27,7 @@ class TrainControl:
         self._step_credit = 0
         self._edits: dict[str, Any] = {}
         self._save_at_end = True
+        self._measure_at_end = True
         # Slow motion: while stepping (paused), each step is half a step: the
         # discriminator's update, then, at the next step, the generator's.
         self.slow_motion = False
@@ -49,13 +50,17 @@ class TrainControl:
             self._step_credit += max(1, int(n))
             self._cond.notify_all()
 
-    def stop(self, save: bool = True) -> None:
+    def stop(self, save: bool = True, measure: bool = True) -> None:
         """End the run after the current step; ``save`` False: without writing the final
-        checkpoint and model file (what was autosaved stays)."""
+        checkpoint and model file (what was autosaved stays); ``measure`` False (or a stop
+        without saving): without the final quality measurement, or cutting it short. A
+        second call can only take away, never give back."""
         with self._cond:
             self._stop = True
             if not save:
                 self._save_at_end = False
+            if not save or not measure:
+                self._measure_at_end = False
             self._cond.notify_all()
 
     def set(self, **settings: Any) -> None:
@@ -84,6 +89,11 @@ class TrainControl:
     def save_at_end(self) -> bool:
         """Whether the run ends by saving its final checkpoint and model file."""
         return self._save_at_end
+
+    @property
+    def measure_at_end(self) -> bool:
+        """Whether the run ends with one quality measurement of its final generator."""
+        return self._measure_at_end
 
     # -- called by the trainer ---------------------------------------------------------
     def take_edits(self) -> dict[str, Any]:

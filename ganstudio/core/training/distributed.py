@@ -144,6 +144,11 @@ class Cluster:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return tuple(bool(v) for v in t.tolist())
 
+    def sum_(self, t: torch.Tensor) -> None:
+        """Add ``t`` up across the processes, in place (a collective call, like ``any``; a
+        tensor on this process's device: no host sync)."""
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
     def wrap(self, module: torch.nn.Module) -> torch.nn.Module:
         """``module`` in DistributedDataParallel: its gradients are averaged across the
         processes in the backward pass (its parameters are shared, not copied)."""

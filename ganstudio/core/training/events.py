@@ -38,6 +38,10 @@ class Report:
     lr_g: float
     lr_d: float
     d_steps: int
+    # --augment auto: the probability of each DiffAugment operation now (else None)
+    augment_p: float | None = None
+    # A run with a time budget (--minutes): its seconds of training (else None)
+    budget_seconds: float | None = None
 
     def means(self) -> dict[str, float]:
         return {k: float(np.mean(getattr(self, k))) for k in STAT_NAMES if len(self.steps)}

@@ -35,7 +35,7 @@ PROBE_SAMPLES = 256
 EXTREMES = 8  # least-real real images and most-real generated images shown
 FIELD_RESOLUTION = 64  # heat-map cells per side
 FIELD_POINTS = 512  # generated points drawn with their arrows
-FIELD_REAL = 512
+FIELD_REAL = 512  # at least FIELD_POINTS: a relativistic loss pairs each point with a real one
 MANIFOLD_LINES = 21  # latent grid lines per direction
 MANIFOLD_SPAN = 2.5  # the latent grid covers [-span, span] on two latent axes
 FIELD_MARGIN = 0.25  # heat map extent: the data's bounding box grown by this share
@@ -111,8 +111,12 @@ def _field(trainer: Trainer, gen: torch.Generator) -> Field2D:
     count = len(all_fake) // pack * pack
     shown = min(FIELD_POINTS, count) // pack * pack
     fake = all_fake[:shown].detach().requires_grad_(True)
+    g_real = None
+    if loss.g_needs_real:  # a relativistic loss: pair the points with as many real ones
+        with torch.no_grad():
+            g_real = D(real[:shown]).float()
     with torch.enable_grad():
-        g_loss = loss.g_loss(D(fake).float())
+        g_loss = loss.g_loss(D(fake).float(), g_real)
         (grad,) = torch.autograd.grad(g_loss, fake)
     # The loss is a mean over D's outputs: scale back to each point's own loss.
     push = -grad * (shown // pack)

@@ -27,20 +27,25 @@ from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
 from ganstudio.core.models import ModelSpec, build, model_specs
 from ganstudio.core.quality.coverage import COVERAGE_SAMPLES, mode_coverage
 from ganstudio.core.render import make_grid, to_uint8
-from ganstudio.core.training.augment import diff_augment, random_hflip
+from ganstudio.core.training.augment import AdaptiveAugment, diff_augment, random_hflip
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.distributed import Cluster, check_split, rank_seed
 from ganstudio.core.training.events import STAT_NAMES, Preview, Report, Snapshot
-from ganstudio.core.training.losses import get_loss, gradient_penalty, r1_penalty
+from ganstudio.core.training.init_from import read_start
+from ganstudio.core.training.losses import get_loss, gradient_penalty, r1_penalty, r2_penalty
 
 log = logging.getLogger(__name__)
 
 # Largest share of the device's free memory the dataset may take before it is kept on the host.
 DATA_MEMORY_BUDGET = 0.5
+# Weight of a self-supervised discriminator's reconstruction loss on real pictures (FastGAN
+# adds it to D's loss unweighted).
+RECON_WEIGHT = 1.0
 
 # What the discriminator's half of a step hands to the generator's half: G's output (with its
-# graph), D's outputs on the real and the generated batch, D's summed loss, D's gradient norm.
-DHalf = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+# graph), D's outputs on the real and the generated batch, D's summed loss, D's gradient norm,
+# and the last real batch (detached, before augmentation: a relativistic G loss judges it).
+DHalf = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def data_fits_device(dataset: Dataset, device: torch.device) -> bool:
@@ -82,7 +87,18 @@ class Trainer:
         self.device = cluster.device if cluster else pick_device(config.device)
         if dataset is None:
             dataset = load_dataset(config.dataset, seed=config.seed)
+        # Fine-tuning: the networks (and their weights) of an earlier model. A resumed run
+        # (specs given) has them in its checkpoint already.
+        start = None
+        if config.init_from and specs is None:
+            start = read_start(config.init_from)
+            start.check_fits(dataset.info)
+            config = start.settle(config)
         self.config = cfg = resolve(config, dataset.info)
+        if start is not None:
+            self.config = cfg = replace(
+                cfg, notes=(*cfg.notes, f"started from the {start.describe()}")
+            )
         r = self.resolved
         check_split(r.batch_size, r.pack, self.world_size)
         full = dataset
@@ -100,6 +116,20 @@ class Trainer:
         self.cpu_rng = torch.Generator().manual_seed(rank_seed(cfg.seed, self.rank) + 2)
         self.loss = get_loss(cfg.loss)
         self.aug_ops = parse_policy(cfg.diffaugment)
+        # --augment auto: the probability of each DiffAugment operation, steered by D's
+        # outputs on real data (StyleGAN2-ADA); None applies the operations always.
+        self.ada = (
+            AdaptiveAugment(
+                self.device,
+                r.batch_size,
+                target=cfg.augment_target,
+                kimg=cfg.augment_kimg,
+                world_size=self.world_size,
+                all_reduce=cluster.sum_ if cluster is not None else None,
+            )
+            if r.augment == "auto"
+            else None
+        )
         # bf16 autocast: on by default where the GPU supports it. Asked for explicitly, it
         # also runs on the CPU (correct, though only CPUs with AMX make it faster).
         if cfg.amp is None:
@@ -111,7 +141,7 @@ class Trainer:
                 "bf16 mixed precision is not supported on %s; training in fp32", self.device
             )
         self.channels_last = (
-            (self.device.type == "cuda" and r.arch == "dcgan")
+            (self.device.type == "cuda" and r.arch in ("dcgan", "fastgan"))
             if cfg.channels_last is None
             else bool(cfg.channels_last)
         )
@@ -138,6 +168,8 @@ class Trainer:
                 data_mean=data_mean,
                 data_std=data_std,
             )
+            if start is not None:  # its networks; a model file's D is a new one
+                self.g_spec, self.d_spec = start.g_spec, start.d_spec or self.d_spec
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(cfg.seed)
             # Module.to takes memory_format (see its documentation); torch's overloads omit it.
@@ -145,18 +177,24 @@ class Trainer:
             self.G: nn.Module = g_net.to(self.device, memory_format=memory_format)  # type: ignore[call-overload]
             self.D: nn.Module = d_net.to(self.device, memory_format=memory_format)  # type: ignore[call-overload]
             fixed = torch.randn(self._preview_count(), r.latent_dim)
+        if start is not None:
+            start.load_into(self.G, None, self.D)
         # The weight average exists once, on rank 0 (it writes everything a run leaves).
         self.G_ema = (
             copy.deepcopy(self.G).eval().requires_grad_(False)
             if r.ema > 0 and self.rank == 0
             else None
         )
+        if start is not None and self.G_ema is not None and start.ema_state is not None:
+            self.G_ema.load_state_dict(start.ema_state, strict=False)
         self.fixed_z = fixed.to(self.device)
         self.rng = torch.Generator(self.device).manual_seed(rank_seed(cfg.seed, self.rank) + 1)
         # What the training step calls: the networks themselves, or under torchrun their
         # DistributedDataParallel wrappers, which average the gradients across processes.
         # Everything else (previews, probes, checkpoints) uses the networks themselves.
         self.G_train, self.D_train = self.G, self.D
+        # A self-supervised D (FastGAN) also learns to reconstruct the real pictures.
+        self.d_reconstructs = bool(getattr(self.D, "reconstructs", False))
         if cluster is not None:
             self.G_train, self.D_train = cluster.wrap(self.G), cluster.wrap(self.D)
         # Probes draw from their own generator, so watching never changes the run.
@@ -233,13 +271,24 @@ class Trainer:
             x = random_hflip(x, self.rng)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
+    def _real_scores(self, real_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's outputs on the real batch, and the loss of D reconstructing it when D is
+        self-supervised (FastGAN; its quarter crops drawn from the run's generator)."""
+        if not self.d_reconstructs:
+            return self.D_train(real_in), None
+        real_out, recon = self.D_train(real_in, recon=True, generator=self.rng)
+        return real_out, RECON_WEIGHT * recon
+
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees: DiffAugment applies to real and fake alike, differentiably."""
-        return diff_augment(x, self.aug_ops, self.rng) if self.aug_ops else x
+        """What D sees: DiffAugment applies to real and fake alike, differentiably (with
+        --augment auto, each operation to each sample with the current probability)."""
+        if not self.aug_ops:
+            return x
+        return diff_augment(x, self.aug_ops, self.rng, self.ada.p if self.ada else None)
 
     def _set_learning_rates(self) -> None:
         r = self.resolved
-        f = lr_factor(r.lr_schedule, self.step, r.steps)
+        f = lr_factor(r.lr_schedule, self.progress())
         for group in self.opt_g.param_groups:
             group["lr"] = r.lr_g * f
         for group in self.opt_d.param_groups:
@@ -269,15 +318,26 @@ class Trainer:
                 fake = G(z)
             if r.r1_gamma > 0:
                 real.requires_grad_(True)
-            real_in, fake_in = self._d_input(real), self._d_input(fake.detach())
+            # R3GAN's R2: the same zero-centred penalty on the generated batch.
+            r2 = r.r1_gamma > 0 and cfg.loss == "rpgan"
+            fake_d = fake.detach().requires_grad_(r2)
+            real_in, fake_in = self._d_input(real), self._d_input(fake_d)
             with self._autocast():
-                real_out = D(real_in)
+                real_out, recon = self._real_scores(real_in)
                 fake_out = D(fake_in)
                 d_loss = loss.d_loss(real_out.float(), fake_out.float())
+                if recon is not None:
+                    d_loss = d_loss + recon
             if cfg.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
             if r.r1_gamma > 0:
                 d_loss = d_loss + 0.5 * r.r1_gamma * r1_penalty(real_out, real)
+            if r2:
+                d_loss = d_loss + 0.5 * r.r1_gamma * r2_penalty(fake_out, fake_d)
+            if self.ada is not None:  # device ops only: the signs are summed there
+                self.ada.observe(
+                    loss.real_margin(real_out.detach().float(), fake_out.detach().float())
+                )
             self.opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             if last:
@@ -288,24 +348,30 @@ class Trainer:
                     torch._foreach_clamp_min_(self._d_params, -cfg.clip)
                     torch._foreach_clamp_max_(self._d_params, cfg.clip)
             d_total += d_loss.detach()
-        return fake, real_out, fake_out, d_total, d_grad
+        return fake, real_out, fake_out, d_total, d_grad, real.detach()
 
     def g_half(self, d_result: DHalf) -> None:
         """The generator's half of a step: one update of G against the current D, then EMA."""
         # D itself, not its DDP wrapper: D is not updated here, so nothing is averaged.
         r, loss, D = self.resolved, self.loss, self.D
-        fake, real_out, fake_out, d_total, d_grad = d_result
+        fake, real_out, fake_out, d_total, d_grad, real = d_result
         # D's weights need no gradients here: skipping them saves about a third of D's
         # backward pass.
         D.requires_grad_(False)
         with self._autocast():
+            g_real = None
+            if loss.g_needs_real:  # a relativistic loss: D's scores on the last real batch
+                with torch.no_grad():  # constants for G: nothing flows back through them
+                    g_real = D(self._d_input(real)).float()
             g_out = D(self._d_input(fake))
-            g_loss = loss.g_loss(g_out.float())
+            g_loss = loss.g_loss(g_out.float(), g_real)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         g_grad = grad_norm(self._g_params)
         self.opt_g.step()
         self._update_ema()
+        if self.ada is not None:
+            self.ada.step()  # every few steps moves p, on the device
 
         with torch.no_grad():  # a few tiny device ops; no host sync
             if loss.probabilistic:
@@ -339,6 +405,30 @@ class Trainer:
 
     def _preview_count(self) -> int:
         return self.config.preview_count if self.info.is_image else COVERAGE_SAMPLES
+
+    def training_seconds(self) -> float:
+        """Seconds of training so far (paused time not counted), up to this moment."""
+        return self.elapsed + self.seconds_since_report()
+
+    def progress(self) -> float:
+        """The share of the budget spent, 0 to 1: of the steps, or of the minutes when the
+        run has a time budget and that is nearer its end."""
+        r, minutes = self.resolved, self.config.minutes
+        done = self.step / r.steps
+        # Under torchrun every process must set the same learning rate, and their clocks
+        # differ: there the schedule follows the steps only.
+        if minutes and self.cluster is None:
+            done = max(done, self.training_seconds() / (60.0 * minutes))
+        return min(done, 1.0)
+
+    def out_of_time(self) -> bool:
+        """Whether the run has a time budget and has spent it."""
+        minutes = self.config.minutes
+        return bool(minutes and self.training_seconds() >= 60.0 * minutes)
+
+    def budget_spent(self) -> bool:
+        """Whether the run has reached its step budget or its time budget."""
+        return self.step >= self.resolved.steps or self.out_of_time()
 
     def restart_clock(self) -> None:
         """Time from now on counts toward the next report (paused time is not training)."""
@@ -376,7 +466,13 @@ class Trainer:
         """Gather the stats since the last report: ONE host sync. None if nothing is new."""
         if not self._pending:
             return None
-        stats = torch.stack(self._pending).float().cpu().numpy()  # host sync
+        pending = torch.stack(self._pending).float()
+        augment_p = None
+        if self.ada is not None:  # fetched with the stats: still one sync
+            both = torch.cat([pending.flatten(), self.ada.p.float().view(1)]).cpu().numpy()
+            stats, augment_p = both[:-1].reshape(pending.shape), float(both[-1])
+        else:
+            stats = pending.cpu().numpy()  # host sync
         self._pending.clear()
         now = time.perf_counter()
         dt = max(now - self._last_report_time, 1e-9)
@@ -410,6 +506,8 @@ class Trainer:
             lr_g=r.lr_g,
             lr_d=r.lr_d,
             d_steps=r.d_steps,
+            budget_seconds=60.0 * cfg.minutes if (cfg := self.config).minutes else None,
+            augment_p=augment_p,
         )
         self._history.append((report.steps, stats))
         self._pending_from += n

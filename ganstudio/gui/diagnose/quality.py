@@ -202,7 +202,7 @@ class QualityView(QWidget):
 
     @staticmethod
     def _ready_text(q) -> str:
-        parts = [f"Step {q.step:,}:"]
+        parts = [f"Final, at step {q.step:,}:" if q.final else f"Step {q.step:,}:"]
         for name, label, fmt in (
             ("fd", "FD", ".3g"),
             ("kid", "KID", ".3g"),

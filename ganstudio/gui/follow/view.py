@@ -97,6 +97,7 @@ class FollowPayload:
     warnings: tuple[TrainingWarning, ...]
     coverage: dict | None  # the newest "coverage" record (2-D mixtures)
     images_per_s: float | None
+    augment_p: float | None  # --augment auto: the newest probability of augmenting
 
 
 class _Poller:
@@ -111,6 +112,7 @@ class _Poller:
     def __call__(self, progress: Callable[[int, int], None]) -> FollowPayload:
         from ganstudio.core.runs import follow
         from ganstudio.core.runs import records as follow_records
+        from ganstudio.core.runs.reader import is_number
 
         if self.follower is None:
             self.follower = follow.RunFollower(self.folder)
@@ -119,6 +121,7 @@ class _Poller:
         steps, stats = follow_records.curve_points(records)
         train = [r for r in records if r.get("type") == "train"]
         speed = train[-1].get("images_per_s") if train else None
+        aug = train[-1].get("augment_p") if train else None
         return FollowPayload(
             update=u,
             steps=steps,
@@ -127,6 +130,7 @@ class _Poller:
             warnings=tuple(follow_records.training_warnings(records)),
             coverage=follow_records.newest_coverage(records),
             images_per_s=float(speed) if isinstance(speed, (int, float)) else None,
+            augment_p=float(aug) if is_number(aug) else None,
         )
 
 
@@ -328,6 +332,7 @@ class FollowController(QObject):
             self.status.show_speed(payload.images_per_s)
         self.status.show_eta(None)
         self.status.show_memory(None)
+        self.status.show_augment(payload.augment_p)
         self._show_status()
         if u.more:  # a long log is read in pieces: the next one now
             self._poll()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ganstudio.core.choices import BUILTIN_DATASETS, DEFAULT_DATASET
+from ganstudio.core.choices import BUILTIN_DATASETS, DEFAULT_DATASET, PICTURE_SIZES
 from ganstudio.gui.widgets.samples_view import ImageView, PointsView
 
 
@@ -47,8 +47,9 @@ class DatasetBox(QGroupBox):
         row.addWidget(self.open_file_button)
         v.addLayout(row)
         self.size_combo = QComboBox()
-        for text, data in (("64 px", 64), ("32 px", 32), ("28 px", 28), ("128 px", 128)):
-            self.size_combo.addItem(text, data)
+        # 64 px first (the automatic size's largest); above it for FastGAN
+        for size in sorted(PICTURE_SIZES, key=lambda s: (s != 64, s)):
+            self.size_combo.addItem(f"{size} px", size)
         self.size_row = QWidget()
         srow = QHBoxLayout(self.size_row)
         srow.setContentsMargins(0, 0, 0, 0)

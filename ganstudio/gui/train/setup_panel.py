@@ -29,9 +29,15 @@ from ganstudio.core.choices import (
     LOSS_NAMES,
     LR_SCHEDULES,
 )
-from ganstudio.core.config import LIMITS
+from ganstudio.core.config import LIMITS, MAX_MINUTES, MAX_STEPS
 from ganstudio.gui.train.dataset_box import DatasetBox
 from ganstudio.gui.widgets.fields import NumberEdit, PairEdit, auto_spin
+
+ARCH_LABELS = {
+    "mlp": "MLP",
+    "dcgan": "DCGAN (convolutional)",
+    "fastgan": "FastGAN (data-efficient, 28\u2013512 px)",
+}
 
 # Fields that may change while training runs (core.training.control.LIVE_SETTINGS).
 LIVE_FIELDS = ("lr_g", "lr_d", "d_steps")
@@ -86,10 +92,10 @@ class SetupPanel(QScrollArea):
         self.arch = QComboBox()
         self.arch.addItem("auto", None)
         for a in ARCHITECTURES:
-            self.arch.addItem({"mlp": "MLP", "dcgan": "DCGAN (convolutional)"}[a], a)
+            self.arch.addItem(ARCH_LABELS[a], a)
         f.addRow("Architecture", self.arch)
         self.width = auto_spin(_most("width"), step=16)
-        self.width.setToolTip("MLP hidden size, or DCGAN base channels (DCGAN size)")
+        self.width.setToolTip("MLP hidden size, or DCGAN / FastGAN base channels (64 typical)")
         f.addRow("Width", self.width)
         self.latent_dim = auto_spin(_most("latent_dim"))
         f.addRow("Latent size", self.latent_dim)
@@ -122,7 +128,10 @@ class SetupPanel(QScrollArea):
         self.ema.setToolTip("Decay of the generator's weight average used for samples (0 = off)")
         f.addRow("EMA", self.ema)
         self.r1_gamma = NumberEdit(0.0, 1000.0)
-        self.r1_gamma.setToolTip("R1 gradient penalty on real data (0 = off)")
+        self.r1_gamma.setToolTip(
+            "R1 gradient penalty on real data (0 = off); with the R3GAN loss also the R2 "
+            "penalty on generated data"
+        )
         f.addRow("R1 penalty", self.r1_gamma)
         self.lr_schedule = QComboBox()
         self.lr_schedule.addItem("auto", None)
@@ -145,6 +154,13 @@ class SetupPanel(QScrollArea):
             row.addWidget(cb)
         row.addStretch(1)
         v.addLayout(row)
+        self.augment_auto = QCheckBox("Adaptive: apply only as much as D needs")
+        self.augment_auto.setToolTip(
+            "Apply the DiffAugment operations (all three when none is ticked) to each image "
+            "with a probability that rises while the discriminator overfits the real images "
+            "and falls when it does not (StyleGAN2-ADA); shown in the status bar"
+        )
+        v.addWidget(self.augment_auto)
         self.augment_box = box
         return box
 
@@ -154,6 +170,13 @@ class SetupPanel(QScrollArea):
         self.steps = auto_spin(_most("steps"), step=1000)
         self.steps.setToolTip("Generator updates to train for (the step budget)")
         f.addRow("Steps", self.steps)
+        self.minutes = NumberEdit(0.01, MAX_MINUTES)
+        self.minutes.setPlaceholderText("no time limit")
+        self.minutes.setToolTip(
+            "Or train for this many minutes (pauses not counted); with a step budget too, "
+            "whichever ends first. The learning-rate schedule and the ETA follow it."
+        )
+        f.addRow("Minutes", self.minutes)
         self.seed = QSpinBox()
         self.seed.setRange(0, _most("seed"))
         f.addRow("Seed", self.seed)
@@ -193,7 +216,9 @@ class SetupPanel(QScrollArea):
             self.lr_schedule,
             self.hflip,
             *self.diffaugment.values(),
+            self.augment_auto,
             self.steps,
+            self.minutes,
             self.seed,
             self.device,
         ]
@@ -230,6 +255,7 @@ class SetupPanel(QScrollArea):
             ("lr_d", "Learning rate D"),
             ("ema", "EMA"),
             ("r1_gamma", "R1 penalty"),
+            ("minutes", "Minutes"),
         ):
             try:
                 v = getattr(self, name).value()
@@ -254,6 +280,8 @@ class SetupPanel(QScrollArea):
         ops = [op for op, cb in self.diffaugment.items() if cb.isChecked()]
         if ops:
             out["diffaugment"] = ",".join(ops)
+        if self.augment_auto.isChecked():
+            out["augment"] = "auto"
         out["device"] = self.device.currentData() or "auto"
         return out
 
@@ -265,7 +293,7 @@ class SetupPanel(QScrollArea):
                 w = getattr(self, name)
                 v = d.get(name)
                 w.setValue(int(v) if isinstance(v, (int, float)) else w.minimum())
-            for name in ("lr_g", "lr_d", "ema", "r1_gamma"):
+            for name in ("lr_g", "lr_d", "ema", "r1_gamma", "minutes"):
                 v = d.get(name)
                 getattr(self, name).set_value(float(v) if isinstance(v, (int, float)) else None)
             for side in ("g", "d"):
@@ -285,6 +313,7 @@ class SetupPanel(QScrollArea):
             ops = str(d.get("diffaugment") or "").split(",")
             for op, cb in self.diffaugment.items():
                 cb.setChecked(op in ops)
+            self.augment_auto.setChecked(d.get("augment") == "auto")
         finally:
             self.blockSignals(False)
         self.changed.emit()
@@ -302,7 +331,8 @@ class SetupPanel(QScrollArea):
             )
         for name in ("width", "latent_dim", "batch_size", "d_steps", "steps"):
             v = r.get(name)
-            getattr(self, name).setSpecialValueText("auto" if v is None else f"auto: {v}")
+            shown = "no limit" if name == "steps" and v == MAX_STEPS else v
+            getattr(self, name).setSpecialValueText("auto" if v is None else f"auto: {shown}")
         for combo, key in ((self.arch, "arch"), (self.lr_schedule, "lr_schedule")):
             v = r.get(key)
             combo.setItemText(0, "auto" if v is None else f"auto: {v}")

@@ -193,11 +193,11 @@ class TrainingSession(TrainingSignals):
             self.control.step(n)
             self._set_state("paused")
 
-    def stop(self, save: bool = True) -> None:
+    def stop(self, save: bool = True, measure: bool = True) -> None:
         """End the run after its current step; ``save`` False: without the final checkpoint
-        and model file."""
+        and model file; ``measure`` False: without the final quality measurement."""
         if self.control and self.active:
-            self.control.stop(save=save)
+            self.control.stop(save=save, measure=measure)
             self._set_state("stopping")
 
     def set_live(self, **edits) -> None:

@@ -1,16 +1,19 @@
 """The main window's status bar: messages on the left; on the right a busy indicator while
-background work runs, and the run's step, speed, time left and device memory."""
+background work runs, and the run's step, speed, time left, device memory and the adaptive
+augmentation's probability."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
+from ganstudio.core.config import MAX_STEPS
 from ganstudio.core.durations import format_duration
 
 
 class RunStatusBar(QStatusBar):
-    """``show_step``, ``show_speed``, ``show_eta`` and ``show_memory`` fill the permanent
-    fields (an empty text clears one); ``set_busy`` shows or hides the busy indicator."""
+    """``show_step``, ``show_speed``, ``show_eta``, ``show_memory`` and ``show_augment`` fill
+    the permanent fields (an empty text clears one); ``set_busy`` shows or hides the busy
+    indicator."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -18,11 +21,21 @@ class RunStatusBar(QStatusBar):
         self.speed_label = QLabel("")
         self.eta_label = QLabel("")
         self.memory_label = QLabel("")
+        self.augment_label = QLabel("")
+        self.augment_label.setToolTip(
+            "Adaptive augmentation: the probability of each DiffAugment operation now"
+        )
         self.busy = QProgressBar()
         self.busy.setMaximumWidth(120)
         self.busy.setRange(0, 0)
         self.busy.hide()
-        fields = (self.step_label, self.speed_label, self.eta_label, self.memory_label)
+        fields = (
+            self.step_label,
+            self.speed_label,
+            self.eta_label,
+            self.memory_label,
+            self.augment_label,
+        )
         for w in fields:
             w.setStyleSheet("padding: 0 10px; border-left: 1px solid palette(mid);")
         self.addPermanentWidget(self.busy)
@@ -32,8 +45,18 @@ class RunStatusBar(QStatusBar):
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)
 
-    def show_step(self, step: int, total: int) -> None:
-        self.step_label.setText(f"step {step:,} / {total:,}")
+    def show_step(
+        self, step: int, total: int, elapsed: float = 0.0, budget_seconds: float | None = None
+    ) -> None:
+        """The step of the budget, or with a time budget (which may end first) the time of
+        it too."""
+        if budget_seconds is None:
+            self.step_label.setText(f"step {step:,} / {total:,}")
+            return
+        steps = f"step {step:,}" + (f" / {total:,}" if total < MAX_STEPS else "")
+        self.step_label.setText(
+            f"{steps} · {format_duration(elapsed)} / {format_duration(budget_seconds)}"
+        )
 
     def show_speed(self, images_per_s: float) -> None:
         self.speed_label.setText(f"{images_per_s:,.0f} img/s")
@@ -45,3 +68,8 @@ class RunStatusBar(QStatusBar):
     def show_memory(self, used: int | None) -> None:
         """Device bytes in use; None clears the field."""
         self.memory_label.setText("" if used is None else f"{used / 2**20:,.0f} MiB on device")
+
+    def show_augment(self, p: float | None) -> None:
+        """The adaptive augmentation's probability; None (augmentation not adaptive) clears
+        the field."""
+        self.augment_label.setText("" if p is None else f"augment p {p:.3f}")

@@ -444,15 +444,16 @@ class MainWindow(QMainWindow):
 
     def _on_report(self, r: Report) -> None:
         self.curves.append_report(r)
-        eta = self._remaining.update(r.step, r.elapsed, r.total_steps)  # every report
+        eta = self._remaining.update(r.step, r.elapsed, r.total_steps, r.budget_seconds)
         now = time.monotonic()
-        if now - self._status_time < STATUS_INTERVAL and r.step < r.total_steps:
+        if now - self._status_time < STATUS_INTERVAL and eta > 0:
             return  # the status bar changes at most a few times a second
         self._status_time = now
-        self.status.show_step(r.step, r.total_steps)
+        self.status.show_step(r.step, r.total_steps, r.elapsed, r.budget_seconds)
         self.status.show_speed(r.images_per_s)
         self.status.show_eta(eta)
         self.status.show_memory(r.memory)
+        self.status.show_augment(r.augment_p)
 
     def _on_preview(self, p: Preview) -> None:
         self.latest.preview = p
@@ -543,7 +544,7 @@ class MainWindow(QMainWindow):
             if answer == "cancel":
                 event.ignore()
                 return
-            self.session.stop(save=answer == "save")
+            self.session.stop(save=answer == "save", measure=False)  # closing: no waiting
         self.follow.stop_following(quiet=True)
         self.saved_state.save()
         if not self.session.wait(30_000):

@@ -26,7 +26,21 @@ D = 16
 
 def _train(folder, *args):
     assert (
-        main([*map(str, args), "--out", str(folder), "-q", "--device", "cpu", "--seed", "0"]) == 0
+        main(
+            [
+                *map(str, args),
+                "--out",
+                str(folder),
+                "-q",
+                "--device",
+                "cpu",
+                "--seed",
+                "0",
+                "--metrics-every",
+                "0",
+            ]
+        )
+        == 0
     )
     return load_generator(folder / "generator.safetensors")
 

@@ -103,3 +103,37 @@ def test_a_failing_measurement_turns_metrics_off_and_training_goes_on(gaussian_p
     assert trainer.step == 30 and monitor.state == "off"
     off = [q for q in events if q.status == "off"]
     assert len(off) == 1 and "feature space exploded" in off[0].message
+
+
+def test_a_run_too_short_for_the_budget_still_ends_with_one_final_measurement():
+    data = load_dataset("builtin:digits?n=600", seed=0)
+    trainer = Trainer(TrainConfig(steps=3, width=8, batch_size=16, report_interval=0.0), data)
+    events = []
+    # The budget never lets the monitor start during three steps (its next slot is far away).
+    monitor = QualityMonitor(
+        events.append, interval=1e6, budget=1e-9, samples=100, extractor_steps=20
+    )
+    run(trainer, monitor)
+    assert not [q for q in events if q.status == "ready"]
+    assert monitor.final(trainer)
+    ready = [q for q in events if q.status == "ready"]
+    assert len(ready) == 1 and ready[0].final and ready[0].step == 3
+    assert "fd" in ready[0].metrics and ready[0].floor
+    preparing = [q for q in events if q.status == "preparing"]
+    assert preparing and preparing[-1].progress == 1.0  # the extractor's training was shown
+    assert not monitor.final(trainer)  # this step is measured already
+
+
+def test_the_final_measurement_can_be_cut_short():
+    data = load_dataset("builtin:digits?n=600", seed=0)
+    trainer = Trainer(TrainConfig(steps=2, width=8, batch_size=16), data)
+    events = []
+    monitor = QualityMonitor(events.append, budget=1e-9, samples=100, extractor_steps=2000)
+    asked = []
+
+    def cancelled() -> bool:
+        asked.append(1)
+        return len(asked) > 2  # the user gives up after two slices
+
+    assert not monitor.final(trainer, cancelled=cancelled)
+    assert not [q for q in events if q.status == "ready"]

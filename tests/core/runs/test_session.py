@@ -424,3 +424,31 @@ def test_a_fifo_in_place_of_the_log_is_refused_without_waiting(tmp_path):
     result, _ = run(RunJob(resume=str(out), steps=10, metrics_every=0))
     assert result.user_error and "metrics.jsonl is a named pipe (FIFO)" in result.message
     assert (out / METRICS).is_fifo()
+
+
+def test_a_finished_or_stopped_run_logs_one_final_quality_measurement(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    for steps, stop in ((5, False), (10_000, True)):
+        out = tmp_path / f"run{steps}"
+        control = TrainControl()
+        sink = Recorder(on_report=(lambda r, c=control: c.stop()) if stop else None)
+        result, _ = run(
+            RunJob(config=tiny(steps=steps), out=str(out), metrics_every=1e6), control, sink
+        )
+        assert result.ok
+        records = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+        finals = [r for r in records if r["type"] == "quality" and r.get("final")]
+        assert len(finals) == 1 and finals[0]["step"] == result.step
+        assert ("status", "Measuring the final samples ...") in sink.calls
+
+
+def test_closing_without_waiting_skips_the_final_measurement(tmp_path):
+    out = tmp_path / "run"
+    control = TrainControl()
+    sink = Recorder(on_report=lambda r: control.stop(measure=False))
+    result, _ = run(
+        RunJob(config=tiny(steps=10_000), out=str(out), metrics_every=1e6), control, sink
+    )
+    assert result.status == "stopped" and (out / GENERATOR).is_file()  # still saved
+    records = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
+    assert not [r for r in records if r["type"] == "quality"]

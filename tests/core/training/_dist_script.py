@@ -27,6 +27,8 @@ def main() -> None:
     state["local_batch"] = torch.tensor(trainer.local_batch)
     state["step"] = torch.tensor(outcome.step)
     state["has_ema"] = torch.tensor(trainer.G_ema is not None)
+    if trainer.ada is not None:  # --augment auto: every process keeps the same probability
+        state["augment_p"] = trainer.ada.p.clone()
     state["min_of_ranks"] = torch.tensor(cluster.min_int(10 + cluster.rank))
     torch.save(state, out / f"rank{cluster.rank}.pt")
     cluster.close()

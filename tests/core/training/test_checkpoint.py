@@ -26,9 +26,11 @@ from ganstudio.core.training.trainer import Trainer
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 # One script, three roles: the whole run, the first half + save, and the resumed second half.
-# Two setups cover the state that must survive: an MLP on points (PacGAN, R1, cosine LR
-# decay that depends on the step) and a DCGAN on images with flips and DiffAugment (which
-# draw from the trainer's random generator), both with EMA and two D steps.
+# Three setups cover the state that must survive: an MLP on points (PacGAN, R1, cosine LR
+# decay that depends on the step), a DCGAN on images with flips and DiffAugment (which
+# draw from the trainer's random generator), and one with adaptive augmentation (its
+# probability and the signs summed since it last moved) and the relativistic loss (R1 and
+# R2, and G judged against the step's real batch), all with EMA and two D steps.
 SCRIPT = textwrap.dedent(
     """
     import sys
@@ -44,6 +46,9 @@ SCRIPT = textwrap.dedent(
         "mlp": dict(dataset="builtin:ring8?n=2000", width=32, batch_size=64, r1_gamma=0.1),
         "dcgan": dict(dataset="builtin:digits?n=256", width=8, batch_size=16, hflip=True,
                       diffaugment="color,translation,cutout"),
+        # p moves by 0.32 every 4 steps; the save at step 6 falls inside an interval
+        "ada": dict(dataset="builtin:digits?n=256", width=8, batch_size=16, augment="auto",
+                    augment_kimg=0.2, loss="rpgan"),
     }
     for name, extra in setups.items():
         cfg = TrainConfig(steps=12, lr_schedule="cosine", ema=0.99, d_steps=2, seed=3, **extra)
@@ -71,6 +76,8 @@ SCRIPT = textwrap.dedent(
         out |= {f"D/{k}": v for k, v in t.D.state_dict().items()}
         out |= {f"E/{k}": v for k, v in t.G_ema.state_dict().items()}
         out["steps"], out["stats"] = torch.from_numpy(steps), torch.from_numpy(stats)
+        if t.ada is not None:
+            out["augment_p"] = t.ada.p.reshape(1)
         save_file({k: v.contiguous() for k, v in out.items()}, f"{folder}/{name}.{role}")
     """
 )
@@ -87,7 +94,7 @@ def _run_script(tmp_path, role):
 def test_resume_in_a_fresh_process_is_bitwise_exact(tmp_path):
     for role in ("full", "half", "resumed", "reseeded"):
         _run_script(tmp_path, role)
-    for name in ("mlp", "dcgan"):
+    for name in ("mlp", "dcgan", "ada"):
         full = load_file(tmp_path / f"{name}.full")
         resumed = load_file(tmp_path / f"{name}.resumed")
         assert full.keys() == resumed.keys()
@@ -101,6 +108,10 @@ def test_resume_in_a_fresh_process_is_bitwise_exact(tmp_path):
         assert not torch.equal(
             full["G/" + _first_weight(full)], reseeded["G/" + _first_weight(full)]
         )
+
+    # The adaptive probability moved (the comparison above covers it) and was not lost.
+    ada = load_file(tmp_path / "ada.full")["augment_p"].item()
+    assert 0.0 < ada <= 1.0
 
 
 def _first_weight(state):

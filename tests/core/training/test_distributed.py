@@ -135,8 +135,19 @@ def test_a_job_of_one_process_trains_exactly_as_a_plain_run(monkeypatch):
             "loss": "wgan-gp",
             "diffaugment": "color,translation",
         },
+        {  # R1 and R2, G judged on real batches, adaptive augmentation summed over processes
+            "dataset": "builtin:digits?n=2000",
+            "batch_size": 16,
+            "steps": 8,
+            "device": "cpu",
+            "arch": "dcgan",
+            "width": 8,
+            "loss": "rpgan",
+            "augment": "auto",
+            "augment_kimg": 0.256,  # p moves by 1/4 every 4 steps
+        },
     ],
-    ids=["points", "dcgan-wgan-gp"],
+    ids=["points", "dcgan-wgan-gp", "dcgan-rpgan-ada"],
 )
 def test_two_processes_keep_identical_weights_on_different_data(tmp_path, settings):
     run = _torchrun(
@@ -168,6 +179,9 @@ def test_two_processes_keep_identical_weights_on_different_data(tmp_path, settin
     assert int(r0["step"]) == int(r1["step"]) == settings["steps"]
     # The weight average exists once, on rank 0.
     assert bool(r0["has_ema"]) == (init.G_ema is not None) and not bool(r1["has_ema"])
+    if settings.get("augment") == "auto":
+        assert torch.equal(r0["augment_p"], r1["augment_p"])
+        assert 0.0 <= r0["augment_p"].item() <= 1.0
 
 
 def _listing(root: Path) -> dict[str, int]:

@@ -77,6 +77,19 @@ def test_arrows_push_generated_points_towards_the_real_modes(ring8):
     np.testing.assert_allclose(-x.grad.numpy(), field.push[:pack], rtol=1e-3, atol=1e-6)
 
 
+def test_push_of_a_relativistic_loss_pairs_each_point_with_a_real_one():
+    """rpgan's generator loss needs D's scores on real points: the probe pairs the shown
+    points with as many real ones, and watching still changes nothing."""
+    cfg = TrainConfig(dataset="builtin:ring8?n=2000", steps=20, width=16, loss="rpgan", seed=0)
+    trainer = Trainer(cfg)
+    run_training(trainer)
+    before = weights(trainer.D)
+    field = take_probe(trainer).field
+    assert field.push.shape == field.fake.shape and np.isfinite(field.push).all()
+    assert np.abs(field.push).sum() > 0
+    assert same(before, weights(trainer.D))
+
+
 def test_manifold_and_mode_histogram(ring8):
     field = take_probe(ring8).field
     assert field.manifold.shape == (21, 21, 2) and np.isfinite(field.manifold).all()

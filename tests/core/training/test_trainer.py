@@ -284,3 +284,79 @@ def test_data_kept_on_the_host_trains_the_same_way(tiny_images):
     assert run_training(t, on_report=reports.append).status == "completed"
     assert all(np.isfinite(r.d_loss).all() for r in reports)
     assert Trainer(small(steps=1), tiny_images).data_on_device  # the default on the CPU
+
+
+def test_relativistic_loss_on_images_uses_r1_r2_and_paired_real_scores(tiny_images, monkeypatch):
+    """rpgan (R3GAN) on a tiny DCGAN: its default gamma, no batch norm in D, R2 on the
+    generated batch in every D update, and G's loss judged against D's scores on the real
+    batch of the same step (as many as the fakes, without a graph)."""
+    import dataclasses
+
+    from ganstudio.core.training import trainer as trainer_module
+
+    t = Trainer(small(steps=4, batch_size=8, width=8, latent_dim=8, loss="rpgan"), tiny_images)
+    assert t.config.arch == "dcgan" and t.config.d_norm == "none"
+    assert t.config.r1_gamma == 1.0
+    r2_calls, g_calls = [], []
+    real_r2 = trainer_module.r2_penalty
+
+    def r2_spy(fake_out, fake):
+        r2_calls.append(fake.shape)
+        assert fake.requires_grad and fake.grad_fn is None  # a detached copy of G's output
+        return real_r2(fake_out, fake)
+
+    def g_spy(fake, real=None):
+        g_calls.append((fake.shape, None if real is None else (real.shape, real.requires_grad)))
+        return real_g(fake, real)
+
+    real_g = t.loss.g_loss
+    monkeypatch.setattr(trainer_module, "r2_penalty", r2_spy)
+    t.loss = dataclasses.replace(t.loss, g_loss=g_spy)
+    reports = []
+    assert run_training(t, on_report=reports.append).status == "completed"
+    assert len(r2_calls) == 4 and all(s == (8, 1, 28, 28) for s in r2_calls)
+    assert g_calls == [((8,), ((8,), False))] * 4
+    losses = np.concatenate([np.stack([r.g_loss, r.d_loss]) for r in reports], axis=1)
+    assert np.isfinite(losses).all()
+    assert all(r.augment_p is None for r in reports)  # no adaptive augmentation asked for
+
+
+def test_relativistic_loss_without_penalties_skips_r2(gaussian_points, monkeypatch):
+    from ganstudio.core.training import trainer as trainer_module
+
+    calls = []
+    monkeypatch.setattr(trainer_module, "r2_penalty", lambda *a: calls.append(1))
+    t = Trainer(small(steps=3, loss="rpgan", r1_gamma=0.0), gaussian_points)
+    assert run_training(t).status == "completed" and not calls
+
+
+def test_a_time_budget_ends_the_run_and_drives_the_schedule():
+    from ganstudio.core.config import MAX_STEPS
+
+    cfg = TrainConfig(
+        dataset="builtin:ring8?n=512",
+        minutes=0.02,
+        width=16,
+        batch_size=32,
+        lr_schedule="linear",
+        report_interval=0.0,
+        device="cpu",
+    )
+    trainer = Trainer(cfg)
+    assert trainer.resolved.steps == MAX_STEPS  # time alone limits the run
+    outcome = run_training(trainer)
+    assert outcome.status == "completed" and "minute" in outcome.message
+    assert 0 < trainer.step < MAX_STEPS
+    assert 1.2 <= trainer.training_seconds() < 5
+    assert trainer.progress() == 1.0
+    # The learning rate followed the time: at the end it has decayed nearly to 0.
+    assert trainer.opt_g.param_groups[0]["lr"] < 0.1 * trainer.resolved.lr_g
+
+
+def test_with_steps_and_minutes_whichever_ends_first():
+    cfg = TrainConfig(
+        dataset="builtin:ring8?n=512", steps=7, minutes=60, width=16, batch_size=32, device="cpu"
+    )
+    trainer = Trainer(cfg)
+    assert run_training(trainer).message == "completed 7 steps"
+    assert trainer.progress() == 1.0 and not trainer.out_of_time()

@@ -17,7 +17,7 @@ def image_model(tmp_path_factory):
     torch.set_num_threads(1)
     out = tmp_path_factory.mktemp("model") / "run"
     argv = ["train", "--dataset", "builtin:digits?n=256", "--steps", "3", "--width", "8"]
-    argv += ["--batch-size", "16", "--out", str(out), "-q"]
+    argv += ["--batch-size", "16", "--out", str(out), "-q", "--metrics-every", "0"]
     assert main(argv) == 0
     return out / "generator.safetensors"
 

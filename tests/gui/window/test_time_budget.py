@@ -1,0 +1,57 @@
+"""Training for a time from the window, and the final quality measurement it ends with."""
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QToolButton
+
+from ganstudio.gui.train.setup_panel import SetupPanel
+from ganstudio.gui.widgets.status_bar import RunStatusBar
+
+
+def _click(qtbot, window, action):
+    (button,) = [b for b in window.findChildren(QToolButton) if b.defaultAction() is action]
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_the_minutes_field_round_trips_and_refuses_nonsense(qtbot):
+    panel = SetupPanel()
+    qtbot.addWidget(panel)
+    assert "minutes" not in panel.config_fields()
+    panel.minutes.setText("2.5")
+    assert panel.config_fields()["minutes"] == 2.5
+    other = SetupPanel()
+    qtbot.addWidget(other)
+    other.set_config_fields(panel.config_fields())
+    assert other.minutes.text() == "2.5"
+    panel.minutes.setText("-1")
+    try:
+        panel.config_fields()
+    except ValueError as exc:
+        assert "Minutes" in str(exc)
+    else:
+        raise AssertionError("a negative time budget was accepted")
+
+
+def test_the_status_bar_shows_the_time_of_a_time_budget(qtbot):
+    bar = RunStatusBar()
+    qtbot.addWidget(bar)
+    bar.show_step(1234, 5000)
+    assert bar.step_label.text() == "step 1,234 / 5,000"
+    bar.show_step(1234, 9_999_999, 65.0, 300.0)
+    assert bar.step_label.text() == "step 1,234 · 1:05 / 5:00"
+    bar.show_step(1234, 5000, 65.0, 300.0)  # both budgets: whichever ends first
+    assert bar.step_label.text() == "step 1,234 / 5,000 · 1:05 / 5:00"
+
+
+def test_a_run_of_a_few_seconds_ends_by_time_with_a_final_measurement(qtbot, window, fill):
+    fill(window, {"steps": 0, "minutes": 0.03})  # steps "auto": the time alone limits the run
+    labels = []
+    window.session.report.connect(lambda r: labels.append(window.status.step_label.text()))
+    with qtbot.waitSignal(window.session.finished, timeout=60_000) as finished:
+        _click(qtbot, window, window.commands.start)
+    result = finished.args[0]
+    assert result.status == "completed" and "minute" in result.message
+    assert any(" · " in text and text.endswith("/ 0:01") for text in labels)
+    quality = window.diagnose_tab.panel.quality
+    assert quality.last is not None and quality.last.final
+    window.tabs.setCurrentWidget(window.diagnose)  # the tab draws when it is seen
+    qtbot.waitUntil(lambda: quality.status.text().startswith("Final, at step"), timeout=10_000)
