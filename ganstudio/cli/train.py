@@ -148,7 +148,12 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
     g.add_argument("--pack", type=setting("pack"), help="PacGAN packing for the MLP discriminator")
     g = p.add_argument_group("objective and optimiser")
-    g.add_argument("--loss", choices=list(LOSSES), help="default nonsaturating")
+    g.add_argument(
+        "--loss",
+        choices=list(LOSSES),
+        help="default: hinge for pictures with a DCGAN (chosen by `bench --images`), "
+        "nonsaturating otherwise",
+    )
     g.add_argument(
         "--d-steps", type=setting("d_steps"), help="discriminator updates per generator update"
     )

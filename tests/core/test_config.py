@@ -12,7 +12,15 @@ def test_classic_defaults_for_images():
     assert cfg.arch == "dcgan" and cfg.latent_dim == 100 and cfg.width == 64
     assert (cfg.lr_g, cfg.lr_d) == (2e-4, 2e-4)
     assert (cfg.beta1_g, cfg.beta2_g, cfg.beta1_d, cfg.beta2_d) == (0.5, 0.999, 0.5, 0.999)
-    assert cfg.d_steps == 1 and cfg.d_norm == "batch" and cfg.batch_size == 64
+    assert cfg.d_steps == 1 and cfg.batch_size == 64
+    # the loss and D's normalisation: the recipe `bench --images` chose for pictures
+    assert (cfg.loss, cfg.d_norm) == ("hinge", "spectral")
+    assert any("bench --images" in n for n in cfg.notes)
+    # asked for, the classic DCGAN is still there: non-saturating with batch norm in D
+    classic = resolve(TrainConfig(loss="nonsaturating"), IMAGES)
+    assert (classic.loss, classic.d_norm) == ("nonsaturating", "batch")
+    # 2-D points keep the non-saturating loss
+    assert resolve(TrainConfig(), POINTS).loss == "nonsaturating"
 
 
 def test_loss_presets_and_user_values_win():

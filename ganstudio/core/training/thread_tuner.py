@@ -8,16 +8,21 @@ On an idle machine it is the other way round. The tuner measures instead of gues
 
 - It times training steps only (not previews, reports or pauses), in windows of at least
   ``window`` seconds and ``MIN_WINDOW_STEPS`` steps, and remembers the last window's rate.
-- Every ``period`` seconds of training, and at once when a window is more than
-  ``SLOWDOWN`` slower than the one before (the machine got busy), it runs one window on a
-  neighbouring count of the ladder (all cores, half, ..., one), and keeps it if it trains
-  more than ``margin`` faster than the window just before it, else goes back. A trial that
-  loses doubles the period (up to ``max_period``), so a steady machine is rarely disturbed;
-  a winning trial resets it.
+  It also reads the process's CPU time over the window: threads that have their cores run
+  (or spin) all the time, so on all cores the CPU time is nearly threads x wall time; well
+  below (under ``CONTENDED``) another program is taking cores.
+- On all cores it tries fewer threads only then: when the CPU time says the cores are
+  contended (at most every ``period`` seconds), or at once when a window is more than
+  ``SLOWDOWN`` slower than the one before. On an idle machine it never tries, so it costs
+  nothing there. On fewer threads it tries a neighbouring count every ``period`` seconds
+  (it cannot see from its own CPU time whether the cores came free).
+- A trial runs one window on the neighbouring count of the ladder (all cores, half, ...,
+  one) and keeps it if it trains more than ``margin`` faster than the window just before,
+  else goes back. A trial that loses doubles the period (up to ``max_period``); a winning
+  one resets it.
 
-The cost on a steady machine is one window on a worse count per period: under 2% of the
-time with the defaults. Windows begin after ``settle_steps`` steps on a new count, so the
-threads' wake-up is not measured.
+Windows begin after ``settle_steps`` steps on a new count, so the threads' wake-up is not
+measured.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MIN_WINDOW_STEPS = 3
 SLOWDOWN = 0.75  # a window below this share of the last one's rate: try fewer threads now
+CONTENDED = 0.8  # CPU time / (threads x wall time) below this: cores are being taken
 
 
 def ladder(most: int) -> tuple[int, ...]:
@@ -55,6 +61,8 @@ class ThreadTuner:
         margin: float = 0.05,
         settle_steps: int = 2,
         first_trial: float = 1.0,
+        clock: Callable[[], float] = time.perf_counter,
+        cpu_clock: Callable[[], float] = time.process_time,
     ) -> None:
         self.counts = ladder(max(1, most))
         self.set_threads = set_threads
@@ -71,6 +79,9 @@ class ThreadTuner:
         self._seconds = 0.0
         self._since_trial = 0.0
         self._last_rate: float | None = None
+        self.clock, self.cpu_clock = clock, cpu_clock
+        self.share: float | None = None  # the last window's CPU time per thread and second
+        self._start: tuple[float, float] | None = None  # (wall, CPU) when the window began
 
     @property
     def trying(self) -> bool:
@@ -81,12 +92,20 @@ class ThreadTuner:
             return
         if self._settle > 0:
             self._settle -= 1
+            if self._settle == 0:
+                self._start = (self.clock(), self.cpu_clock())
             return
+        if self._start is None:
+            self._start = (self.clock(), self.cpu_clock())
+            return  # the window starts with the next step
         self._steps += 1
         self._seconds += seconds
         if self._seconds < self.window or self._steps < MIN_WINDOW_STEPS:
             return
         rate = self._steps / max(self._seconds, 1e-9)
+        wall, cpu = self.clock(), self.cpu_clock()
+        self.share = (cpu - self._start[1]) / max((wall - self._start[0]) * self.current, 1e-9)
+        self._start = (wall, cpu)
         self._since_trial += self._seconds
         self._steps, self._seconds = 0, 0.0
         if self.trial_from is not None:
@@ -96,8 +115,12 @@ class ThreadTuner:
         self.rates[self.current] = self._last_rate = rate
         if slowed:
             self._try(self._neighbour(up=False))
-        elif self._since_trial >= self.period:
+        elif self._since_trial < self.period:
+            return
+        elif self.current != self.counts[0]:
             self._try(self._neighbour(up=self.upward))
+        elif self.share < CONTENDED:  # all cores, and some are being taken
+            self._try(self._neighbour(up=False))
 
     def _neighbour(self, up: bool) -> int | None:
         i = self.counts.index(self.current)
@@ -134,6 +157,7 @@ class ThreadTuner:
         self.set_threads(count)
         self._settle = self.settle_steps
         self._steps, self._seconds = 0, 0.0
+        self._start = None
 
     def close(self) -> None:
         if self.current != self.counts[0]:

@@ -114,7 +114,7 @@ class Trainer:
         )
         self.data = dataset.to(self.device) if self.data_on_device else dataset.to("cpu")
         self.cpu_rng = torch.Generator().manual_seed(rank_seed(cfg.seed, self.rank) + 2)
-        self.loss = get_loss(cfg.loss)
+        self.loss = get_loss(r.loss)
         self.aug_ops = parse_policy(cfg.diffaugment)
         # --augment auto: the probability of each DiffAugment operation, steered by D's
         # outputs on real data (StyleGAN2-ADA); None applies the operations always.
@@ -319,7 +319,7 @@ class Trainer:
             if r.r1_gamma > 0:
                 real.requires_grad_(True)
             # R3GAN's R2: the same zero-centred penalty on the generated batch.
-            r2 = r.r1_gamma > 0 and cfg.loss == "rpgan"
+            r2 = r.r1_gamma > 0 and r.loss == "rpgan"
             fake_d = fake.detach().requires_grad_(r2)
             real_in, fake_in = self._d_input(real), self._d_input(fake_d)
             with self._autocast():
@@ -328,7 +328,7 @@ class Trainer:
                 d_loss = loss.d_loss(real_out.float(), fake_out.float())
                 if recon is not None:
                     d_loss = d_loss + recon
-            if cfg.loss == "wgan-gp":
+            if r.loss == "wgan-gp":
                 d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
             if r.r1_gamma > 0:
                 d_loss = d_loss + 0.5 * r.r1_gamma * r1_penalty(real_out, real)
@@ -343,7 +343,7 @@ class Trainer:
             if last:
                 d_grad = grad_norm(self._d_params)
             self.opt_d.step()
-            if cfg.loss == "wgan":
+            if r.loss == "wgan":
                 with torch.no_grad():
                     torch._foreach_clamp_min_(self._d_params, -cfg.clip)
                     torch._foreach_clamp_max_(self._d_params, cfg.clip)

@@ -107,7 +107,8 @@ class SetupPanel(QScrollArea):
         self.loss = QComboBox()
         for name, label in LOSS_NAMES.items():
             self.loss.addItem(label, name)
-        self.loss.setCurrentIndex(list(LOSS_NAMES).index("nonsaturating"))
+        self.loss.insertItem(0, "auto", None)  # hinge for pictures, non-saturating for points
+        self.loss.setCurrentIndex(0)
         f.addRow("Loss", self.loss)
         self.lr_g = NumberEdit(1e-8, 1.0)
         self.lr_g.setToolTip("Generator learning rate (Adam); can change while training")
@@ -272,7 +273,8 @@ class SetupPanel(QScrollArea):
                 out[f"beta1_{name[-1]}"], out[f"beta2_{name[-1]}"] = pair
         if self.arch.currentData():
             out["arch"] = self.arch.currentData()
-        out["loss"] = self.loss.currentData()
+        if self.loss.currentData():
+            out["loss"] = self.loss.currentData()
         if self.lr_schedule.currentData():
             out["lr_schedule"] = self.lr_schedule.currentData()
         if self.hflip.isChecked():
@@ -333,7 +335,11 @@ class SetupPanel(QScrollArea):
             v = r.get(name)
             shown = "no limit" if name == "steps" and v == MAX_STEPS else v
             getattr(self, name).setSpecialValueText("auto" if v is None else f"auto: {shown}")
-        for combo, key in ((self.arch, "arch"), (self.lr_schedule, "lr_schedule")):
+        for combo, key in (
+            (self.arch, "arch"),
+            (self.lr_schedule, "lr_schedule"),
+            (self.loss, "loss"),
+        ):
             v = r.get(key)
             combo.setItemText(0, "auto" if v is None else f"auto: {v}")
         is_image = r.get("_is_image")

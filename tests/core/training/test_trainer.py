@@ -45,7 +45,7 @@ def test_dcgan_with_r1_and_ema(tiny_images):
     t = Trainer(small(steps=3, batch_size=8, width=8, latent_dim=8, r1_gamma=1.0), tiny_images)
     previews = []
     assert run_training(t, on_preview=previews.append).ok
-    assert t.config.arch == "dcgan" and t.config.d_norm == "none"  # GP-safe norm chosen
+    assert t.config.arch == "dcgan" and t.config.d_norm == "spectral"  # GP-safe, the default
     assert previews[-1].samples.shape == (64, 1, 28, 28)
     assert previews[-1].samples.dtype == np.uint8
     assert previews[-1].grid.ndim == 3 and previews[-1].grid.shape[2] == 3

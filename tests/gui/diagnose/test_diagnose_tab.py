@@ -102,6 +102,8 @@ def digits(window, fill):
 
     ds = load_dataset("builtin:digits?n=256")
     window.data = PreparedData("builtin:digits?n=256", ds, ds.info, "", None, None)
+    # D's outputs as probabilities (0 to 1), which the histograms below check
+    window.setup.loss.setCurrentIndex(window.setup.loss.findData("nonsaturating"))
     fill(window, {"steps": 100_000, "width": 8, "batch_size": 32})
     assert window.commands.start.isEnabled()
     return window
