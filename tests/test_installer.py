@@ -63,6 +63,10 @@ def test_desktop_entry_is_valid():
     assert entry["Type"] == "Application"
     assert entry["Name"] == "GAN Studio"
     assert entry["Exec"].split()[0] == "ganstudio"  # install.sh makes it an absolute path
+    # A file manager passes the files to open (`ganstudio FILE_OR_FOLDER`); exports and
+    # archives of pictures are among the types offered to it.
+    assert entry["Exec"].split()[1:] == ["%F"] and entry["TryExec"] == "ganstudio"
+    assert {"image/png", "application/zip"} <= set(entry["MimeType"].rstrip(";").split(";"))
     assert entry["Terminal"] == "false"
     # The icon is a theme name with a file of that name (install.sh puts it into hicolor).
     assert "/" not in entry["Icon"] and "." not in entry["Icon"]

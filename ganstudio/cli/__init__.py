@@ -1,19 +1,23 @@
-"""The command line: `ganstudio train`, `sample`, ...; plain `ganstudio` opens the window."""
+"""The command line: `ganstudio train`, `sample`, ...; plain `ganstudio` opens the window,
+and `ganstudio FILE_OR_FOLDER` opens the window on a model, run folder, export or dataset."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import multiprocessing
+import os
 import sys
 
 from ganstudio import __version__
 from ganstudio.cli import runs as runs_cli
 from ganstudio.cli.bench import register as register_bench
+from ganstudio.cli.classes import add_class_options
 from ganstudio.cli.common import Parser, float_range, int_range, setting
 from ganstudio.cli.data import cmd_data_inspect
 from ganstudio.cli.eval import register as register_eval
 from ganstudio.cli.export import register as register_export
+from ganstudio.cli.project import register as register_project
 from ganstudio.cli.sample import MAX_SAMPLES, cmd_sample
 from ganstudio.cli.train import add_train_args, cmd_train
 from ganstudio.core.choices import PICTURE_SIZES
@@ -34,11 +38,18 @@ def _threads(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _parser_and_commands()[0]
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
+    """The parser, and the names of its commands."""
     p = Parser(
         prog="ganstudio",
         description="GAN Studio: train, watch and explore GANs. Without a command it opens "
         "the window; the commands below run the same engine headless.",
-        epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8",
+        epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8. "
+        "`ganstudio FILE_OR_FOLDER` opens the window on a model file or checkpoint, a run "
+        "folder, an export or a dataset (a file or folder named like a command: ./NAME).",
     )
     p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -85,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--upscale", type=int_range(1, 16), default=1, help="integer upscaling of grid images"
     )
     s.add_argument("-o", "--output", required=True, help=".png picture or .npy raw samples")
+    add_class_options(s)
     s.set_defaults(func=cmd_sample)
 
     register_bench(sub)
@@ -113,14 +125,64 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_export(sub)
     register_eval(sub)
-    return p
+    register_project(sub)
+    return p, tuple(sub.choices)
+
+
+# Options of `ganstudio` itself that take a value (the next argument is not a path).
+_VALUE_OPTIONS = ("--threads",)
+
+
+def split_paths(argv: list[str], commands: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(the arguments for the parser, the paths to open): `ganstudio [OPTIONS] PATH ...`
+    gives paths when its first positional argument is no command; a command always wins
+    (a file named like one is opened as ./NAME)."""
+    positions: list[int] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            positions += range(i + 1, len(argv))
+            break
+        if arg.startswith("-") and arg != "-":
+            takes_value = "=" not in arg and any(
+                len(arg) > 2 and o.startswith(arg) for o in _VALUE_OPTIONS
+            )
+            i += 2 if takes_value else 1
+            continue
+        if arg in commands:
+            return argv, []
+        positions.append(i)
+        i += 1
+    if not positions:
+        return argv, []
+    paths = [argv[k] for k in positions]
+    rest = [a for k, a in enumerate(argv) if k not in positions and a != "--"]
+    return rest, paths
+
+
+def _command_named_like_a_path(argv: list[str], commands: tuple[str, ...]) -> None:
+    """`ganstudio train` where ./train exists: the command runs; say how to open the path."""
+    from pathlib import Path
+
+    names = [a for a in argv if not a.startswith("-")]
+    if len(names) == 1 and names[0] in commands and Path(names[0]).exists():
+        print(
+            f"note: {names[0]} is a command; to open the file or folder named {names[0]} "
+            f"instead, use: ganstudio ./{names[0]}",
+            file=sys.stderr,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     multiprocessing.freeze_support()  # in a PyInstaller bundle, a spawn worker stops here
-    parser = build_parser()
+    parser, commands = _parser_and_commands()
+    given = sys.argv[1:] if argv is None else list(argv)
+    given, paths = split_paths(given, commands)
+    if not paths:
+        _command_named_like_a_path(given, commands)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(given)
     except SystemExit as exc:  # a usage error (2, message printed) or --help / --version (0)
         return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(
@@ -136,9 +198,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     threads.configure(policy, explicit)
     if args.command is None:
+        if paths and not os.path.exists(paths[0]):  # a typo: say so before the window
+            # A path that exists but is nothing the window opens is said in the window's
+            # banner: opened from a file manager, nobody reads stderr.
+            first = paths[0]
+            if not any(c in first for c in "./\\"):  # a mistyped command, most likely
+                print(
+                    f"error: {first} is neither a command ({', '.join(commands)}) nor a file "
+                    "or folder (see ganstudio --help)",
+                    file=sys.stderr,
+                )
+            else:
+                print(f"error: {first}: no such file or folder", file=sys.stderr)
+            return 2
         from ganstudio.gui.app import main as window_main
 
-        return window_main()
+        return window_main(open_paths=paths)
     from ganstudio.core.errors import UserError
 
     try:

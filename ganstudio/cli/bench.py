@@ -17,6 +17,7 @@ _DATASETS = {
     "distributed": "digits",
     "load": "ring8",
     "images": "digits",
+    "projection": "digits",
 }
 
 
@@ -87,6 +88,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "as JSON",
     )
     modes.add_argument(
+        "--projection",
+        action="store_true",
+        help="how near projecting a picture into the latent space comes: hold out --n "
+        "pictures (default 16) of --datasets (default digits), train --model (dcgan or "
+        "fastgan, --width) for --minutes (default 3) on the rest, or take --model FILE; "
+        "project the held-out pictures and --n generated ones (--steps, default 300) and "
+        "compare with the nearest of --samples random samples (default 10,000) and the "
+        "nearest training picture",
+    )
+    modes.add_argument(
         "--curves",
         action="store_true",
         help="the loss curves' redraw and paint times holding --n points per curve "
@@ -95,10 +106,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--device", help="auto, cpu, cuda ... (training speed, --distributed, --images)")
     b.add_argument(
         "--model",
-        choices=("dcgan", "fastgan"),
         default="dcgan",
+        metavar="dcgan|fastgan",
         help="training speed of DCGAN-64 against pytorch/examples (default), or of FastGAN-64 "
-        "against a plain PyTorch loop of the same networks",
+        "against a plain PyTorch loop of the same networks; --projection: the network to "
+        "train, or a model FILE",
     )
     b.add_argument(
         "--width",
@@ -248,6 +260,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
             out=args.out,
             print_fn=print,
         )
+    elif args.projection:
+        from ganstudio.bench.projection import DEFAULT_MINUTES as PROJECTION_MINUTES
+        from ganstudio.bench.projection import projection_table
+
+        projection_table(  # a dataset or model of points: a UserError, one line
+            model=args.model,
+            dataset=_one_dataset(args, "projection"),
+            minutes=PROJECTION_MINUTES if args.minutes is None else args.minutes,
+            width=args.width,
+            n=min(args.n or 16, 1000),
+            steps=args.steps or 300,
+            samples=args.samples or 10_000,
+            feature_steps=args.feature_steps,
+            device=args.device or "cpu",
+            print_fn=print,
+        )
     elif args.curves:
         from ganstudio.bench.curves import curves_benchmark
 
@@ -290,6 +318,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         from ganstudio.bench import training
 
+        if args.model not in ("dcgan", "fastgan"):
+            raise CLIError(f"--model must be dcgan or fastgan, not {args.model!r}")
         training.speed_table(
             device=args.device or "auto",
             batch=args.batch,

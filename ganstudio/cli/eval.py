@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     import torch
 
     from ganstudio.core.data.dataset import Dataset
-    from ganstudio.core.quality.evaluation import Evaluator
+    from ganstudio.core.modelfile import GeneratorFile
+    from ganstudio.core.quality.evaluation import ClassQuality, Evaluator
+    from ganstudio.core.quality.features import FeatureExtractor
     from ganstudio.core.quality.inception import InceptionV3
 
 
@@ -149,6 +151,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     out = sampling.generate(gen.module, z[: evaluator.n])
     samples = to_uint8(out) if dataset.info.is_image else out.numpy()
     ev = evaluator.evaluate(samples)
+    per_class = _per_class(args, gen, extractor, dataset) if gen.classes else None
     standard = None
     if inception_model is not None:
         standard = _inception(args, inception_model, dataset, evaluator, samples, device)
@@ -161,12 +164,46 @@ def cmd_eval(args: argparse.Namespace) -> int:
             **ev.to_dict(),
             "inception": standard,
         }
+        if per_class is not None:
+            doc["per_class"] = [r.to_dict() for r in per_class[0]]
+            doc["per_class_notes"] = per_class[1]
         print(json.dumps(doc, indent=2))
     else:
         print(format_evaluation(ev))
+        if per_class is not None:
+            from ganstudio.core.quality.evaluation import format_per_class
+
+            print(format_per_class(*per_class))
         if standard is not None:
             print(_inception_text(standard))
     return 0
+
+
+def _per_class(
+    args: argparse.Namespace, gen: GeneratorFile, extractor: FeatureExtractor, dataset: Dataset
+) -> tuple[list[ClassQuality], list[str]]:
+    """Per-class measures of a class-conditional model: args.samples shared among its
+    classes (at least MIN_SAMPLES each)."""
+    import torch
+
+    from ganstudio.core.explore import sampling
+    from ganstudio.core.quality.evaluation import MIN_SAMPLES, per_class_quality
+    from ganstudio.core.render import to_uint8
+
+    if dataset.class_count != gen.classes:
+        return [], [
+            f"per-class measures skipped: the model draws {gen.classes} classes, the data "
+            f"has {dataset.class_count}"
+        ]
+    per = max(MIN_SAMPLES, args.samples // gen.classes)
+    _say(args, f"per class: {per} samples for each of {gen.classes} classes ...")
+
+    def draw(c: int, n: int) -> np.ndarray:
+        z = sampling.latents(args.seed + 1 + c, n, gen.latent_dim)
+        y = torch.full((n,), c, dtype=torch.int64)
+        return to_uint8(sampling.generate(gen.module, z, classes=y))
+
+    return per_class_quality(extractor, dataset, draw, gen.class_names, per, seed=args.seed)
 
 
 def _load_inception(path: str, device: torch.device) -> InceptionV3:

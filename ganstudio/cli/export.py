@@ -1,6 +1,6 @@
 """`ganstudio export`: a model in another format (ONNX), or pictures and animations that
 carry their provenance (`export grid`, `export interpolation`), re-rendered with
-`export reproduce`."""
+`export reproduce`, or a labelled synthetic dataset of PNG files (`export dataset`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ganstudio.cli.classes import add_class_options, chosen_classes, grid_classes
 from ganstudio.cli.common import CLIError, float_range, int_range, parse_grid, setting
 from ganstudio.core.config import LIMITS, short_repr
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 FORMATS = {"onnx": ("OUT.onnx", "the generator as an ONNX model: input z, output samples")}
 # `ganstudio export KIND MODEL ...`: an optional first positional (argparse gives a lone
 # positional to "model", so `ganstudio export MODEL --onnx OUT` keeps working).
-KINDS = ("grid", "interpolation", "reproduce")
+KINDS = ("grid", "interpolation", "reproduce", "dataset")
 
 # Options of each kind, with their defaults; an option given to a kind that does not use
 # it is an error rather than silently ignored.
@@ -40,11 +41,21 @@ _INTERPOLATION: dict[str, object] = {
     "loop": False,
     "truncation": 1.0,
 }
+_CLASSES: dict[str, object] = {"class_name": None, "class_list": None}  # cli.classes
 OPTIONS: dict[str | None, dict[str, object]] = {
     None: {"onnx": None, "opset": None},
-    "grid": _GRID | {"upscale": 1, "output": None},
-    "interpolation": _INTERPOLATION | {"upscale": 1, "output": None},
+    "grid": _GRID | _CLASSES | {"upscale": 1, "output": None},
+    "interpolation": _INTERPOLATION | _CLASSES | {"upscale": 1, "output": None},
     "reproduce": {"model_file": None, "any_model": False, "output": None},
+    "dataset": {
+        "n": None,
+        "per_class": None,
+        "seed": 0,
+        "truncation": 1.0,
+        "overwrite": False,
+        "quiet": False,
+        "output": None,
+    },
 }
 _ALL_OPTIONS = sorted({name for options in OPTIONS.values() for name in options})
 
@@ -56,6 +67,7 @@ FPS = (0.1, 120.0)
 MAX_UPSCALE = 16
 MAX_PADDING = 64
 SEEDS = LIMITS["seed"]
+MAX_DATASET_PICTURES = 100_000  # core.explore.dataset_export.MAX_PICTURES (torch-free here)
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -67,7 +79,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "(MODEL --onnx OUT), or export pictures that remember how they were made: "
         "`export grid MODEL -o grid.png`, `export interpolation MODEL --seeds 1,2,3 -o "
         "walk.gif`, and `export reproduce EXPORT --model MODEL -o OUT` to render an export "
-        "again from its provenance.",
+        "again from its provenance; `export dataset MODEL --n 1000 -o FOLDER` writes a "
+        "synthetic dataset (PNG files, one subfolder per class, and manifest.json).",
         epilog="Examples: ganstudio export runs/ring8/generator.safetensors --onnx ring8.onnx; "
         "ganstudio export grid runs/digits/generator.safetensors --grid 8x8 --seed 0 -o "
         'grid.png. ONNX export needs the optional packages: pip install "ganstudio[onnx]"; '
@@ -92,11 +105,16 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="N",
         help="ONNX opset version (default 17; 9 to 20)",
     )
-    e.add_argument("-o", "--output", metavar="OUT", help="grid .png, or .gif/.webp/.mp4")
+    e.add_argument(
+        "-o", "--output", metavar="OUT", help="grid .png, .gif/.webp/.mp4, or a dataset FOLDER"
+    )
     g = e.add_argument_group("grid")
     g.add_argument("--grid", metavar="RxC", help="rows x columns (default 8x8)")
     g.add_argument(
-        "--seed", type=setting("seed"), metavar="S", help="seeds S, S+1, ... one per cell (0)"
+        "--seed",
+        type=setting("seed"),
+        metavar="S",
+        help="seeds S, S+1, ... one per cell or picture (0)",
     )
     g.add_argument(
         "--padding",
@@ -128,7 +146,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="return to the first keyframe and loop forever (default: play once)",
     )
-    both = e.add_argument_group("grid and interpolation")
+    add_class_options(e.add_argument_group("grid and interpolation of a class-conditional model"))
+    both = e.add_argument_group("grid, interpolation and dataset")
     both.add_argument(
         "--truncation",
         type=float_range(0, 1, low_open=True),
@@ -141,6 +160,26 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="K",
         help="integer pixel scaling (1)",
     )
+    ds = e.add_argument_group("dataset")
+    ds.add_argument(
+        "--n",
+        type=int_range(1, MAX_DATASET_PICTURES),
+        metavar="N",
+        help=f"pictures in all (1 to {MAX_DATASET_PICTURES:,}; with classes, shared evenly)",
+    )
+    ds.add_argument(
+        "--per-class",
+        type=int_range(1, MAX_DATASET_PICTURES),
+        metavar="K",
+        help="pictures of each class (a model with classes)",
+    )
+    ds.add_argument(
+        "--overwrite",
+        action="store_true",
+        default=None,
+        help="write into a folder that is not empty (an earlier dataset export there is replaced)",
+    )
+    ds.add_argument("-q", "--quiet", action="store_true", default=None, help="no progress bar")
     r = e.add_argument_group("reproduce")
     r.add_argument("--model", dest="model_file", metavar="MODEL", help="the model to render with")
     r.add_argument(
@@ -154,9 +193,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _option_name(name: str) -> str:
-    return {"model_file": "--model", "output": "-o/--output"}.get(
-        name, "--" + name.replace("_", "-")
-    )
+    return {
+        "model_file": "--model",
+        "output": "-o/--output",
+        "quiet": "-q/--quiet",
+        "class_name": "--class",
+        "class_list": "--classes",
+    }.get(name, "--" + name.replace("_", "-"))
 
 
 def _settle_options(args: argparse.Namespace) -> None:
@@ -184,6 +227,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         if args.kind == "reproduce":
             return _reproduce(args)
+        if args.kind == "dataset":
+            return _export_dataset(args)
         return _export_kind(args)
     except ExportError as exc:
         raise CLIError(str(exc)) from None
@@ -273,6 +318,7 @@ def _export_kind(args: argparse.Namespace) -> int:
             padding=padding,
             background=background,
             upscale=upscale,
+            classes=grid_classes(gen, chosen_classes(gen, args), rows, cols),
         )
     else:
         if args.seeds is None:
@@ -287,8 +333,14 @@ def _export_kind(args: argparse.Namespace) -> int:
         out = _output(args, exports.ANIMATION_SUFFIXES)
         exports.animation_format(out)  # MP4 without an encoder: say so before loading
         gen = _load_image_model(args.model, load_generator)
+        chosen = chosen_classes(gen, args)
+        if chosen is not None and len(chosen) > 1:
+            raise CLIError("an interpolation draws one class: give --class NAME")
+        if gen.classes and chosen is None:
+            chosen = [0]  # every frame draws one class: the first unless --class says
         prov = exports.interpolation_provenance(
             gen,
+            classes=chosen,
             seeds=seeds,
             steps=steps,
             mode=args.mode,
@@ -339,4 +391,48 @@ def _reproduce(args: argparse.Namespace) -> int:
         prov = prov | {"model_hash": str(gen.meta.get("content_hash", ""))}
     exports.write_export(out, gen, prov)
     print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def _export_dataset(args: argparse.Namespace) -> int:
+    from ganstudio.cli.common import Progress
+    from ganstudio.core.explore import dataset_export
+    from ganstudio.core.modelfile import load_generator
+
+    if args.output is None:
+        raise CLIError("give the dataset folder with -o FOLDER")
+    if args.n is None and args.per_class is None:
+        raise CLIError(
+            "give the number of pictures with --n N (or --per-class K for a model with classes)"
+        )
+    gen = _load_image_model(args.model, load_generator)
+    try:
+        plan = dataset_export.plan_export(
+            gen,
+            args.output,
+            n=args.n,
+            per_class=args.per_class,
+            truncation=args.truncation,
+            seed=args.seed,
+            overwrite=args.overwrite,
+        )
+    except dataset_export.DatasetExportError as exc:
+        raise CLIError(str(exc)) from None
+    if not args.quiet:
+        print(f"{plan.folder}: {plan.describe()}", file=sys.stderr)
+    bar = Progress(plan.total, enabled=not args.quiet, label="pictures")
+    try:
+        result = dataset_export.export_dataset(
+            gen, plan, lambda done, total: bar.update(done, force=done >= total)
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        manifest = plan.folder / dataset_export.MANIFEST
+        print(
+            f"stopped: {manifest} lists the pictures written before the interruption",
+            file=sys.stderr,
+        )
+        return 130
+    bar.close()
+    print(f"wrote {result.written:,} pictures and {result.manifest_path}", file=sys.stderr)
     return 0

@@ -6,8 +6,15 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ganstudio.cli.classes import chosen_classes, grid_classes
 from ganstudio.cli.common import CLIError, parse_grid
+
+if TYPE_CHECKING:
+    import torch
+
+    from ganstudio.core.modelfile import GeneratorFile
 
 MAX_SAMPLES = 10_000_000  # --n; image models are held to MEMORY_BUDGET as well
 MEMORY_BUDGET = 16 << 30  # bytes of latents and samples one command may hold
@@ -27,6 +34,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     out = Path(args.output)
     raw = out.suffix.lower() == ".npy"
     gen = load_generator(args.model)
+    chosen = chosen_classes(gen, args)
     n = args.n if args.n is not None else (rows * cols if gen.is_image else 2500)
     # A grid draws only its first rows*cols images: the rest are not generated.
     drawn = n if raw or not gen.is_image else min(n, rows * cols)
@@ -36,7 +44,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     z = sampling.latents(args.seed, n, gen.latent_dim)[:drawn]
     if args.truncation != 1.0:
         z = z * args.truncation
-    samples = sampling.generate(gen.module, z)
+    classes = None
+    if gen.classes:  # one grid row per class; raw samples cycle through the classes
+        import torch
+
+        if raw or not gen.is_image:
+            cycle = chosen if chosen is not None else list(range(gen.classes))
+            classes = torch.tensor(cycle, dtype=torch.int64)[sampling.cycled(drawn, len(cycle))]
+        else:
+            cells = grid_classes(gen, chosen, rows, cols) or []
+            classes = torch.tensor(cells[:drawn], dtype=torch.int64)
+    samples = sampling.generate(gen.module, z, classes=classes)
     if raw:
         import io
 
@@ -62,6 +80,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
                 "ganstudio.n": str(n),
                 "ganstudio.grid": f"{rows}x{cols}",
                 "ganstudio.truncation": str(args.truncation),
+                **_class_text(gen, classes),
             },
         )
     print(f"wrote {out}", file=sys.stderr)
@@ -91,3 +110,11 @@ def _check_picture(shape: tuple[int, ...], rows: int, cols: int, upscale: int) -
             f"the picture would be {width} x {height} pixels, more than "
             f"{MAX_PICTURE_PIXELS:,}: use a smaller --grid or --upscale"
         )
+
+
+def _class_text(gen: GeneratorFile, classes: torch.Tensor | None) -> dict[str, str]:
+    """The PNG text chunk naming the classes of a conditional model's picture."""
+    if classes is None:
+        return {}
+    drawn = list(dict.fromkeys(int(c) for c in classes.tolist()))
+    return {"ganstudio.classes": ",".join(gen.class_names[c] for c in drawn)}

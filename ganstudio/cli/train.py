@@ -147,6 +147,14 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--g-norm", choices=("batch", "none"), help="MLP generator normalisation")
     g.add_argument("--pack", type=setting("pack"), help="PacGAN packing for the MLP discriminator")
+    g.add_argument(
+        "--conditional",
+        action="store_true",
+        default=None,
+        help="class-conditional DCGAN / FastGAN trained on the dataset's labels (class "
+        "subfolders, label files); then `sample --class NAME` draws one class (default off)",
+    )
+    g.add_argument("--no-conditional", dest="conditional", action="store_false")
     g = p.add_argument_group("objective and optimiser")
     g.add_argument(
         "--loss",
@@ -252,6 +260,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         d_norm=args.d_norm,
         g_norm=args.g_norm,
         pack=args.pack,
+        conditional=args.conditional,
         loss=args.loss,
         d_steps=args.d_steps,
         r1_gamma=args.r1_gamma,

@@ -35,6 +35,18 @@ DCGAN_SIZES = (28, 32, 64)
 FASTGAN_SIZES = (28, 32, 64, 128, 256, 512)
 # The sizes pictures may be prepared at (core.data.prepare): every size a network takes.
 PICTURE_SIZES = (28, 32, 64, 128, 256, 512)
+# The automatic picture size stops at 64 px on the CPU (a 256 px picture has 16 times the
+# pixels: days of training there), at 256 px on a GPU (FastGAN, the automatic model from
+# 64 px, is made for few-shot training at 256 px on one GPU). Larger only when asked for.
+AUTO_SIZE_CPU = 64
+AUTO_SIZE_ACCELERATOR = 256
+
+
+def largest_auto_size(accelerator: bool) -> int:
+    """The largest automatic picture size for training on a GPU (``accelerator``) or the CPU."""
+    return AUTO_SIZE_ACCELERATOR if accelerator else AUTO_SIZE_CPU
+
+
 AUGMENT_OPS = ("color", "translation", "cutout")
 # How often DiffAugment applies: never, to every sample, or adaptively (StyleGAN2-ADA).
 AUGMENT_MODES = ("off", "always", "auto")

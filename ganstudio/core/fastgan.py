@@ -39,6 +39,10 @@ default), "layer" (GroupNorm with one group), "spectral" (spectral norm alone, s
 gradient penalties) or "none" (neither). The decoders always use batch norm: they see only
 real pictures and never enter D's score, so they do not disturb a gradient penalty.
 
+With ``classes`` > 0 both are class-conditional (core.conditioning): G adds a class
+embedding to z, D adds a projection head on its head features; the reconstruction path is
+unchanged.
+
 PyTorch only (no import of core.models, which registers these networks).
 """
 
@@ -52,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganstudio.core.choices import D_NORMS, FASTGAN_SIZES
+from ganstudio.core.conditioning import ClassEmbedding, condition_latent, projection
 
 MAX_CHANNELS = 1024  # widest layer, whatever the base
 RECON_SIZE = 128  # largest side of a reconstruction
@@ -204,14 +209,21 @@ class SkipExcitation(nn.Module):
 
 
 class FastGANGenerator(nn.Module):
-    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]."""
+    """z (N, latent_dim) -> images (N, channels, image_size, image_size) in [-1, 1]; with
+    ``classes`` > 0, ``forward(z, y)`` or ``forward(z, class_weights=w)``."""
 
     def __init__(
-        self, latent_dim: int = 256, image_size: int = 256, channels: int = 3, base: int = 64
+        self,
+        latent_dim: int = 256,
+        image_size: int = 256,
+        channels: int = 3,
+        base: int = 64,
+        classes: int = 0,
     ) -> None:
         super().__init__()
         _check(image_size, channels, base)
         self.latent_dim = latent_dim
+        self.classes = classes
         self.out_shape = (channels, image_size, image_size)
         self.is_image = True
         self.start = start = _g_start(image_size)
@@ -238,8 +250,15 @@ class FastGANGenerator(nn.Module):
             SkipExcitation(s, width[s], width[r]) for s, r in zip(self.sources, self.gated)
         )
         self.to_image = nn.Sequential(_conv(width[image_size], channels, 3, padding=1), nn.Tanh())
+        self.embed = ClassEmbedding(classes, latent_dim) if classes else None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor | None = None,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        z = condition_latent(self.embed, z.reshape(z.shape[0], self.latent_dim), y, class_weights)
         x = self.head(z.reshape(z.shape[0], self.latent_dim, 1, 1))
         source_of = dict(zip(self.gated, self.sources))
         sources = set(self.sources)
@@ -331,15 +350,21 @@ class FastGANDiscriminator(nn.Module):
     """images (N, channels, image_size, image_size) -> one logit per image (N,).
 
     ``D(x, recon=True, generator=g)`` also returns the reconstruction loss of x (a scalar),
-    the quarter to reconstruct drawn per image from ``g``.
+    the quarter to reconstruct drawn per image from ``g``. With ``classes`` > 0, ``D(x, y)``.
     """
 
     reconstructs = True  # the trainer adds the reconstruction loss on real pictures
 
     def __init__(
-        self, image_size: int = 256, channels: int = 3, base: int = 64, norm: str = "batch"
+        self,
+        image_size: int = 256,
+        channels: int = 3,
+        base: int = 64,
+        norm: str = "batch",
+        classes: int = 0,
     ) -> None:
         super().__init__()
+        self.classes = classes
         _check(image_size, channels, base)
         if norm not in D_NORMS:
             raise ValueError(f"unknown discriminator norm {norm!r}; choose one of {D_NORMS}")
@@ -364,10 +389,18 @@ class FastGANDiscriminator(nn.Module):
         )
         self.whole = Decoder(c8, channels, base, min(RECON_SIZE, image_size), feature)
         self.quarter = Decoder(c16, channels, base, min(RECON_SIZE, image_size // 2), feature)
+        self.embed: nn.Module | None = None
+        if classes:
+            self.embed = ClassEmbedding(classes, head, 0.02)
+            if sn:
+                nn.utils.parametrize.register_parametrization(
+                    self.embed, "weight", SpectralNorm(self.embed.weight)
+                )
 
     def forward(
         self,
         x: torch.Tensor,
+        y: torch.Tensor | None = None,
         *,
         recon: bool = False,
         generator: torch.Generator | None = None,
@@ -376,7 +409,11 @@ class FastGANDiscriminator(nn.Module):
         for down in self.downs:
             f16 = f
             f = down(f)
-        logits = self.logits(f).flatten(1).mean(1)
+        if self.embed is None and y is None:
+            logits = self.logits(f).flatten(1).mean(1)
+        else:  # the projection head reads the head's features (before the patch logits)
+            h = self.logits[:3](f)
+            logits = self.logits[3](h).flatten(1).mean(1) + projection(self.embed, h, y, mean=True)
         if not recon:
             return logits
         n = x.shape[0]

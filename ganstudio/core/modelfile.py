@@ -21,6 +21,7 @@ from safetensors.numpy import save as st_save
 from torch import nn
 
 from ganstudio import __version__
+from ganstudio.core.conditioning import MAX_CLASSES, classes_of
 from ganstudio.core.errors import UserError
 from ganstudio.core.fileio import atomic_write_bytes
 from ganstudio.core.models import ModelSpec, build, checked_spec
@@ -62,6 +63,26 @@ class GeneratorFile:
         """Whether the network makes pictures (else 2-D points); checked against the
         description's dataset when the file was opened."""
         return len(self.sample_shape) == 3
+
+    @property
+    def classes(self) -> int:
+        """How many classes the generator is conditioned on (0: unconditional)."""
+        return classes_of(self.module)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """A name for each class of a conditional generator (its description's, else the
+        dataset's, else the class numbers); () for an unconditional one."""
+        return class_names_of(self.meta, self.classes)
+
+
+def class_names_of(meta: dict, classes: int) -> tuple[str, ...]:
+    """The names of ``classes`` classes from a (checked) description: its "class_names",
+    else its dataset's when they are as many, else "0", "1", ..."""
+    for names in (meta.get("class_names"), (meta.get("dataset") or {}).get("class_names")):
+        if isinstance(names, list) and len(names) == classes:
+            return tuple(str(n) for n in names)
+    return tuple(str(i) for i in range(classes))
 
 
 def content_hash(state: dict[str, np.ndarray]) -> str:
@@ -236,6 +257,7 @@ def check_description(p: Path, meta: dict, where: str = "") -> None:
         raise fail("elapsed", "a number of seconds of 0 or more", elapsed)
     for key in ("content_hash", "app_version", "loss"):
         _field(p, meta, key, str, where)
+    _check_class_names(p, meta, where)
     dataset = _field(p, meta, "dataset", dict, where)
     if dataset is None:
         return
@@ -262,6 +284,19 @@ def check_description(p: Path, meta: dict, where: str = "") -> None:
         )
     ):
         raise fail("modes", f"a list of at most {MAX_MODES:,} [x, y] pairs of numbers", modes)
+
+
+def _check_class_names(p: Path, meta: dict, where: str) -> None:
+    names = meta.get("class_names")
+    if names is not None and not (
+        isinstance(names, list)
+        and len(names) <= MAX_CLASSES
+        and all(isinstance(n, str) and len(n) <= 200 for n in names)
+    ):
+        raise ModelFileError(
+            f'{p}: "{where}class_names" must be a list of at most {MAX_CLASSES:,} names '
+            f"(text), not {_show(names)}"
+        )
 
 
 GENERATORS = ("mlp_g", "dcgan_g", "fastgan_g")

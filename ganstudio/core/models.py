@@ -29,6 +29,7 @@ from ganstudio.core.choices import (
     MAX_MLP_WIDTH,
     MAX_PACK,
 )
+from ganstudio.core.conditioning import MAX_CLASSES, ClassEmbedding, condition_latent, projection
 from ganstudio.core.errors import UserError
 from ganstudio.core.fastgan import FastGANDiscriminator, FastGANGenerator
 
@@ -176,16 +177,21 @@ def _data_std(name: str, value: object, _args: dict[str, Any]) -> object:
 
 
 _LATENT = _whole(1, MAX_LATENT_DIM)
+# Class conditioning (core.conditioning): 0 = unconditional, the default of every network,
+# so a spec written before conditioning existed builds the same network.
+_CLASSES = _whole(0, MAX_CLASSES)
 _MLP_WIDTH, _MLP_DEPTH = _whole(1, MAX_MLP_WIDTH), _whole(0, MAX_MLP_DEPTH)
 _DCGAN = {
     "image_size": _one_of(DCGAN_SIZES),
     "channels": _one_of(IMAGE_CHANNELS),
     "base": _whole(1, MAX_DCGAN_WIDTH),
+    "classes": _CLASSES,
 }
 _FASTGAN = {
     "image_size": _one_of(FASTGAN_SIZES),
     "channels": _one_of(IMAGE_CHANNELS),
     "base": _whole(1, MAX_FASTGAN_WIDTH),
+    "classes": _CLASSES,
 }
 _ARGUMENTS: dict[str, dict[str, _Checker]] = {
     "mlp_g": {
@@ -243,6 +249,8 @@ def checked_spec(spec: ModelSpec) -> ModelSpec:
             kwargs[key] = check(key, given[key], given)
         except ModelSpecError as exc:
             raise ModelSpecError(f"{spec.name}: {exc}") from None
+    if kwargs.get("classes") == 0:
+        del kwargs["classes"]  # an unconditional spec reads as it did before conditioning
     checked = ModelSpec(spec.name, kwargs)
     count = parameter_count(checked)
     if count > MAX_PARAMETERS:
@@ -425,11 +433,21 @@ def _dcgan_plan(image_size: int, base: int) -> tuple[int, list[int]]:
 
 @_register("dcgan_g")
 class DCGANGenerator(nn.Module):
+    """z (N, latent_dim) -> images; with ``classes`` > 0 also the class of each (a class
+    embedding added to z, core.conditioning): ``forward(z, y)`` or ``forward(z,
+    class_weights=w)``."""
+
     def __init__(
-        self, latent_dim: int = 100, image_size: int = 64, channels: int = 3, base: int = 64
+        self,
+        latent_dim: int = 100,
+        image_size: int = 64,
+        channels: int = 3,
+        base: int = 64,
+        classes: int = 0,
     ) -> None:
         super().__init__()
         self.latent_dim = latent_dim
+        self.classes = classes
         self.out_shape = (channels, image_size, image_size)
         self.is_image = True
         start, widths = _dcgan_plan(image_size, base)
@@ -447,18 +465,34 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        self.embed = ClassEmbedding(classes, latent_dim) if classes else None
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        z: torch.Tensor,
+        y: torch.Tensor | None = None,
+        class_weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        z = condition_latent(self.embed, z.reshape(z.shape[0], self.latent_dim), y, class_weights)
         return self.net(z.view(z.shape[0], self.latent_dim, 1, 1))
 
 
 @_register("dcgan_d")
 class DCGANDiscriminator(nn.Module):
+    """images -> one logit each; with ``classes`` > 0 ``forward(x, y)`` adds a projection
+    head on the last features (Miyato & Koyama 2018, core.conditioning)."""
+
     def __init__(
-        self, image_size: int = 64, channels: int = 3, base: int = 64, norm: str = "batch"
+        self,
+        image_size: int = 64,
+        channels: int = 3,
+        base: int = 64,
+        norm: str = "batch",
+        classes: int = 0,
     ) -> None:
         super().__init__()
         _check_norm(norm)
+        self.classes = classes
         start, widths = _dcgan_plan(image_size, base)
         widths = widths[::-1]  # base, 2*base, ...
         # As in the paper, the first layer has no normalisation.
@@ -475,9 +509,13 @@ class DCGANDiscriminator(nn.Module):
         layers.append(_maybe_sn(nn.Conv2d(widths[-1], 1, start, 1, 0, bias=False), norm))
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
+        self.embed = _maybe_sn(ClassEmbedding(classes, widths[-1], 0.02), norm) if classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).view(-1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is None and y is None:
+            return self.net(x).view(-1)
+        features = self.net[:-1](x)
+        return self.net[-1](features).view(-1) + projection(self.embed, features, y, mean=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -502,6 +540,7 @@ def model_specs(
     data_mean: list[float] | None = None,
     data_std: float = 1.0,
     g_norm: str = "none",
+    classes: int = 0,
 ) -> tuple[ModelSpec, ModelSpec]:
     """The generator and discriminator specs for an architecture and a data shape.
 
@@ -509,7 +548,11 @@ def model_specs(
     ``depth`` the number of hidden layers of an MLP (ignored by the convolutional networks,
     whose depth follows the image size).
     ``data_mean`` and ``data_std`` (2-D points) let the MLPs work at unit scale.
+    ``classes`` > 0: class-conditional DCGAN or FastGAN networks (core.conditioning).
     """
+    cond = {"classes": classes} if classes else {}
+    if classes and arch not in ("dcgan", "fastgan"):
+        raise ValueError("class-conditional training is available for DCGAN and FastGAN only")
     if arch == "mlp":
         scale = {"data_mean": data_mean, "data_std": data_std} if data_mean else {}
         g = ModelSpec(
@@ -547,9 +590,13 @@ def model_specs(
         if pack != 1:
             raise ValueError("packing (PacGAN) is only available for the MLP discriminator")
         g = ModelSpec(
-            "dcgan_g", {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width}
+            "dcgan_g",
+            {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width, **cond},
         )
-        d = ModelSpec("dcgan_d", {"image_size": h, "channels": c, "base": width, "norm": d_norm})
+        d = ModelSpec(
+            "dcgan_d",
+            {"image_size": h, "channels": c, "base": width, "norm": d_norm, **cond},
+        )
         return g, d
     if arch == "fastgan":
         if len(sample_shape) != 3:
@@ -563,8 +610,12 @@ def model_specs(
         if pack != 1:
             raise ValueError("packing (PacGAN) is only available for the MLP discriminator")
         g = ModelSpec(
-            "fastgan_g", {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width}
+            "fastgan_g",
+            {"latent_dim": latent_dim, "image_size": h, "channels": c, "base": width, **cond},
         )
-        d = ModelSpec("fastgan_d", {"image_size": h, "channels": c, "base": width, "norm": d_norm})
+        d = ModelSpec(
+            "fastgan_d",
+            {"image_size": h, "channels": c, "base": width, "norm": d_norm, **cond},
+        )
         return g, d
     raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHITECTURES}")

@@ -123,3 +123,28 @@ def configure(policy: ThreadPolicy, explicit: bool = False) -> None:
             os.environ[key] = value
         else:
             os.environ.setdefault(key, value)
+
+
+# How much the window's training thread yields the CPU to the window: on a 2-core machine
+# the window's paints (pyqtgraph, in Python) compete with training's threads for the cores
+# and the interpreter. With the training thread at nice 10, the event loop's longest stall
+# while training ring8 fell from 39 ms to 22-26 ms and gaps over 20 ms from 27 to 2-3 in
+# 12 s (`ganstudio bench --gui` on Xvfb, README); an idle core is still training's.
+WINDOW_TRAINING_NICE = 10
+
+
+def lower_thread_priority(nice: int = WINDOW_TRAINING_NICE) -> bool:
+    """Give the calling thread, and the threads it starts from now on (PyTorch's OpenMP
+    team among them), ``nice`` more niceness (at most 19). Linux only, where priority is
+    per thread; elsewhere a thread's priority is the caller's business (QThread's). Whether
+    it was lowered."""
+    if not sys.platform.startswith("linux") or nice <= 0:
+        return False
+    import threading
+
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError:
+        return False
+    return True

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from types import TracebackType
 
 from ganstudio import __version__
@@ -52,7 +53,10 @@ def install_excepthook() -> None:
     threading.excepthook = thread_hook
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, open_paths: Sequence[str] = ()) -> int:
+    """Show the window (``argv``: Qt's own arguments); ``open_paths``: what `ganstudio
+    FILE_OR_FOLDER` asked to open (the first is opened; the window says it opens one at a
+    time when there are more)."""
     t0 = float(os.environ.get("GANSTUDIO_T0", time.perf_counter()))
     from PySide6.QtCore import QCoreApplication, QTimer
     from PySide6.QtGui import QGuiApplication, QIcon
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow()
     window.show()
+    if open_paths:
+        first, *rest = open_paths
+        QTimer.singleShot(0, lambda: window.open_path(first, rest))
     probe = os.environ.get("GANSTUDIO_STARTUP_PROBE")
     if probe:  # `ganstudio bench --gui`: report when the window is on screen, then quit
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from ganstudio.core.data.dataset import Dataset, DatasetInfo
     from ganstudio.core.modelfile import GeneratorFile
     from ganstudio.core.training.events import Snapshot
+    from ganstudio.core.training.init_from import StartNetworks
 
 
 def load_engine(progress: Callable[[int, int], None]) -> list[tuple[str, str]]:
@@ -40,12 +41,14 @@ class PreparedData:
     points: np.ndarray | None  # 2-D: real points
 
 
-def prepare_dataset_task(spec: str) -> Callable[[Callable[[int, int], None]], PreparedData]:
+def prepare_dataset_task(
+    spec: str, largest_auto_size: int | None = None
+) -> Callable[[Callable[[int, int], None]], PreparedData]:
     def run(progress: Callable[[int, int], None]) -> PreparedData:
         from ganstudio.core.data import load_dataset
         from ganstudio.core.data.summary import describe, preview
 
-        dataset = load_dataset(spec, seed=0, progress=progress)
+        dataset = load_dataset(spec, seed=0, progress=progress, largest_auto_size=largest_auto_size)
         info = dataset.info
         if info.is_image:
             lines = describe(dataset)
@@ -59,13 +62,25 @@ def prepare_dataset_task(spec: str) -> Callable[[Callable[[int, int], None]], Pr
     return run
 
 
-def check_settings(fields: dict, info: DatasetInfo) -> tuple[dict | None, str]:
-    """(resolved settings, a sentence) for the set-up panel; (None, reason) when invalid."""
-    from ganstudio.core.config import ConfigError, Resolved, TrainConfig, resolve
+def check_settings(
+    fields: dict, info: DatasetInfo, accelerator: bool = False
+) -> tuple[dict | None, str]:
+    """(resolved settings, a sentence) for the set-up panel; (None, reason) when invalid.
+    ``accelerator``: the chosen device is a GPU (the automatic choices depend on it)."""
+    from ganstudio.core.config import Resolved, TrainConfig, resolve
+    from ganstudio.core.errors import UserError
     from ganstudio.core.models import checked_spec, model_specs
 
     try:
-        cfg = resolve(TrainConfig(**fields), info)
+        config = TrainConfig(**fields)
+        start = ""
+        if config.init_from:
+            networks = starting_networks(config.init_from)
+            networks.check_fits(info)
+            config = networks.settle(config)
+            at = f" at step {networks.step:,}" if networks.step is not None else ""
+            start = f" Starts from the {networks.kind} {networks.path.name}{at}."
+        cfg = resolve(config, info, accelerator=accelerator)
         r = Resolved.of(cfg)
         # The networks these settings make, checked as training will (sizes, weights).
         for spec in model_specs(
@@ -79,15 +94,27 @@ def check_settings(fields: dict, info: DatasetInfo) -> tuple[dict | None, str]:
             g_norm=r.g_norm,
         ):
             checked_spec(spec)
-    except (ConfigError, TypeError, ValueError) as exc:
+    except (UserError, TypeError, ValueError) as exc:
         return None, str(exc)
     d = cfg.to_dict()
     d["_is_image"] = info.is_image
     verdict = (
         f"Ready: {(cfg.arch or '?').upper()} with the {cfg.loss} loss, batch {cfg.batch_size}, "
-        f"{cfg.steps:,} steps."
+        f"{cfg.steps:,} steps.{start}"
     )
     return d, verdict
+
+
+def starting_networks(path: str) -> StartNetworks:
+    """What a model file, checkpoint or run folder (its newest checkpoint) to start from
+    holds, from its description only: cheap enough to check on every edit."""
+    from pathlib import Path
+
+    from ganstudio.core.runs.reader import find_checkpoint
+    from ganstudio.core.training.init_from import read_start_networks
+
+    p = Path(path)
+    return read_start_networks(find_checkpoint(p) if p.is_dir() else p)
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,15 @@ def wait_all(ms: int = 5000) -> bool:
     return all(t.wait(ms) for t in running_threads())
 
 
-def start_thread(worker: QObject, entry: Callable[[], None], name: str) -> QThread:
+def start_thread(
+    worker: QObject,
+    entry: Callable[[], None],
+    name: str,
+    priority: QThread.Priority = QThread.Priority.InheritPriority,
+) -> QThread:
     """Move ``worker`` to a new QThread, call ``entry`` there; the worker quits the thread
-    when its work is done (QThread.currentThread().quit()). Call from the GUI thread."""
+    when its work is done (QThread.currentThread().quit()). Call from the GUI thread.
+    ``priority``: the thread's (ignored by Linux, see core.threads.lower_thread_priority)."""
     global _registry
     if _registry is None:
         _registry = _Registry()
@@ -63,7 +69,7 @@ def start_thread(worker: QObject, entry: Callable[[], None], name: str) -> QThre
     worker.moveToThread(thread)
     thread.started.connect(entry)
     _registry.add(thread, worker)
-    thread.start()
+    thread.start(priority)
     return thread
 
 

@@ -34,8 +34,9 @@ fi
 mkdir -p "$(dirname "$bin")" "$(dirname "$desktop")" "$(dirname "$icon")"
 ln -sfn "$dest/ganstudio" "$bin"
 install -m 644 "$dest/ganstudio.png" "$icon"
-# The desktop entry with the absolute path of the program (a menu need not search PATH).
-sed -e "s|^Exec=.*|Exec=\"$dest/ganstudio\"|" -e "s|^TryExec=.*|TryExec=$dest/ganstudio|" \
+# The desktop entry with the absolute path of the program (a menu need not search PATH);
+# the arguments after it (%F: the files a file manager opens with it) stay.
+sed -e "s|^Exec=ganstudio|Exec=\"$dest/ganstudio\"|" -e "s|^TryExec=.*|TryExec=$dest/ganstudio|" \
   "$dest/ganstudio.desktop" > "$desktop"
 chmod 644 "$desktop"
 

@@ -234,3 +234,47 @@ def test_the_default_thread_policy_is_the_rule_applied_to_a_table():
     assert pick_default(rows) is steady  # within 5% of the best idle speed, loses least
     rows[steady] = (94.0, 90.0)  # more than 5% slower idle: out of the running
     assert pick_default(rows) is fast_but_fragile
+
+
+def test_projection(capsys):
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny networks: two threads cost more than they save
+    try:
+        lines = run_bench(
+            capsys,
+            *("--projection", "--datasets", "digits?n=40", "--minutes", "0.002", "--width", "4"),
+            *("--n", "1", "--steps", "2", "--samples", "20", "--feature-steps", "2"),
+        )
+    finally:
+        torch.set_num_threads(threads)
+    assert "projection: builtin:digits?n=40, dcgan width 4" in lines[0]
+    assert "the 1 held-out pictures were not trained on" in lines[0]
+    line_with(lines, "(a) 1 held-out real pictures")
+    line_with(lines, "(b) 1 generated pictures, latent known")
+    line_with(lines, "nearest of 20 random samples")
+    line_with(lines, "nearest training picture")
+    line_with(lines, "random latent")
+    line_with(lines, "pixels only")
+    line_with(lines, "default, the same pictures")
+    line_with(lines, "(b): the projection is nearer (pixels) than the nearest random sample")
+
+
+def test_projection_of_a_model_file_of_points_is_refused(capsys, tmp_path):
+    from _tiny import train_tiny
+
+    points = train_tiny(
+        tmp_path / "ring",
+        *("--dataset", "builtin:ring8?n=256", "--model", "mlp", "--width", 8, "--depth", 1),
+        *("--latent-dim", 2, "--steps", 1, "--batch-size", 16),
+    )
+    capsys.readouterr()
+    status = main(["bench", "--projection", "--datasets", "digits?n=40", "--model", str(points)])
+    assert status == 2
+    assert "projection needs a picture model" in capsys.readouterr().err
+
+
+def test_training_speed_refuses_a_model_that_is_not_an_architecture(capsys):
+    assert main(["bench", "--model", "nope.safetensors"]) == 2
+    assert "--model must be dcgan or fastgan" in capsys.readouterr().err

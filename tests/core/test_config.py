@@ -4,7 +4,7 @@ from ganstudio.core.config import ConfigError, TrainConfig, load_toml, resolve
 from ganstudio.core.data.dataset import DatasetInfo
 
 POINTS = DatasetInfo("p", "points", 10, (2,))
-IMAGES = DatasetInfo("i", "images", 10, (3, 64, 64))
+IMAGES = DatasetInfo("i", "images", 10, (3, 32, 32))
 
 
 def test_classic_defaults_for_images():
@@ -35,6 +35,23 @@ def test_loss_presets_and_user_values_win():
 def test_odd_image_sizes_fall_back_to_mlp():
     cfg = resolve(TrainConfig(), DatasetInfo("i", "images", 10, (1, 20, 20)))
     assert cfg.arch == "mlp"
+
+
+@pytest.mark.parametrize("size", [64, 128, 256, 512])
+def test_pictures_from_64_px_get_fastgan_with_its_hinge_loss(size):
+    info = DatasetInfo("i", "images", 10, (3, size, size))
+    cfg = resolve(TrainConfig(), info)
+    assert (cfg.arch, cfg.loss, cfg.augment, cfg.width) == ("fastgan", "hinge", "auto", 8)
+    assert any("FastGAN" in n for n in cfg.notes)
+    assert resolve(TrainConfig(), info, accelerator=True).width == 64  # wider on a GPU
+    # Asked for, a DCGAN at 64 px is still there, without augmentation.
+    dcgan = resolve(TrainConfig(arch="dcgan"), DatasetInfo("i", "images", 10, (3, 64, 64)))
+    assert (dcgan.arch, dcgan.augment) == ("dcgan", "off")
+    # A loss the user names still wins.
+    assert (
+        resolve(TrainConfig(loss="rpgan"), DatasetInfo("i", "images", 10, (3, size, size))).loss
+        == "rpgan"
+    )
 
 
 @pytest.mark.parametrize(

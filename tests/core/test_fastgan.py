@@ -303,10 +303,12 @@ def test_resume_is_exact(tmp_path):
 def test_config_defaults_and_refusals():
     shape = DatasetInfo("test", "images", 10, (3, 256, 256))
     cfg = resolve(TrainConfig(arch="fastgan"), shape)
-    assert (cfg.latent_dim, cfg.width, cfg.d_norm) == (256, 64, "batch")
-    # Never chosen automatically: 64 px pictures still get DCGAN, 256 px ones the MLP.
-    assert resolve(TrainConfig(), DatasetInfo("t", "images", 10, (3, 64, 64))).arch == "dcgan"
-    assert resolve(TrainConfig(), shape).arch == "mlp"
+    assert (cfg.latent_dim, cfg.width, cfg.d_norm) == (256, 8, "batch")  # 8 on the CPU
+    assert resolve(TrainConfig(arch="fastgan"), shape, accelerator=True).width == 64
+    # The automatic model from 64 px; below, DCGAN.
+    assert resolve(TrainConfig(), DatasetInfo("t", "images", 10, (3, 64, 64))).arch == "fastgan"
+    assert resolve(TrainConfig(), DatasetInfo("t", "images", 10, (1, 28, 28))).arch == "dcgan"
+    assert resolve(TrainConfig(), shape).arch == "fastgan"
     with pytest.raises(ConfigError, match="FastGAN supports square images"):
         resolve(TrainConfig(arch="fastgan"), DatasetInfo("t", "images", 10, (1, 48, 48)))
     with pytest.raises(ConfigError, match="image dataset"):

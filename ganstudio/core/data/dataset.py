@@ -118,6 +118,31 @@ class Dataset:
         labels = None if self.labels is None else self.labels[index::count]
         return Dataset(self.data[index::count].contiguous(), self.info, labels)
 
+    @property
+    def class_count(self) -> int:
+        """How many classes the labels name (0 without labels): the class names', or the
+        largest label + 1 when there are more labels than names."""
+        if self.labels is None or not len(self.labels):
+            return 0
+        return max(len(self.info.class_names), int(self.labels.max()) + 1)
+
+    def class_name_list(self) -> list[str]:
+        """A name for every class: the dataset's names, else the class numbers as text."""
+        names = list(self.info.class_names)
+        return names + [str(i) for i in range(len(names), self.class_count)]
+
+    def sample_labelled(
+        self, batch_size: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random batch and its labels (int64), drawn as ``sample`` draws: the same
+        generator state gives the same pictures."""
+        if self.labels is None:
+            raise DatasetError(f"{self.info.name}: the dataset has no labels")
+        idx = torch.randint(
+            len(self.data), (batch_size,), device=self.data.device, generator=generator
+        )
+        return self.normalize(self.data[idx]), self.labels[idx.to(self.labels.device)].long()
+
     def normalize(self, batch: torch.Tensor) -> torch.Tensor:
         """uint8 images -> float in [-1, 1]; points are returned as float32 unchanged."""
         if self.info.kind == IMAGES:

@@ -115,7 +115,7 @@ def _no_pictures_error(path: Path, source: PictureSource) -> DatasetError:
 # Pictures
 
 
-def _probe(source: PictureSource) -> tuple[int, str]:
+def _probe(source: PictureSource, largest: int) -> tuple[int, str]:
     """Default size and mode from a sample of the pictures."""
     n = len(source.entries)
     k = min(n, PROBE_SAMPLES)
@@ -130,7 +130,7 @@ def _probe(source: PictureSource) -> tuple[int, str]:
             continue
         sides.append(min(w, h))
         colour = colour or colourful
-    return prepare.pick_size(sides), "rgb" if colour else "gray"
+    return prepare.pick_size(sides, largest), "rgb" if colour else "gray"
 
 
 def _prepare_pictures(
@@ -146,7 +146,9 @@ def _decode_all(
     source: PictureSource, opts: dict, progress: ProgressFn | None
 ) -> tuple[np.ndarray, np.ndarray | None, dict]:
     n = len(source.entries)
-    size, mode = (0, "") if opts["size"] and opts["mode"] else _probe(source)
+    size, mode = (
+        (0, "") if opts["size"] and opts["mode"] else _probe(source, opts["largest_auto_size"])
+    )
     s = _finish_settings(opts, size, mode)
     _check_prepared(n, s, source.path)
     out = np.zeros((n, s.size, s.size, s.channels), dtype=np.uint8)
@@ -227,7 +229,9 @@ def _prepare_arrays(
     images = data.images
     n, h, w, c = images.shape
     s = _finish_settings(
-        opts, prepare.pick_size([min(h, w)]), "rgb" if _colourful(images) else "gray"
+        opts,
+        prepare.pick_size([min(h, w)], opts["largest_auto_size"]),
+        "rgb" if _colourful(images) else "gray",
     )
     if (h, w) == (s.size, s.size) and c in (1, 3):
         if progress:
@@ -302,9 +306,12 @@ def load_path(
     options: dict[str, str],
     progress: ProgressFn | None = None,
     cache_root: Path | None = None,
+    largest_auto_size: int = prepare.DEFAULT_MAX_SIZE,
 ) -> Dataset:
-    """A Dataset from a folder, archive or array file; see the module docstring."""
+    """A Dataset from a folder, archive or array file; see the module docstring.
+    ``largest_auto_size``: the automatic size (no ``size`` option) is at most this."""
     opts = _parse_options(path_text, options)
+    opts["largest_auto_size"] = largest_auto_size
     path = _checked_path(Path(path_text).expanduser())
     start = time.perf_counter()
 
@@ -327,6 +334,8 @@ def load_path(
         )
 
     settings = {k: opts[k] for k in ("size", "mode", "resize", "background")}
+    if not opts["size"] and largest_auto_size != prepare.DEFAULT_MAX_SIZE:
+        settings["largest_auto_size"] = largest_auto_size  # another automatic size
     cache = None
     if opts["cache"]:
         cache = DatasetCache(

@@ -22,7 +22,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def load_dataset(
-    spec: str, seed: int = 0, progress: Callable[[int, int], None] | None = None
+    spec: str,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    largest_auto_size: int | None = None,
 ) -> Dataset:
     """Load a dataset by its spec: ``builtin:NAME[?option=value&...]`` or ``PATH[?...]``.
 
@@ -30,7 +33,9 @@ def load_dataset(
     binary batches (a file or their folder) or a NumPy .npy / .npz file; its options are
     ``size``, ``mode``, ``resize``, ``background``, ``cache`` and ``workers`` (see
     `ganstudio.core.data.files`). ``progress(done, total)`` is called while pictures are
-    prepared (built-in datasets do not call it).
+    prepared (built-in datasets do not call it). ``largest_auto_size``: pictures given no
+    ``size`` are prepared at most this large (default: core.data.prepare.DEFAULT_MAX_SIZE;
+    `largest_auto_size(accelerator)` gives the device's).
 
     Raises DatasetError with a message naming the spec and what went wrong.
     """
@@ -60,4 +65,6 @@ def load_dataset(
         )
     from ganstudio.core.data.files import load_path
 
-    return load_path(base, options, progress=progress)
+    if largest_auto_size is None:
+        return load_path(base, options, progress=progress)
+    return load_path(base, options, progress=progress, largest_auto_size=largest_auto_size)

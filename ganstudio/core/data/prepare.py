@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ganstudio.core.choices import PICTURE_SIZES
+from ganstudio.core.choices import PICTURE_SIZES, largest_auto_size
 from ganstudio.core.data.guards import NotRegularFile, open_regular
 
 SIZES = PICTURE_SIZES  # 28 to 512 px; above 64 only when asked for (?size=256)
-# The automatic size stops here on every device, the CPU included: the automatic
-# architecture (DCGAN) takes at most 64 px, and a 256 px picture has 16 times the pixels.
-DEFAULT_MAX_SIZE = 64
+DEFAULT_MAX_SIZE = largest_auto_size(accelerator=False)
+
+
 MODES = ("gray", "rgb")
 RESIZES = ("center-crop", "stretch", "pad")
 RESAMPLE = Image.Resampling.LANCZOS

@@ -44,6 +44,8 @@ from ganstudio.core.explore.provenance import (  # noqa: F401  (also the public 
     check_export_size,
     check_memory,
     check_provenance,
+    class_fields,
+    classes_from_provenance,
     decode_vectors,
     encode_vectors,
     frames_memory,
@@ -88,11 +90,35 @@ def _as_latents(gen: GeneratorFile, z: np.ndarray | torch.Tensor, what: str) -> 
     return z
 
 
-def _images(gen: GeneratorFile, z: torch.Tensor) -> np.ndarray:
-    """uint8 images (N, C, H, W) for latents z, a fixed number at a time."""
+def _as_classes(gen: GeneratorFile, classes: Sequence[int] | None, n: int) -> torch.Tensor | None:
+    """The class of each of n samples (int64) for a conditional model: ``classes`` (one per
+    sample, or one for all), or cycled 0, 1, 2, ... when None; None for an unconditional one
+    (which refuses classes)."""
+    if not gen.classes:
+        if classes is not None:
+            raise ExportError("this model is unconditional: it draws no classes")
+        return None
+    if classes is None:
+        return sampling.cycled(n, gen.classes)
+    y = torch.as_tensor(list(classes), dtype=torch.int64).reshape(-1)
+    if len(y) == 1:
+        y = y.repeat(n)
+    if len(y) != n:
+        raise ValueError(f"{len(y)} classes given for {n} samples")
+    if len(y) and (int(y.min()) < 0 or int(y.max()) >= gen.classes):
+        raise ExportError(
+            f"class {int(y.max())} does not exist: this model has {gen.classes} classes "
+            f"({', '.join(gen.class_names)})"
+        )
+    return y
+
+
+def _images(gen: GeneratorFile, z: torch.Tensor, y: torch.Tensor | None = None) -> np.ndarray:
+    """uint8 images (N, C, H, W) for latents z (and classes y), a fixed number at a time."""
+    ys = [None] * len(z.split(_RENDER_BATCH)) if y is None else y.split(_RENDER_BATCH)
     chunks = [
-        to_uint8(sampling.generate(gen.module, c, batch=_RENDER_BATCH))
-        for c in z.split(_RENDER_BATCH)
+        to_uint8(sampling.generate(gen.module, c, batch=_RENDER_BATCH, classes=yc))
+        for c, yc in zip(z.split(_RENDER_BATCH), ys)
     ]
     return np.concatenate(chunks)
 
@@ -105,10 +131,12 @@ def render_grid(
     padding: int = 2,
     background: Sequence[int] = (32, 32, 32),
     upscale: int = 1,
+    classes: Sequence[int] | None = None,
 ) -> np.ndarray:
     """A grid of the images for latents z (n, D), row by row: uint8 (H, W, 3).
 
     Cells beyond n stay background. Truncation is not applied here (see latent.truncate).
+    A conditional model draws ``classes`` (one per latent, or one for all; default cycled).
     """
     _check_image_model(gen)
     zt = _as_latents(gen, z, "grid latents")
@@ -120,13 +148,18 @@ def render_grid(
         raise ValueError("padding must be 0 or more and upscale 1 or more")
     width, height, need = grid_memory(len(zt), rows, cols, gen.sample_shape, padding, upscale)
     check_memory(need, f"a picture of {width:,} x {height:,} px", GRID_FIX, "the grid")
-    return make_grid(_images(gen, zt), rows, cols, padding, tuple(background), upscale)
+    y = _as_classes(gen, classes, len(zt))
+    return make_grid(_images(gen, zt, y), rows, cols, padding, tuple(background), upscale)
 
 
-def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> np.ndarray:
-    """Animation frames for latents path_z (N, D), rendered in batches: uint8 (N, H, W, 3)."""
+def render_frames(
+    gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1, classes: Sequence[int] | None = None
+) -> np.ndarray:
+    """Animation frames for latents path_z (N, D), rendered in batches: uint8 (N, H, W, 3);
+    a conditional model's frames draw ``classes`` (one for all, or one per frame)."""
     _check_image_model(gen)
     z = _as_latents(gen, path_z, "frame latents")
+    y = _as_classes(gen, classes, len(z))
     if upscale < 1:
         raise ValueError(f"upscale must be 1 or more, not {upscale}")
     width, height, need = frames_memory(len(z), gen.sample_shape, upscale)
@@ -134,7 +167,11 @@ def render_frames(gen: GeneratorFile, path_z: np.ndarray, upscale: int = 1) -> n
     check_memory(need, what, FRAMES_FIX, "the animation")
     frames: np.ndarray | None = None
     for start in range(0, len(z), _RENDER_BATCH):
-        images = _images(gen, z[start : start + _RENDER_BATCH])
+        images = _images(
+            gen,
+            z[start : start + _RENDER_BATCH],
+            None if y is None else y[start : start + _RENDER_BATCH],
+        )
         if upscale > 1:
             images = images.repeat(upscale, axis=2).repeat(upscale, axis=3)
         if images.shape[1] == 1:
@@ -166,11 +203,23 @@ def render_provenance(gen: GeneratorFile, prov: dict) -> np.ndarray:
             f"{gen.latent_dim}: it was made with a different model"
         )
     upscale = prov.get("upscale", DEFAULTS["upscale"])
+    classes = prov.get("classes")
+    if classes is not None and not gen.classes:
+        raise ExportError(
+            "the export was made with a class-conditional model, but this model is "
+            "unconditional: it was made with a different model"
+        )
+    if classes is not None and max(classes) >= gen.classes:
+        raise ExportError(
+            f"the export draws class {max(classes)}, but this model has {gen.classes} "
+            "classes: it was made with a different model"
+        )
     if prov["kind"] == "interpolation":
-        return render_frames(gen, interpolation_latents(prov), upscale)
+        return render_frames(gen, interpolation_latents(prov), upscale, classes)
     z = latent.truncate(vectors_from_provenance(prov), prov["truncation"])
+    classes = classes_from_provenance(prov, len(z))
     if prov["kind"] == "sample":
-        return render_grid(gen, z, 1, 1, padding=0, upscale=upscale)
+        return render_grid(gen, z, 1, 1, padding=0, upscale=upscale, classes=classes)
     return render_grid(
         gen,
         z,
@@ -179,6 +228,7 @@ def render_provenance(gen: GeneratorFile, prov: dict) -> np.ndarray:
         prov.get("padding", DEFAULTS["padding"]),
         parse_colour(prov.get("background", DEFAULTS["background"])),
         upscale,
+        classes,
     )
 
 

@@ -4,7 +4,8 @@ The ONNX graph has one input ``z`` (float32, shape (batch, latent_dim), standard
 latents) and one output ``samples``: images (batch, C, H, W) in [-1, 1], or 2-D points
 (batch, 2) in the data's units. The batch dimension is dynamic. What the model is (app
 version, architecture, sizes, content hash, output range) is written to the model's
-metadata_props.
+metadata_props. A class-conditional generator has a second input ``class`` (int64, shape
+(batch,), class indices; the class names are in the metadata, as ``class_names``).
 
 The export uses PyTorch's TorchScript-based exporter (``dynamo=False``): it needs only the
 ``onnx`` package, honours every opset from 9 to 20, takes milliseconds and writes the same
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -38,6 +40,7 @@ MIN_OPSET = 9
 MAX_OPSET = 20
 
 INPUT_NAME = "z"
+CLASS_INPUT_NAME = "class"
 OUTPUT_NAME = "samples"
 INSTALL_HINT = 'pip install "ganstudio[onnx]"'
 
@@ -97,6 +100,10 @@ def onnx_metadata(gen: GeneratorFile, out_shape: tuple[int, ...]) -> dict[str, s
             f"{OUTPUT_NAME}: float32 points (batch, {', '.join(map(str, out_shape))}) "
             "in the training data's units"
         )
+    if gen.classes:
+        names = ", ".join(f"{i}={n}" for i, n in enumerate(gen.class_names))
+        props["class_input"] = f"{CLASS_INPUT_NAME}: int64 (batch,), class indices ({names})"
+        props["class_names"] = json.dumps(list(gen.class_names))
     if meta.get("content_hash"):
         props["content_hash"] = str(meta["content_hash"])
     if meta.get("step") is not None:
@@ -119,22 +126,26 @@ def export_bytes(gen: GeneratorFile, opset: int | None = None) -> bytes:
     try:
         # Trace with batch 2: a batch of 1 could let a size be taken as a constant.
         z = torch.zeros(2, gen.latent_dim)
+        inputs: tuple[torch.Tensor, ...] = (z,)
+        names = [INPUT_NAME]
+        if gen.classes:
+            inputs, names = (z, torch.zeros(2, dtype=torch.int64)), [INPUT_NAME, CLASS_INPUT_NAME]
         with torch.no_grad():
-            out_shape = tuple(module(z).shape[1:])
+            out_shape = tuple(module(*inputs).shape[1:])
         buf = io.BytesIO()
         with warnings.catch_warnings():
             # The TorchScript exporter announces its deprecation on every call.
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module,
-                (z,),
+                inputs,
                 # The TorchScript exporter (dynamo=False) writes to a file object too; the
                 # annotation of ``f`` names only paths.
                 buf,  # type: ignore[arg-type]
                 dynamo=False,
-                input_names=[INPUT_NAME],
+                input_names=names,
                 output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                dynamic_axes={name: {0: "batch"} for name in (*names, OUTPUT_NAME)},
                 opset_version=opset,
             )
     finally:

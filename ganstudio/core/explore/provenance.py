@@ -13,13 +13,14 @@ import math
 import reprlib
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO, TypeGuard
 
 import numpy as np
 
 from ganstudio import __version__
+from ganstudio.core.conditioning import MAX_CLASSES
 from ganstudio.core.errors import UserError
 from ganstudio.core.explore import latent
 from ganstudio.core.modelfile import GeneratorFile
@@ -182,10 +183,12 @@ def grid_provenance(
     padding: int = 2,
     background: Sequence[int] = (32, 32, 32),
     upscale: int = 1,
+    classes: Sequence[int] | None = None,
 ) -> dict:
     """Provenance of a grid: one latent per cell (seeds or vectors, before truncation), row
-    by row."""
+    by row; for a conditional model the class of each cell (or one for all)."""
     prov = _common("grid", gen, truncation) | _latent_fields(gen, seeds, vectors)
+    prov |= class_fields(gen, classes)
     prov |= {
         "rows": int(rows),
         "cols": int(cols),
@@ -208,18 +211,24 @@ def interpolation_provenance(
     fps: float = 24,
     truncation: float = 1.0,
     upscale: int = 1,
+    classes: Sequence[int] | None = None,
 ) -> dict:
     """Provenance of an animation through keyframes (at least 2 seeds or vectors, before
-    truncation), stored as "keyframes": {"seeds": [...]} or {"vectors": [...]}."""
-    prov = _common("interpolation", gen, truncation) | {
-        "keyframes": _latent_fields(gen, seeds, vectors),
-        "mode": mode,
-        "steps": int(steps),
-        "easing": easing,
-        "loop": bool(loop),
-        "fps": float(fps),
-        "upscale": int(upscale),
-    }
+    truncation), stored as "keyframes": {"seeds": [...]} or {"vectors": [...]}; a
+    conditional model's frames all draw ``classes`` (one class)."""
+    prov = (
+        _common("interpolation", gen, truncation)
+        | class_fields(gen, classes)
+        | {
+            "keyframes": _latent_fields(gen, seeds, vectors),
+            "mode": mode,
+            "steps": int(steps),
+            "easing": easing,
+            "loop": bool(loop),
+            "fps": float(fps),
+            "upscale": int(upscale),
+        }
+    )
     return check_provenance(prov)
 
 
@@ -230,9 +239,11 @@ def sample_provenance(
     vectors: np.ndarray | None = None,
     truncation: float = 1.0,
     upscale: int = 1,
+    classes: Sequence[int] | None = None,
 ) -> dict:
     """Provenance of one sample picture (one seed or one vector), without padding."""
     prov = _common("sample", gen, truncation) | _latent_fields(gen, seeds, vectors)
+    prov |= class_fields(gen, classes)
     return check_provenance(prov | {"upscale": int(upscale)})
 
 
@@ -333,7 +344,51 @@ def check_provenance(prov: object, source: str = "provenance") -> dict:
             raise fail(
                 f"fps must be a number more than 0 and at most {MAX_FPS:g}, not {_show(fps)}"
             )
+    _check_classes(prov, 1 if kind == "interpolation" else count, fail)
     return prov
+
+
+def _check_classes(prov: dict, count: int, fail: Callable[[str], ExportError]) -> None:
+    """A class-conditional export's "classes": one class index per latent (grid, sample),
+    or one for every frame (interpolation) or every cell."""
+    classes = prov.get("classes")
+    if classes is None:
+        return
+    if not (
+        isinstance(classes, list)
+        and classes
+        and all(_is_int(c) and 0 <= c < MAX_CLASSES for c in classes)
+    ):
+        raise fail(
+            f'"classes" must be a list of class numbers from 0 to {MAX_CLASSES - 1}, '
+            f"not {_show(classes)}"
+        )
+    if len(classes) not in (1, count):
+        raise fail(f'"classes" lists {len(classes)} classes for {count} latents')
+    names = prov.get("class_names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        raise fail(f'"class_names" must be a list of text, not {_show(names)}')
+
+
+def classes_from_provenance(prov: dict, count: int) -> list[int] | None:
+    """The class of each of ``count`` samples of a checked provenance (None: it names no
+    classes, an unconditional model's export)."""
+    classes = prov.get("classes")
+    if classes is None:
+        return None
+    return list(classes) * count if len(classes) == 1 else list(classes)
+
+
+def class_fields(gen: GeneratorFile, classes: Sequence[int] | None) -> dict:
+    """{"classes": [...], "class_names": [...]} for an export of a conditional model drawn
+    with these classes; {} when none are given."""
+    if classes is None:
+        return {}
+    names = gen.class_names
+    classes = [int(c) for c in classes]
+    return {"classes": classes, "class_names": [names[c] for c in classes]}
 
 
 def frame_count(keyframes: int, steps: int, loop: bool) -> int:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -229,4 +230,104 @@ def format_evaluation(ev: Evaluation) -> str:
     lines += [f"note: {n}" for n in ev.notes]
     lines.append("The floor is what real data itself scores at this sample size.")
     lines.append("Values compare only at the same n, with the same feature extractor.")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------
+# Per class: how well a class-conditional model draws each class it is asked for.
+
+FEW_PER_CLASS = 200  # below this many samples per class, a per-class FD reads high
+
+
+@dataclass(frozen=True)
+class ClassQuality:
+    """One class of a conditional model: the share of its samples that the dataset's
+    classifier assigns to it, and FD against that class's real pictures (with its floor:
+    other real pictures of the class, when there are enough)."""
+
+    index: int
+    name: str
+    n: int  # generated samples of the class
+    real: int  # real pictures of the class compared with them
+    accuracy: float | None  # None without a classifier
+    fd: float
+    fd_floor: float | None  # None when the class has too few real pictures for two sets
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def per_class_quality(
+    extractor: FeatureExtractor,
+    dataset: Dataset,
+    draw: Callable[[int, int], Samples],
+    class_names: Sequence[str],
+    per_class: int,
+    seed: int = 0,
+) -> tuple[list[ClassQuality], list[str]]:
+    """Per-class measures of a conditional model (``draw(class, n)`` gives n samples of a
+    class) against the dataset's labelled pictures; and notes on what limits them."""
+    if dataset.labels is None:
+        return [], ["per-class measures need labelled data; this dataset has no labels"]
+    labels = dataset.labels.cpu().long()
+    gen = torch.Generator().manual_seed(seed)
+    out: list[ClassQuality] = []
+    notes: list[str] = []
+    classifier = extractor.num_classes >= len(class_names)
+    if not classifier:
+        notes.append("no classifier of these classes: the per-class share is not measured")
+    smallest = per_class
+    for c, name in enumerate(class_names):
+        idx = torch.nonzero(labels == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        m = min(per_class, len(idx) // 2 if len(idx) >= 2 * MIN_SAMPLES else len(idx))
+        if m < MIN_SAMPLES:
+            notes.append(f"class {name}: {len(idx)} real pictures, too few to compare")
+            continue
+        smallest = min(smallest, m)
+        data = dataset.data
+        fa, _ = extractor.features_and_probs(data[idx[:m].to(data.device)])
+        floor = None
+        if len(idx) >= 2 * m:
+            fb, _ = extractor.features_and_probs(data[idx[m : 2 * m].to(data.device)])
+            floor = frechet_distance(torch.from_numpy(fa), torch.from_numpy(fb))
+        fg, probs = extractor.features_and_probs(draw(c, m))
+        accuracy = None
+        if classifier and probs is not None:
+            accuracy = float((np.asarray(probs).argmax(1) == c).mean())
+        fd = frechet_distance(torch.from_numpy(fa), torch.from_numpy(fg))
+        out.append(ClassQuality(c, str(name), len(fg), m, accuracy, fd, floor))
+    if out and smallest < FEW_PER_CLASS:
+        notes.append(
+            f"per-class FD compares only {smallest} to {per_class} samples per class: it reads "
+            "higher than the overall FD from the small sample alone; compare it with its floor"
+        )
+    return out, notes
+
+
+def format_per_class(rows: Sequence[ClassQuality], notes: Sequence[str]) -> str:
+    """A table of the per-class measures, for people."""
+    lines = ["", "per class (samples drawn for the class):"]
+    header = ("class", "n", "classified as it", "FD", "FD floor")
+    table = [header] + [
+        (
+            r.name,
+            str(r.n),
+            "-" if r.accuracy is None else f"{100 * r.accuracy:.1f}%",
+            _fmt(r.fd),
+            _fmt(r.fd_floor),
+        )
+        for r in rows
+    ]
+    widths = [max(len(t[i]) for t in table) for i in range(len(header))]
+    for t in table:
+        lines.append(
+            "  ".join([t[0].ljust(widths[0]), *(t[i].rjust(widths[i]) for i in (1, 2, 3, 4))])
+        )
+    accuracies = [r.accuracy for r in rows if r.accuracy is not None]
+    if accuracies:
+        lines.append(
+            f"mean share classified as the requested class: {100 * np.mean(accuracies):.1f}%"
+        )
+    lines += [f"note: {n}" for n in notes]
     return "\n".join(lines)

@@ -38,8 +38,12 @@ GRAD_CLEAR = 3.0
 # Generated/real diversity in feature space below this: collapse; it clears above the second.
 DIVERSITY_LOW = 0.5
 DIVERSITY_CLEAR = 0.7
-# 2-D mixtures: this many fewer modes captured than the best so far is a collapse.
+# 2-D mixtures: this many fewer modes captured than the best so far is a collapse, once it
+# holds for MODES_PERSIST measurements in a row (one per preview, about every 1-2 s): early
+# in a healthy run the coverage swings by several modes from one preview to the next (the
+# default ring8 run went 5 -> 2 -> 6 -> 4 of 8 in its first 500 steps, then covered all 8).
 MODES_LOST = 2
+MODES_PERSIST = 5
 
 COLLAPSE_ADVICE = (
     "Try the best checkpoint saved so far, lower learning rates, PacGAN (pack 2 to 4) for "
@@ -83,6 +87,7 @@ class Diagnostics:
             for name in ("generator", "discriminator")
         }
         self._best_modes = 0
+        self._modes_low = 0  # coverage measurements in a row with modes lost
         self._diverse_before = False
         self.active: set[str] = set()
 
@@ -192,8 +197,12 @@ class Diagnostics:
         captured = int(coverage.modes_captured)
         self._best_modes = max(self._best_modes, captured)
         if captured > self._best_modes - MODES_LOST:
+            self._modes_low = 0
             if captured >= self._best_modes:
                 self.active.discard("diversity")
+            return []
+        self._modes_low += 1
+        if self._modes_low < MODES_PERSIST:
             return []
         return self._raise(
             "diversity",

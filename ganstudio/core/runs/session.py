@@ -24,7 +24,10 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ganstudio.core.choices import largest_auto_size
+from ganstudio.core.config import TrainConfig
 from ganstudio.core.data import Dataset, load_dataset
+from ganstudio.core.device import pick_device
 from ganstudio.core.errors import error_message, is_user_error
 from ganstudio.core.quality.monitor import Quality, QualityMonitor
 from ganstudio.core.quality.warnings import TrainingWarning
@@ -47,9 +50,11 @@ from ganstudio.core.training.checkpoint import (
     model_description,
     read_checkpoint,
     resume,
+    trained_size,
 )
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.events import Outcome, Preview, Report
+from ganstudio.core.training.init_from import read_start_networks
 from ganstudio.core.training.loop import run_training
 from ganstudio.core.training.trainer import Trainer
 
@@ -171,7 +176,7 @@ class RunSession:
                 self._check_resume_target(folder, ckpt)
                 check_run_folder(folder)
             sink.status(f"Resuming {ckpt.path} at step {ckpt.step}; preparing {spec} ...")
-            dataset = job.dataset or self._load(spec, int(saved.get("seed", 0)))
+            dataset = job.dataset or self._load(spec, int(saved.get("seed", 0)), trained_size(ckpt))
             overrides = {
                 k: v
                 for k, v in (
@@ -194,7 +199,7 @@ class RunSession:
                 self._check_fresh(folder)
             if job.dataset is None:
                 sink.status(f"Preparing {cfg.dataset} ...")
-            dataset = job.dataset or self._load(cfg.dataset, cfg.seed)
+            dataset = job.dataset or self._load(cfg.dataset, cfg.seed, self._largest_size(cfg))
             sink.status("Building the networks ...")
             trainer = Trainer(cfg, dataset, self.control, cluster=self.cluster)
             if folder is None and self.main:
@@ -228,16 +233,27 @@ class RunSession:
             self._lock.release()
             self._lock = None
 
-    def _load(self, spec: str, seed: int) -> Dataset:
-        """load_dataset; under torchrun the first process on each machine prepares the data
-        (and fills the dataset cache) while the others wait, then they read the cache."""
-        cluster = self.cluster
+    def _largest_size(self, cfg: TrainConfig) -> int:
+        """The largest automatic picture size of a new run: the starting model's size when it
+        starts from one, else the device's (64 px on the CPU, 256 px on a GPU)."""
+        if cfg.init_from:
+            shape = read_start_networks(cfg.init_from).sample_shape
+            if len(shape) == 3:
+                return shape[-1]
+        device = self.cluster.device if self.cluster else pick_device(cfg.device)
+        return largest_auto_size(device.type != "cpu")
+
+    def _load(self, spec: str, seed: int, largest: int | None) -> Dataset:
+        """load_dataset (pictures given no size at most ``largest`` px); under torchrun the
+        first process on each machine prepares the data (and fills the dataset cache) while
+        the others wait, then they read the cache."""
+        cluster, progress = self.cluster, self.sink.data_progress
         if cluster is None:
-            return load_dataset(spec, seed=seed, progress=self.sink.data_progress)
+            return load_dataset(spec, seed=seed, progress=progress, largest_auto_size=largest)
         if cluster.local_rank != 0:
             cluster.barrier()
         try:
-            return load_dataset(spec, seed=seed, progress=self.sink.data_progress)
+            return load_dataset(spec, seed=seed, progress=progress, largest_auto_size=largest)
         finally:
             if cluster.local_rank == 0:
                 cluster.barrier()

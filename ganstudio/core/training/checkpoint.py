@@ -83,6 +83,8 @@ def model_description(trainer: Trainer) -> dict[str, Any]:
         "channels": t.info.channels,
         "latent_dim": t.config.latent_dim,
         "dataset": t.info.to_dict() | {"spec": t.config.dataset},
+        # A conditional generator's classes, in order (the spec's "classes" counts them).
+        **({"class_names": list(t.class_names)} if t.classes else {}),
     }
 
 
@@ -438,6 +440,16 @@ def restore(trainer: Trainer, ckpt: Checkpoint) -> list[str]:
     return notes
 
 
+def trained_size(ckpt: Checkpoint) -> int | None:
+    """The picture size a checkpoint's run trained at (None for 2-D points): pictures given
+    no size are prepared at most this large when it resumes, on whatever device, so an
+    automatic size chosen on a GPU (up to 256 px) comes back on the CPU (64 px at most)."""
+    shape = ckpt.meta.get("dataset", {}).get("sample_shape", ())
+    if isinstance(shape, list) and len(shape) == 3 and isinstance(shape[-1], int):
+        return int(shape[-1])
+    return None
+
+
 def resume(
     ckpt: Checkpoint,
     data: Dataset | None = None,
@@ -475,7 +487,11 @@ def resume(
             f"the checkpoint has trained for {elapsed / 60:.1f} of its {cfg.minutes:g} "
             "minutes: give a larger time budget (--minutes, the whole run's) to train on"
         )
-    dataset = data if data is not None else load_dataset(cfg.dataset, seed=cfg.seed)
+    dataset = (
+        data
+        if data is not None
+        else load_dataset(cfg.dataset, seed=cfg.seed, largest_auto_size=trained_size(ckpt))
+    )
     saved = ckpt.meta["dataset"]
     if tuple(saved.get("sample_shape", ())) != tuple(dataset.info.sample_shape):
         raise CheckpointError(

@@ -29,7 +29,7 @@ from ganstudio.core.modelfile import (
     content_hash,
     open_file,
 )
-from ganstudio.core.models import ModelSpec
+from ganstudio.core.models import ModelSpec, checked_spec
 
 # The architecture ("--model") each generator network belongs to.
 ARCH_OF = {"mlp_g": "mlp", "dcgan_g": "dcgan", "fastgan_g": "fastgan"}
@@ -40,16 +40,15 @@ class StartError(ModelFileError):
 
 
 @dataclass(frozen=True)
-class StartingPoint:
+class StartNetworks:
+    """What a starting file holds, read from its description alone (no weights loaded):
+    enough to settle a new run's settings and check its data before anything is read."""
+
     path: Path
     kind: str  # "model file" | "checkpoint"
     step: int | None  # the checkpoint's step (a model file's, when it says)
     g_spec: ModelSpec
-    g_state: dict[str, torch.Tensor]
-    ema_state: dict[str, torch.Tensor] | None
-    d_spec: ModelSpec | None
-    d_state: dict[str, torch.Tensor] | None
-    weights_hash: str  # content hash of the generator weights, as model files state it
+    d_spec: ModelSpec | None  # a checkpoint's discriminator; None for a model file
 
     @property
     def sample_shape(self) -> tuple[int, ...]:
@@ -57,11 +56,6 @@ class StartingPoint:
         if self.g_spec.name == "mlp_g":
             return tuple(int(d) for d in kw["out_shape"])
         return (int(kw["channels"]), int(kw["image_size"]), int(kw["image_size"]))
-
-    def describe(self) -> str:
-        at = f" at step {self.step:,}" if self.step is not None else ""
-        d = "with its discriminator" if self.d_spec is not None else "generator only"
-        return f"{self.kind} {self.path}{at} ({d}; weights {self.weights_hash[:12]})"
 
     def network_settings(self) -> dict[str, Any]:
         """The TrainConfig fields that describe these networks."""
@@ -73,6 +67,7 @@ class StartingPoint:
             out["g_norm"] = "batch" if kw.get("batch_norm") else "none"
         else:
             out["width"] = int(kw["base"])
+            out["conditional"] = bool(kw.get("classes", 0))  # class-conditional networks
         if self.d_spec is not None:
             out["d_norm"] = str(self.d_spec.kwargs["norm"])
             if "pack" in self.d_spec.kwargs:
@@ -112,6 +107,29 @@ class StartingPoint:
             "from this model"
         )
 
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """The networks of a starting file (``networks``) with their weights."""
+
+    networks: StartNetworks
+    g_state: dict[str, torch.Tensor]
+    ema_state: dict[str, torch.Tensor] | None
+    d_state: dict[str, torch.Tensor] | None
+    weights_hash: str  # content hash of the generator weights, as model files state it
+
+    def settle(self, config: TrainConfig) -> TrainConfig:
+        return self.networks.settle(config)
+
+    def check_fits(self, info: DatasetInfo) -> None:
+        self.networks.check_fits(info)
+
+    def describe(self) -> str:
+        n = self.networks
+        at = f" at step {n.step:,}" if n.step is not None else ""
+        d = "with its discriminator" if n.d_spec is not None else "generator only"
+        return f"{n.kind} {n.path}{at} ({d}; weights {self.weights_hash[:12]})"
+
     def load_into(self, g: nn.Module, g_ema: nn.Module | None, d: nn.Module) -> None:
         g.load_state_dict(self.g_state, strict=False)
         if g_ema is not None:
@@ -124,11 +142,9 @@ def _shape(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape))
 
 
-def read_start(path: str | Path) -> StartingPoint:
-    """The weights of a model file or checkpoint to start a run from (StartError or
-    ModelFileError naming the file otherwise)."""
-    p = Path(path)
-    meta, tensors = open_file(p)
+def _described(p: Path, meta: dict) -> tuple[bool, object, int | None]:
+    """(is a checkpoint, the generator's description, the step) of a file's metadata;
+    StartError when it describes no generator this version can start from."""
     checkpoint = meta.get("format") == CHECKPOINT_FORMAT
     g_dict = meta.get("generator") if checkpoint else meta.get("architecture")
     name = g_dict.get("name") if isinstance(g_dict, dict) else None
@@ -137,37 +153,51 @@ def read_start(path: str | Path) -> StartingPoint:
             f"{p}: describes no generator this version can start from (network {name!r}; "
             f"known: {', '.join(ARCH_OF)})"
         )
+    step = meta.get("step")
+    return (
+        checkpoint,
+        g_dict,
+        step if isinstance(step, int) and not isinstance(step, bool) else None,
+    )
+
+
+def _spec(p: Path, spec_dict: object) -> ModelSpec:
+    try:
+        return checked_spec(ModelSpec.from_dict(spec_dict))
+    except (TypeError, ValueError) as exc:
+        raise StartError(f"{p}: cannot rebuild the network it describes ({exc})") from None
+
+
+def read_start_networks(path: str | Path) -> StartNetworks:
+    """The networks a model file or checkpoint holds, from its description only (cheap: the
+    weights are not read); StartError or ModelFileError naming the file otherwise. The
+    weights are checked when the run starts (``read_start``)."""
+    p = Path(path)
+    meta = open_file(p, tensors=False)[0]
+    checkpoint, g_dict, step = _described(p, meta)
+    if not checkpoint:
+        return StartNetworks(p, "model file", step, _spec(p, g_dict), None)
+    d_spec = _spec(p, meta.get("discriminator"))
+    return StartNetworks(p, "checkpoint", step, _spec(p, g_dict), d_spec)
+
+
+def read_start(path: str | Path) -> StartingPoint:
+    """The weights of a model file or checkpoint to start a run from (StartError or
+    ModelFileError naming the file otherwise)."""
+    p = Path(path)
+    meta, tensors = open_file(p)
+    checkpoint, g_dict, step = _described(p, meta)
     if not checkpoint:
         g_spec, g_state = checked_weights(p, g_dict, tensors)
-        step = meta.get("step")
-        return StartingPoint(
-            p,
-            "model file",
-            step if isinstance(step, int) and not isinstance(step, bool) else None,
-            g_spec,
-            g_state,
-            None,
-            None,
-            None,
-            _hash(g_state),
-        )
+        networks = StartNetworks(p, "model file", step, g_spec, None)
+        return StartingPoint(networks, g_state, None, None, _hash(g_state))
     g_spec, g_state = checked_weights(p, g_dict, tensors, "G/")
     ema_state = None
     if any(k.startswith("G_ema/") for k in tensors):
         _, ema_state = checked_weights(p, g_dict, tensors, "G_ema/")
     d_spec, d_state = checked_weights(p, meta.get("discriminator"), tensors, "D/")
-    step = meta.get("step")
-    return StartingPoint(
-        p,
-        "checkpoint",
-        step if isinstance(step, int) and not isinstance(step, bool) else None,
-        g_spec,
-        g_state,
-        ema_state,
-        d_spec,
-        d_state,
-        _hash(ema_state or g_state),
-    )
+    networks = StartNetworks(p, "checkpoint", step, g_spec, d_spec)
+    return StartingPoint(networks, g_state, ema_state, d_state, _hash(ema_state or g_state))
 
 
 def _hash(state: dict[str, torch.Tensor]) -> str:

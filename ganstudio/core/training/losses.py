@@ -17,7 +17,6 @@ from typing import Protocol
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -198,7 +197,9 @@ def get_loss(name: str) -> GANLoss:
     return LOSSES[name]
 
 
-def _input_gradients(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _input_gradients(
+    d: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     x = x.detach().requires_grad_(True)
     out = d(x)
     (grad,) = torch.autograd.grad(out.sum(), x, create_graph=True)
@@ -206,7 +207,10 @@ def _input_gradients(d: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 def gradient_penalty(
-    d: nn.Module, real: torch.Tensor, fake: torch.Tensor, generator: torch.Generator | None = None
+    d: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2] on random interpolates between real and fake."""
     shape = (real.shape[0],) + (1,) * (real.ndim - 1)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganstudio.core.conditioning import run_discriminator, run_generator
 from ganstudio.core.quality.coverage import HQ_RADIUS_SIGMAS
 from ganstudio.core.render import to_uint8
 from ganstudio.core.training.events import Field2D, Probe
@@ -176,9 +177,15 @@ def take_probe(trainer: Trainer, phase: str = "") -> Probe:
         raw = data.data[idx]
         real = data.normalize(raw.to(device))
         z = torch.randn(n, r.latent_dim, generator=gen).to(device)
-        fake = G(z).float()
-        d_real = _per_sample(D(real), pack, loss.probabilistic)
-        d_fake = _per_sample(D(fake), pack, loss.probabilistic)
+        # A conditional run: D judges the real pictures by their labels, and the generated
+        # ones by random classes (drawn from the probes' own generator).
+        y_real = y_fake = None
+        if trainer.classes and data.labels is not None:
+            y_real = data.labels[idx.to(data.labels.device)].long().to(device)
+            y_fake = torch.randint(trainer.classes, (n,), generator=gen).to(device)
+        fake = run_generator(G, z, y_fake).float()
+        d_real = _per_sample(run_discriminator(D, real, y_real), pack, loss.probabilistic)
+        d_fake = _per_sample(run_discriminator(D, fake, y_fake), pack, loss.probabilistic)
         if is_image:
             k = min(EXTREMES, n)
             low = torch.argsort(d_real)[:k]

@@ -20,13 +20,14 @@ import torch
 from torch import nn
 
 from ganstudio.core.choices import parse_policy
-from ganstudio.core.config import Resolved, TrainConfig, lr_factor, resolve
+from ganstudio.core.conditioning import run_discriminator, run_generator
+from ganstudio.core.config import ConfigError, Resolved, TrainConfig, lr_factor, resolve
 from ganstudio.core.data.dataset import Dataset
 from ganstudio.core.data.load import load_dataset
 from ganstudio.core.device import bf16_supported, memory_in_use, pick_device
 from ganstudio.core.models import ModelSpec, build, model_specs
 from ganstudio.core.quality.coverage import COVERAGE_SAMPLES, mode_coverage
-from ganstudio.core.render import make_grid, to_uint8
+from ganstudio.core.render import grid_shape, make_grid, to_uint8
 from ganstudio.core.training.augment import AdaptiveAugment, diff_augment, random_hflip
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.distributed import Cluster, check_split, rank_seed
@@ -94,7 +95,7 @@ class Trainer:
             start = read_start(config.init_from)
             start.check_fits(dataset.info)
             config = start.settle(config)
-        self.config = cfg = resolve(config, dataset.info)
+        self.config = cfg = resolve(config, dataset.info, accelerator=self.device.type != "cpu")
         if start is not None:
             self.config = cfg = replace(
                 cfg, notes=(*cfg.notes, f"started from the {start.describe()}")
@@ -167,9 +168,20 @@ class Trainer:
                 g_norm=r.g_norm,
                 data_mean=data_mean,
                 data_std=data_std,
+                classes=conditional_classes(full) if r.conditional else 0,
             )
             if start is not None:  # its networks; a model file's D is a new one
-                self.g_spec, self.d_spec = start.g_spec, start.d_spec or self.d_spec
+                self.g_spec, self.d_spec = (
+                    start.networks.g_spec,
+                    start.networks.d_spec or self.d_spec,
+                )
+        # Class-conditional networks (core.conditioning) train on the dataset's labels.
+        self.classes = int(self.g_spec.kwargs.get("classes", 0))
+        self.class_names: tuple[str, ...] = ()
+        if self.classes:
+            check_labels(full, self.classes)
+            names = full.class_name_list()
+            self.class_names = tuple(names + [str(i) for i in range(len(names), self.classes)])
         with torch.random.fork_rng(devices=[]):  # seeded init without touching global RNG
             torch.manual_seed(cfg.seed)
             # Module.to takes memory_format (see its documentation); torch's overloads omit it.
@@ -188,6 +200,9 @@ class Trainer:
         if start is not None and self.G_ema is not None and start.ema_state is not None:
             self.G_ema.load_state_dict(start.ema_state, strict=False)
         self.fixed_z = fixed.to(self.device)
+        # The preview's classes: one row per class, cycled (no random draw: the run's random
+        # streams are those of an unconditional run).
+        self.fixed_y = preview_classes(len(fixed), self.classes, self.device)
         self.rng = torch.Generator(self.device).manual_seed(rank_seed(cfg.seed, self.rank) + 1)
         # What the training step calls: the networks themselves, or under torchrun their
         # DistributedDataParallel wrappers, which average the gradients across processes.
@@ -213,6 +228,8 @@ class Trainer:
         self._d_params = list(self.D.parameters())
 
         self.step = 0  # generator steps done
+        # The classes of the last D step's real and generated batch (None unconditional).
+        self._last_classes: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)
         self.elapsed = 0.0
         self.version = 0  # of previews/snapshots
         self.resume_notes: list[str] = []  # set by core.training.checkpoint.resume
@@ -258,25 +275,46 @@ class Trainer:
             self.rng.manual_seed(base + 1)
             self.cpu_rng.manual_seed(base + 2)
 
-    def _real_batch(self) -> torch.Tensor:
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A real batch and, for a conditional run, its labels (else None)."""
+        y = None
         if self.data_on_device:
-            x = self.data.sample(self.local_batch, generator=self.rng)
+            if self.classes:
+                x, y = self.data.sample_labelled(self.local_batch, generator=self.rng)
+            else:
+                x = self.data.sample(self.local_batch, generator=self.rng)
         else:
             idx = torch.randint(len(self.data), (self.local_batch,), generator=self.cpu_rng)
             raw = self.data.data[idx]
+            if self.classes:
+                assert self.data.labels is not None  # checked when the run was built
+                y = self.data.labels[idx].long().to(self.device, non_blocking=True)
             if self.device.type == "cuda":  # pinned: the copy below does not block the host
                 raw = raw.pin_memory()
             x = self.data.normalize(raw.to(self.device, non_blocking=True))
         if self.config.hflip:
             x = random_hflip(x, self.rng)
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        x = x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return x, y
 
-    def _real_scores(self, real_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """D's outputs on the real batch, and the loss of D reconstructing it when D is
-        self-supervised (FastGAN; its quarter crops drawn from the run's generator)."""
+    def _fake_classes(self, n: int) -> torch.Tensor | None:
+        """Uniformly random classes for generated samples (None unconditional), from the
+        run's generator so a resume draws the same."""
+        if not self.classes:
+            return None
+        return torch.randint(self.classes, (n,), device=self.device, generator=self.rng)
+
+    def _real_scores(
+        self, real_in: torch.Tensor, y: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's outputs on the real batch (of classes y), and the loss of D reconstructing
+        it when D is self-supervised (FastGAN; its quarter crops drawn from the run's
+        generator)."""
         if not self.d_reconstructs:
-            return self.D_train(real_in), None
-        real_out, recon = self.D_train(real_in, recon=True, generator=self.rng)
+            return run_discriminator(self.D_train, real_in, y), None
+        real_out, recon = run_discriminator(
+            self.D_train, real_in, y, recon=True, generator=self.rng
+        )
         return real_out, RECON_WEIGHT * recon
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -308,14 +346,15 @@ class Trainer:
         self.D.requires_grad_(True)
         d_total = torch.zeros((), device=self.device)
         for i in range(r.d_steps):
-            real = self._real_batch()
+            real, y_real = self._real_batch()
             z = self._latents(bs)
+            y_fake = self._fake_classes(bs)
             last = i == r.d_steps - 1
             # Earlier D steps need no graph through G. On the last one, G's output is kept
             # with its graph and reused for G's update, as pytorch/examples' DCGAN does:
             # one G forward per iteration instead of two.
             with self._autocast(), torch.set_grad_enabled(last):
-                fake = G(z)
+                fake = G(z) if y_fake is None else G(z, y_fake)
             if r.r1_gamma > 0:
                 real.requires_grad_(True)
             # R3GAN's R2: the same zero-centred penalty on the generated batch.
@@ -323,13 +362,14 @@ class Trainer:
             fake_d = fake.detach().requires_grad_(r2)
             real_in, fake_in = self._d_input(real), self._d_input(fake_d)
             with self._autocast():
-                real_out, recon = self._real_scores(real_in)
-                fake_out = D(fake_in)
+                real_out, recon = self._real_scores(real_in, y_real)
+                fake_out = run_discriminator(D, fake_in, y_fake)
                 d_loss = loss.d_loss(real_out.float(), fake_out.float())
                 if recon is not None:
                     d_loss = d_loss + recon
             if r.loss == "wgan-gp":
-                d_loss = d_loss + cfg.gp_weight * gradient_penalty(D, real_in, fake_in, self.rng)
+                d_of = D if y_real is None else (lambda x: D(x, y_real))  # noqa: B023
+                d_loss = d_loss + cfg.gp_weight * gradient_penalty(d_of, real_in, fake_in, self.rng)
             if r.r1_gamma > 0:
                 d_loss = d_loss + 0.5 * r.r1_gamma * r1_penalty(real_out, real)
             if r2:
@@ -348,6 +388,7 @@ class Trainer:
                     torch._foreach_clamp_min_(self._d_params, -cfg.clip)
                     torch._foreach_clamp_max_(self._d_params, cfg.clip)
             d_total += d_loss.detach()
+        self._last_classes = (y_real, y_fake)  # the G half judges the same classes
         return fake, real_out, fake_out, d_total, d_grad, real.detach()
 
     def g_half(self, d_result: DHalf) -> None:
@@ -355,6 +396,7 @@ class Trainer:
         # D itself, not its DDP wrapper: D is not updated here, so nothing is averaged.
         r, loss, D = self.resolved, self.loss, self.D
         fake, real_out, fake_out, d_total, d_grad, real = d_result
+        y_real, y_fake = self._last_classes
         # D's weights need no gradients here: skipping them saves about a third of D's
         # backward pass.
         D.requires_grad_(False)
@@ -362,8 +404,8 @@ class Trainer:
             g_real = None
             if loss.g_needs_real:  # a relativistic loss: D's scores on the last real batch
                 with torch.no_grad():  # constants for G: nothing flows back through them
-                    g_real = D(self._d_input(real)).float()
-            g_out = D(self._d_input(fake))
+                    g_real = run_discriminator(D, self._d_input(real), y_real).float()
+            g_out = run_discriminator(D, self._d_input(fake), y_fake)
             g_loss = loss.g_loss(g_out.float(), g_real)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -532,18 +574,27 @@ class Trainer:
         self._history = [(np.asarray(steps, np.int64), stats[:, : len(STAT_NAMES)])]
 
     @torch.no_grad()
-    def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Generator output for latents z (float, in data units), in chunks to bound memory."""
+    def sample(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Generator output for latents z (float, in data units), in chunks to bound memory.
+        A conditional generator draws classes y (default: cycled, see run_generator)."""
         g = self.sampler()
+        if y is None and self.classes:
+            y = preview_classes(len(z), self.classes, "cpu", rows=False)
+        ys = [None] * len(z) if y is None else y.split(1024)
         was_training = g.training
         g.eval()
         try:
-            return torch.cat([g(chunk.to(self.device)).float() for chunk in z.split(1024)])
+            return torch.cat(
+                [
+                    run_generator(g, chunk.to(self.device), None if c is None else c).float()
+                    for chunk, c in zip(z.split(1024), ys)
+                ]
+            )
         finally:
             g.train(was_training)
 
     def preview(self) -> Preview:
-        out = self.sample(self.fixed_z)
+        out = self.sample(self.fixed_z, self.fixed_y)
         if self.info.is_image:
             samples = to_uint8(out)
             return Preview(self.step, self.version, make_grid(samples), samples, None)
@@ -573,3 +624,40 @@ class Trainer:
         self.config = replace(self.config, **edits)
         self._set_learning_rates()
         log.info("applied live edits at step %d: %s", self.step, edits)
+
+
+def conditional_classes(dataset: Dataset) -> int:
+    """The class count a conditional run on ``dataset`` conditions on; ConfigError when the
+    data has no labels or only one class."""
+    count = dataset.class_count
+    if count < 2:
+        what = "has no labels" if dataset.labels is None else "has only one class"
+        raise ConfigError(
+            f"conditional training needs labelled pictures of two classes or more, but "
+            f"{dataset.info.name} {what} (labels come from class subfolders, MNIST/CIFAR "
+            "label files or .npz labels): turn conditional off"
+        )
+    return count
+
+
+def check_labels(dataset: Dataset, classes: int) -> None:
+    """ConfigError unless the dataset's labels fit a network of ``classes`` classes."""
+    count = conditional_classes(dataset)
+    if count > classes:
+        raise ConfigError(
+            f"{dataset.info.name} has {count} classes, but the class-conditional networks "
+            f"were made for {classes}"
+        )
+
+
+def preview_classes(
+    n: int, classes: int, device: torch.device | str, rows: bool = True
+) -> torch.Tensor | None:
+    """Classes for n preview samples: one row of the preview grid per class (cycled), or
+    0, 1, 2, ... when not ``rows``; None for an unconditional run."""
+    if not classes:
+        return None
+    index = torch.arange(n, device=device)
+    if rows:
+        index = index // grid_shape(n)[1]
+    return index % classes

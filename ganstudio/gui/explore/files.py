@@ -74,6 +74,19 @@ class ExplorerFiles:
             "truncation": float(state.psi),
         }
 
+    def _classes(self, purpose: str, one: bool = False) -> dict[str, Any]:
+        """The "classes" (and their names) a class-conditional model drew for ``purpose``
+        (one for all when ``one``); {} for an unconditional model."""
+        classes = self.source.drawn_classes.get(purpose)
+        if not classes:
+            return {}
+        classes = classes[:1] if one else classes
+        names = self.source.meta.get("class_names") or []
+        out: dict[str, Any] = {"classes": [int(c) for c in classes]}
+        if len(names) > max(classes):
+            out["class_names"] = [str(names[c]) for c in classes]
+        return out
+
     def _fail(self, what: str, path: str, exc: Exception) -> None:
         """Tell the user that ``what`` failed and why, naming the file once (core's messages
         start with it)."""
@@ -155,6 +168,7 @@ class ExplorerFiles:
             prov["seeds"] = [int(s) for s in self.browse.seeds]
         else:
             prov["vectors"] = vectors.tolist()
+        prov |= self._classes("grid")
         picture = make_grid(images, rows, cols, padding, background, upscale)
         try:
             save_grid(path, picture, prov)
@@ -183,6 +197,7 @@ class ExplorerFiles:
             prov["keyframes"] = {"seeds": [int(s) for s in known]}
         else:
             prov["keyframes"] = {"vectors": keys.tolist()}
+        prov |= self._classes("path", one=True)
         pictures = np.stack([frames[i].transpose(1, 2, 0) for i in range(len(frames))])
         if pictures.shape[-1] == 1:
             pictures = np.repeat(pictures, 3, axis=-1)

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSlider,
     QSpinBox,
     QSplitter,
@@ -31,7 +30,9 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio.core.explore.latent_state import LatentState
+from ganstudio.gui.explore.class_picker import ClassPicker, class_names_for
 from ganstudio.gui.explore.files import ExplorerFiles
+from ganstudio.gui.explore.projection import PictureDrops, ProjectionBox
 from ganstudio.gui.explore.render_thread import Renderer, RenderResult
 from ganstudio.gui.explore.results import ExplorerResults
 from ganstudio.gui.explore.source import ExploredSource
@@ -39,6 +40,7 @@ from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
 from ganstudio.gui.explore.widgets import SliderRow
 from ganstudio.gui.threads import Task
 from ganstudio.gui.widgets.samples_view import ImageView, PointsView
+from ganstudio.gui.widgets.scroll import VerticalScrollArea
 
 if TYPE_CHECKING:
     from ganstudio.core.explore.latent import Directions
@@ -172,6 +174,9 @@ class ExplorerPanel(QWidget):
         for w in (self.seed, prev_b, next_b, rand_b):
             seed_row.addWidget(w)
         nv.addLayout(seed_row)
+        self.class_picker = ClassPicker(self.source)  # shown for a class-conditional model
+        self.class_picker.changed.connect(self.render_all)
+        nv.addWidget(self.class_picker)
         psi_row = QHBoxLayout()
         self.psi = QSlider(Qt.Orientation.Horizontal)
         self.psi.setRange(5, 100)
@@ -211,6 +216,10 @@ class ExplorerPanel(QWidget):
         self.save_vector_button.clicked.connect(lambda: self.save_vector())
         self.load_vector_button.clicked.connect(lambda: self.load_vector())
         self.open_export_button.clicked.connect(lambda: self.open_export())
+        self.projection = ProjectionBox(
+            self.source, self.set_vector, self._interpolate_between, self.message.emit
+        )
+        self._picture_drops = PictureDrops(self, self.projection)
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.addWidget(self.source_label)
@@ -220,10 +229,9 @@ class ExplorerPanel(QWidget):
         cl.addWidget(self.pca_box)
         cl.addLayout(buttons)
         cl.addWidget(self.open_export_button)
+        cl.addWidget(self.projection)
         cl.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll = VerticalScrollArea()  # never narrower than its controls need
         scroll.setWidget(controls)
         scroll.setMinimumWidth(330)
 
@@ -253,6 +261,7 @@ class ExplorerPanel(QWidget):
         split.addWidget(scroll)
         split.addWidget(right)
         split.setStretchFactor(1, 1)
+        split.setChildrenCollapsible(False)  # dragging never cuts the controls
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
@@ -309,9 +318,11 @@ class ExplorerPanel(QWidget):
         source = self.source
         source.generator, source.meta = generator, meta
         source.kind, source.is_image = kind, is_image
+        self.class_picker.set_classes(class_names_for(generator, meta))
         self.renderer.set_generator(generator)
         if not keep or source.state is None or source.state.dim != dim:
             source.state = LatentState(dim)
+            self.projection.forget()
             self.interpolate.clear()
             self._seed_changed(self.seed.value())
             self.compute_directions()
@@ -438,7 +449,8 @@ class ExplorerPanel(QWidget):
 
     def render_current(self) -> None:
         if self.source.state is not None:
-            self.renderer.request("current", self.source.state.current()[None])
+            z = self.source.state.current()[None]
+            self.renderer.request("current", z, **self.class_picker.request_args("current", 1))
 
     def grid_vectors(self) -> np.ndarray:
         from ganstudio.core.explore.latent import neighbours, seed_vectors
@@ -476,7 +488,8 @@ class ExplorerPanel(QWidget):
 
             z = self.grid_vectors()
             self.browse.vectors = z
-            self.renderer.request("grid", truncate(z, state.psi))
+            classes = self.class_picker.request_args("grid", len(z), self.browse.cols.value())
+            self.renderer.request("grid", truncate(z, state.psi), **classes)
 
     def render_path(self) -> None:
         self._path_debounce.start()
@@ -492,12 +505,14 @@ class ExplorerPanel(QWidget):
         from ganstudio.core.explore.latent import keyframe_path, truncate
 
         psi = state.psi
-        self.renderer.request("keyframes", truncate(keys, psi))
+        classes = self.class_picker.request_args("keyframes", len(keys))
+        self.renderer.request("keyframes", truncate(keys, psi), **classes)
         if len(keys) >= 2:  # the path between the keys, then truncated, as exports render it
             s = self.interpolate.settings()
             path = keyframe_path(keys, s["steps"], s["mode"], s["easing"], s["loop"])
             self.path_vectors = truncate(path, psi)
-            self.renderer.request("path", self.path_vectors)
+            classes = self.class_picker.request_args("path", len(path))
+            self.renderer.request("path", self.path_vectors, **classes)
 
     # ---------------------------------------------------------------------------------
     # Keyframes and grid clicks
@@ -533,7 +548,13 @@ class ExplorerPanel(QWidget):
         else:  # a neighbour (vectors are kept before truncation)
             self.set_vector(z[cell], None)
 
+    def _interpolate_between(self, keys: np.ndarray) -> None:
+        """Make ``keys`` (K, D) the interpolation's keyframes and show the Interpolate tab."""
+        self.interpolate.set_keys(keys, [None] * len(keys))
+        self.tabs.setCurrentWidget(self.interpolate)
+
     def close_renderer(self) -> None:
+        self.projection.close_worker()
         self.renderer.close()
         if self._pca_task is not None:
             self._pca_task.cancel()

@@ -48,6 +48,11 @@ class RenderResult:
     requested_at: float  # time.perf_counter() when the request was made
 
 
+# What a class-conditional model draws: None (unconditional), ("classes", int64 (n,)) or
+# ("weights", float32 (n, classes): mixtures of classes).
+ClassChoice = tuple[str, np.ndarray] | None
+
+
 @dataclass(frozen=True)
 class _Request:
     id: int
@@ -56,6 +61,7 @@ class _Request:
     asked: float  # time.perf_counter() when it was made
     source_version: int
     source: RenderSource
+    classes: ClassChoice = None
 
 
 class RenderWorker(QObject):
@@ -65,14 +71,16 @@ class RenderWorker(QObject):
     def __init__(self) -> None:
         super().__init__()
         self._cond = threading.Condition()
-        self._pending: dict[str, tuple[int, np.ndarray, float]] = {}
+        self._pending: dict[str, tuple[int, np.ndarray, float, ClassChoice]] = {}
         self._source: tuple[int, RenderSource] | None = None  # (version, generator)
         self._stop = False
 
     # -- any thread ----------------------------------------------------------------------
-    def submit(self, request_id: int, purpose: str, z: np.ndarray) -> None:
+    def submit(
+        self, request_id: int, purpose: str, z: np.ndarray, classes: ClassChoice = None
+    ) -> None:
         with self._cond:
-            self._pending[purpose] = (request_id, z, time.perf_counter())
+            self._pending[purpose] = (request_id, z, time.perf_counter(), classes)
             self._cond.notify()
 
     def set_source(self, version: int, source: RenderSource) -> None:
@@ -99,9 +107,9 @@ class RenderWorker(QObject):
             if self._stop or self._source is None:
                 return None
             purpose = next(p for p in PURPOSES if p in self._pending)
-            request_id, z, asked = self._pending.pop(purpose)
+            request_id, z, asked, classes = self._pending.pop(purpose)
             source_version, source = self._source
-        return _Request(request_id, purpose, z, asked, source_version, source)
+        return _Request(request_id, purpose, z, asked, source_version, source, classes)
 
     @Slot()
     def loop(self) -> None:
@@ -116,7 +124,12 @@ class RenderWorker(QObject):
                     version = request.source_version
                 try:
                     t0 = time.perf_counter()
-                    images, points = sampler.render(request.z)
+                    choice = request.classes if sampler.classes else None
+                    images, points = sampler.render(
+                        request.z,
+                        classes=choice[1] if choice and choice[0] == "classes" else None,
+                        class_weights=choice[1] if choice and choice[0] == "weights" else None,
+                    )
                     self.rendered.emit(
                         RenderResult(
                             request.id,
@@ -163,12 +176,25 @@ class Renderer(QObject):
         self.version += 1
         self._worker.set_source(self.version, source)
 
-    def request(self, purpose: str, z: np.ndarray) -> int:
+    def request(
+        self,
+        purpose: str,
+        z: np.ndarray,
+        classes: np.ndarray | None = None,
+        class_weights: np.ndarray | None = None,
+    ) -> int:
+        """Render latents z; a class-conditional model draws ``classes`` (one per latent)
+        or the class mixtures ``class_weights`` (one row per latent)."""
         if purpose not in PURPOSES:
             raise ValueError(f"unknown render purpose {purpose!r}")
         self._next_id += 1
         z = np.ascontiguousarray(np.asarray(z, np.float32).reshape(-1, z.shape[-1]))
-        self._worker.submit(self._next_id, purpose, z)
+        choice: ClassChoice = None
+        if class_weights is not None:
+            choice = ("weights", np.array(class_weights, np.float32).reshape(len(z), -1))
+        elif classes is not None:
+            choice = ("classes", np.array(classes, np.int64).reshape(len(z)))
+        self._worker.submit(self._next_id, purpose, z, choice)
         return self._next_id
 
     def has_pending(self) -> bool:

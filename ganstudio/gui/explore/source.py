@@ -31,6 +31,9 @@ class ExploredSource:
     kind: str = ""
     is_image: bool = True
     state: LatentState | None = None
+    # A class-conditional model: the classes the grid and the interpolation last drew, by
+    # render purpose (the class picker sets them; exports record them).
+    drawn_classes: dict[str, list[int]] = field(default_factory=dict)
 
     def require_state(self) -> LatentState:
         """The latent state; a RuntimeError before a generator is known."""

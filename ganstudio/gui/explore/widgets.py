@@ -26,7 +26,10 @@ class SliderRow(QWidget):
         self.slider.setRange(-int(limit * SLIDER_STEPS), int(limit * SLIDER_STEPS))
         self.slider.setPageStep(SLIDER_STEPS // 2)
         self.value_label = QLabel("0.00")
-        self.value_label.setMinimumWidth(40)
+        widest = f"{-limit:.2f}"  # the longest value the slider shows
+        self.value_label.setMinimumWidth(
+            self.value_label.fontMetrics().horizontalAdvance(widest) + 4
+        )
         self.value_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         reset = QToolButton()
         reset.setText("0")

@@ -47,9 +47,14 @@ class DatasetBox(QGroupBox):
         row.addWidget(self.open_file_button)
         v.addLayout(row)
         self.size_combo = QComboBox()
-        # 64 px first (the automatic size's largest); above it for FastGAN
-        for size in sorted(PICTURE_SIZES, key=lambda s: (s != 64, s)):
+        # auto: the size nearest the pictures', at most 64 px on the CPU and 256 px on a GPU
+        self.size_combo.addItem("auto", None)
+        for size in PICTURE_SIZES:
             self.size_combo.addItem(f"{size} px", size)
+        self.size_combo.setToolTip(
+            "auto: the size nearest the pictures' own, at most 64 px when training on the "
+            "CPU and 256 px on a GPU (FastGAN from 64 px, DCGAN below)"
+        )
         self.size_row = QWidget()
         srow = QHBoxLayout(self.size_row)
         srow.setContentsMargins(0, 0, 0, 0)
@@ -83,9 +88,14 @@ class DatasetBox(QGroupBox):
 
     def dataset_spec(self) -> str:
         spec = self.dataset_combo.currentData() or DEFAULT_DATASET
-        if not spec.startswith("builtin:"):
-            spec = f"{spec}?size={self.size_combo.currentData()}"
+        size = self.size_combo.currentData()
+        if not spec.startswith("builtin:") and size is not None:
+            spec = f"{spec}?size={size}"
         return spec
+
+    def show_auto_size(self, size: int | None) -> None:
+        """Show the size the automatic choice prepared the pictures at."""
+        self.size_combo.setItemText(0, "auto" if size is None else f"auto: {size} px")
 
     def add_dataset_path(self, path: str, select: bool = True) -> None:
         """Add a folder/file of the user's to the list (once) and select it."""
@@ -114,11 +124,11 @@ class DatasetBox(QGroupBox):
         base, _, query = spec.partition("?")
         if not base.startswith("builtin:"):
             self.add_dataset_path(base, select=False)
+            size = None
             for part in query.split("&"):
-                if part.startswith("size="):
-                    i = self.size_combo.findData(int(part[5:]) if part[5:].isdigit() else 64)
-                    if i >= 0:
-                        self.size_combo.setCurrentIndex(i)
+                if part.startswith("size=") and part[5:].isdigit():
+                    size = int(part[5:])
+            self.size_combo.setCurrentIndex(max(self.size_combo.findData(size), 0))
         index = self.dataset_combo.findData(base)
         if index >= 0:
             self.dataset_combo.setCurrentIndex(index)

@@ -8,15 +8,19 @@ the verdict inline.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QScrollArea,
     QSpinBox,
     QVBoxLayout,
@@ -99,7 +103,42 @@ class SetupPanel(QScrollArea):
         f.addRow("Width", self.width)
         self.latent_dim = auto_spin(_most("latent_dim"))
         f.addRow("Latent size", self.latent_dim)
+        self.conditional = QCheckBox("Conditional (by class)")
+        self.conditional.setToolTip(
+            "Class-conditional DCGAN / FastGAN trained on the dataset's labels (class "
+            "subfolders, label files): the explorer then draws the class you pick"
+        )
+        f.addRow("", self.conditional)
+        self.init_from = QLineEdit()
+        self.init_from.setPlaceholderText("new weights")
+        self.init_from.setToolTip(
+            "Fine-tune: start from the weights of a model file, a checkpoint or a run folder "
+            "(its newest checkpoint). The architecture and sizes follow the file; the "
+            "optimisers, steps and schedule start anew."
+        )
+        self.init_from_button = QPushButton("Choose...")
+        self.init_from_button.setToolTip("Start from a model file or checkpoint")
+        self.init_from_clear = QPushButton("New")
+        self.init_from_clear.setToolTip("Start from new (random) weights")
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.init_from, 1)
+        row.addWidget(self.init_from_button)
+        row.addWidget(self.init_from_clear)
+        f.addRow("Start from", row)
+        self.init_from_button.clicked.connect(self._choose_init_from)
+        self.init_from_clear.clicked.connect(self.init_from.clear)
         return box
+
+    def _choose_init_from(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Start from a model file or checkpoint",
+            self.init_from.text(),
+            "Model files and checkpoints (*.safetensors);;All files (*)",
+        )
+        if path:
+            self.init_from.setText(path)
 
     def _training_box(self) -> QGroupBox:
         box = QGroupBox("Objective and optimiser")
@@ -205,6 +244,10 @@ class SetupPanel(QScrollArea):
             self.arch,
             self.width,
             self.latent_dim,
+            self.conditional,
+            self.init_from,
+            self.init_from_button,
+            self.init_from_clear,
             self.loss,
             self.lr_g,
             self.lr_d,
@@ -271,6 +314,8 @@ class SetupPanel(QScrollArea):
                 raise ValueError(f"{label}: {exc}") from None
             if pair is not None:
                 out[f"beta1_{name[-1]}"], out[f"beta2_{name[-1]}"] = pair
+        if self.init_from.text().strip():
+            out["init_from"] = self.init_from.text().strip()
         if self.arch.currentData():
             out["arch"] = self.arch.currentData()
         if self.loss.currentData():
@@ -279,6 +324,8 @@ class SetupPanel(QScrollArea):
             out["lr_schedule"] = self.lr_schedule.currentData()
         if self.hflip.isChecked():
             out["hflip"] = True
+        if self.conditional.isChecked():
+            out["conditional"] = True
         ops = [op for op, cb in self.diffaugment.items() if cb.isChecked()]
         if ops:
             out["diffaugment"] = ",".join(ops)
@@ -311,7 +358,11 @@ class SetupPanel(QScrollArea):
                 i = combo.findData(d.get(key))
                 if i >= 0:
                     combo.setCurrentIndex(i)
+            start = d.get("init_from")
+            # A file moved or deleted since is dropped, not shown as an error at start-up.
+            self.init_from.setText(start if isinstance(start, str) and Path(start).exists() else "")
             self.hflip.setChecked(bool(d.get("hflip")))
+            self.conditional.setChecked(d.get("conditional") is True)
             ops = str(d.get("diffaugment") or "").split(",")
             for op, cb in self.diffaugment.items():
                 cb.setChecked(op in ops)

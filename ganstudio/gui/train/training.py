@@ -101,7 +101,11 @@ class TrainingWorker(TrainingSignals):
     @Slot()
     def run(self) -> None:
         from ganstudio.core.runs.session import RunSession
+        from ganstudio.core.threads import lower_thread_priority
 
+        # The window stays responsive while training takes the cores (Linux; elsewhere the
+        # thread was started at QThread's low priority).
+        lower_thread_priority()
         try:
             RunSession(self.job, self.control, SignalSink(self)).run()
         finally:
@@ -161,7 +165,7 @@ class TrainingSession(TrainingSignals):
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self._set_state("starting")
-        self._thread = start_thread(worker, worker.run, "training")
+        self._thread = start_thread(worker, worker.run, "training", QThread.Priority.LowPriority)
 
     def _on_started(self, info: RunStarted) -> None:
         if self.state == "starting":

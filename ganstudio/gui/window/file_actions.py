@@ -1,15 +1,17 @@
 """The File menu's work: choosing a dataset folder or file, opening and saving models,
-exporting the samples on screen, and what a file dropped on the window does."""
+exporting the samples on screen, and opening a path given to the window (dropped on it, or
+`ganstudio FILE_OR_FOLDER`): a model, a run folder, an export or a dataset."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QTabWidget, QWidget
 
 from ganstudio import __version__
+from ganstudio.core.opening import OpenPathError, classify
 from ganstudio.gui import engine
 from ganstudio.gui.explore.panel import ExplorerPanel
 from ganstudio.gui.threads import TaskGroup
@@ -27,7 +29,8 @@ class FileActions(QObject):
     """Opens and saves files for the window ``parent`` (dialogs open over it).
 
     ``latest``: the run's and the opened model's newest state (this sets ``opened_model``);
-    ``followed_preview()``: provenance of a followed run's picture when it is on screen.
+    ``followed_preview()``: provenance of a followed run's picture when it is on screen;
+    ``follow_run(folder)`` shows a run folder (its curves, previews and newest model).
     An opened model goes to the ``explorer`` (its tab made current) and the ``samples``
     view; ``model_opened`` says so afterwards. Nothing opens while ``session`` trains.
     """
@@ -49,6 +52,7 @@ class FileActions(QObject):
         recent: RecentFiles,
         tasks: TaskGroup,
         followed_preview: Callable[[], dict[str, str] | None],
+        follow_run: Callable[[str], object],
     ) -> None:
         super().__init__(parent)
         self.window = parent
@@ -64,6 +68,8 @@ class FileActions(QObject):
         self.recent = recent
         self.tasks = tasks
         self.followed_preview = followed_preview
+        self.follow_run = follow_run
+        self._pending_export: str | None = None  # restored once its model has opened
 
     # ---------------------------------------------------------------------------------
     # Datasets
@@ -120,6 +126,12 @@ class FileActions(QObject):
         )
 
     def _on_model_opened(self, opened: engine.OpenedModel) -> None:
+        self._show_opened_model(opened)
+        export, self._pending_export = self._pending_export, None
+        if export is not None:
+            self.explorer.open_export(export)
+
+    def _show_opened_model(self, opened: engine.OpenedModel) -> None:
         self.latest.opened_model = opened
         self.latest.snapshot = None
         self.explorer.set_model(opened)
@@ -141,6 +153,7 @@ class FileActions(QObject):
         self.model_opened.emit(opened)
 
     def _on_model_failed(self, message: str) -> None:
+        self._pending_export = None
         self.banner.show_message(f"Could not open the model: {message}", "error")
         self.status.clearMessage()
 
@@ -202,13 +215,127 @@ class FileActions(QObject):
         self.status.showMessage(f"Exported {path}", 5000)
 
     # ---------------------------------------------------------------------------------
-    # Dropped files
+    # Opening a path: dropped on the window, or given on the command line
 
     def drop_path(self, path: str) -> None:
-        """A dropped model file opens; a folder, archive or dataset file becomes the dataset."""
+        """A file or folder dropped on the window opens as open_path says."""
+        self.open_path(path)
+
+    def open_path(self, path: str, ignored: Sequence[str] = ()) -> None:
+        """Open what ``path`` is (core.opening): a model file or checkpoint in the Explore
+        tab, a run folder as a followed run, an export in the view it was made from, a
+        dataset in the set-up panel. Anything else is an error in the banner. ``ignored``:
+        further paths given at the same time (the window opens one at a time)."""
         if self.session.active:
+            self.banner.show_message(
+                f"Training is running: stop it before opening {Path(path).name}.", "warning"
+            )
             return
-        if path.lower().endswith(".safetensors"):
-            self.open_model(path)
+        try:
+            opening = classify(path)
+        except OpenPathError as exc:
+            self.banner.show_message(f"Cannot open it: {exc}", "error")
+            return
+        if ignored:
+            names = ", ".join(Path(p).name for p in ignored)
+            self.banner.show_message(
+                f"GAN Studio opens one file at a time: opened {opening.path.name}, not {names}.",
+                "warning",
+            )
+        target = str(opening.path)
+        if opening.kind == "model":
+            self.open_model(target)
+        elif opening.kind == "run":
+            self.follow_run(target)
+        elif opening.kind == "export":
+            self.open_export(target)
         else:
-            self.dataset.add_dataset_path(path)
+            self.tabs.setCurrentIndex(0)  # the Train tab, where the set-up panel is
+            self.dataset.add_dataset_path(target)
+
+    def open_export(self, path: str) -> None:
+        """Restore the view an export was made from. Its model is the opened one when the
+        hashes agree; else a model file with its hash beside the export (or in the run
+        folder it came from, or among the recent models) is opened first."""
+        self.status.showMessage(f"Opening {path} ...")
+        opened = self.latest.opened_model
+        current = str(opened.meta.get("content_hash", "")) if opened is not None else None
+        candidates = [*self._model_candidates(path), *self.recent.paths("model")]
+        self.tasks.run(
+            _find_export_model(path, current, candidates),
+            "open export",
+            lambda found: self._on_export_model(path, found),
+            lambda message: self._on_export_failed(path, message),
+        )
+
+    def _model_candidates(self, export: str) -> list[str]:
+        """Model files beside an export, and in the run folders above it (an export saved
+        in a run's previews/ folder, or one folder down)."""
+        folders = [Path(export).parent, Path(export).parent.parent]
+        found: list[str] = []
+        for folder in folders:
+            try:
+                found += sorted(str(p) for p in folder.glob("*.safetensors") if p.is_file())
+            except OSError:
+                continue
+        return found
+
+    def _on_export_model(self, path: str, found: tuple[str, str | None]) -> None:
+        model_hash, model_path = found
+        opened = self.latest.opened_model
+        if opened is not None and str(opened.meta.get("content_hash", "")) == model_hash:
+            self.status.clearMessage()
+            self.tabs.setCurrentWidget(self.explorer)
+            self.explorer.open_export(path)
+        elif model_path is not None:
+            self._pending_export = path
+            self.open_model(model_path)
+        elif opened is not None:  # another model: restored, with a note that pictures differ
+            self.status.clearMessage()
+            self.tabs.setCurrentWidget(self.explorer)
+            self.explorer.open_export(path)
+        else:
+            self.status.clearMessage()
+            self.banner.show_message(
+                f"{Path(path).name} was made with model {model_hash or '?'}, and no model file "
+                "with that hash is beside it or among the recent models: open that model "
+                "(File > Open model...), then the export (File > Open export...).",
+                "warning",
+            )
+
+    def _on_export_failed(self, path: str, message: str) -> None:
+        self.status.clearMessage()
+        prefix = f"{Path(path)}: "
+        reason = message[len(prefix) :] if message.startswith(prefix) else message
+        self.banner.show_message(f"Could not open the export {path}: {reason}", "error")
+
+
+def _find_export_model(
+    export: str, current: str | None, candidates: Sequence[str]
+) -> Callable[[Callable[[int, int], None]], tuple[str, str | None]]:
+    """A background task: the export's model hash (ExportError if it is no export), and
+    the first candidate model file with that hash (None when the opened model, hash
+    ``current``, is it, or when none is). Only descriptions are read, never weights."""
+
+    def run(progress: Callable[[int, int], None]) -> tuple[str, str | None]:
+        from ganstudio.core.explore.provenance import read_provenance
+        from ganstudio.core.modelfile import FORMAT, read_metadata
+
+        model_hash = str(read_provenance(export)["model_hash"])
+        if not model_hash or model_hash == current:
+            return model_hash, None
+        seen: set[str] = set()
+        for i, path in enumerate(candidates):
+            progress(i, len(candidates))
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                meta = read_metadata(path)
+            except (OSError, ValueError):  # ModelFileError is a ValueError
+                continue
+            if meta.get("format") == FORMAT and meta.get("content_hash") == model_hash:
+                return model_hash, path
+        return model_hash, None
+
+    return run

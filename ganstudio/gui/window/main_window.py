@@ -1,12 +1,13 @@
-"""The main window: composes the set-up panel, the loss curves, the samples view, the explorer
-and the Diagnose tab with the objects that do the window's work (actions and menus, files,
-following a run folder, remembered state), and wires them to a TrainingSession."""
+"""The main window: composes the Train tab (the set-up panel beside the loss curves and the
+samples view), the explorer and the Diagnose tab with the objects that do the window's work
+(actions and menus, files, following a run folder, exporting a dataset, remembered state),
+and wires them to a TrainingSession."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ganstudio.core.choices import DEFAULT_DATASET
+from ganstudio.core.choices import DEFAULT_DATASET, largest_auto_size
 from ganstudio.core.config import TrainConfig
 from ganstudio.core.durations import RemainingTime
 from ganstudio.core.runs.job import RunJob
@@ -37,6 +38,7 @@ from ganstudio.gui.widgets.banner import Banner
 from ganstudio.gui.widgets.curves import CurvesPanel
 from ganstudio.gui.widgets.samples_view import SamplesView
 from ganstudio.gui.widgets.status_bar import RunStatusBar
+from ganstudio.gui.window.dataset_export import DatasetExporter
 from ganstudio.gui.window.file_actions import FileActions
 from ganstudio.gui.window.latest import Latest
 from ganstudio.gui.window.menus import ActionSlots, WindowActions, show_about
@@ -56,10 +58,12 @@ STATUS_INTERVAL = 0.25  # seconds between status-bar updates while training
 class MainWindow(QMainWindow):
     """``settings``: where preferences live (tests pass a QSettings on a temporary file).
 
-    Panels: ``setup``, ``curves``, ``samples`` (the Train tab), ``explorer``, ``diagnose``
-    (its tab: ``diagnose_tab``), ``banner``, ``status``. The window's work: ``commands``
-    (actions, menus, toolbar), ``files`` (File menu, drops), ``follow`` (a run folder
-    written elsewhere), ``recent`` files, ``saved_state`` (what is remembered), ``tasks``
+    Panels: ``setup``, ``curves``, ``samples`` (the Train tab: the set-up panel belongs to
+    training, so the other tabs get the whole width), ``explorer``, ``diagnose`` (its tab:
+    ``diagnose_tab``), ``banner``, ``status``. The window's work: ``commands`` (actions,
+    menus, toolbar), ``files`` (File menu, drops, paths given on the command line),
+    ``follow`` (a run folder written elsewhere), ``dataset_export`` (File > Export
+    dataset...), ``recent`` files, ``saved_state`` (what is remembered), ``tasks``
     (background work) and ``latest`` (what the run and the opened model last sent)."""
 
     engine_ready = Signal()
@@ -77,6 +81,7 @@ class MainWindow(QMainWindow):
         self.latest = Latest()
         self.tasks = TaskGroup(self)
         self._data_task: Task | None = None
+        self._data_largest = largest_auto_size(False)  # of the data prepared last
         self._status_time = 0.0
         self._remaining = RemainingTime()  # the status bar's ETA
         # 'save', 'discard' or 'cancel' when closing during training (tests replace it)
@@ -94,11 +99,15 @@ class MainWindow(QMainWindow):
         self.views.addWidget(self.samples)
         self.views.setStretchFactor(0, 3)
         self.views.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)  # the Train tab
+        self.splitter.addWidget(self.setup)
+        self.splitter.addWidget(self.views)
+        self.splitter.setStretchFactor(1, 1)
         self.explorer = ExplorerPanel()
         self.explorer.message.connect(self.banner.show_message)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        self.tabs.addTab(self.views, "Train")
+        self.tabs.addTab(self.splitter, "Train")
         self.tabs.addTab(self.explorer, "Explore")
         self.diagnose_tab = DiagnoseTab(
             self.tabs, self.session, self.settings, self.banner, lambda: self.data
@@ -134,6 +143,16 @@ class MainWindow(QMainWindow):
             recent=self.recent,
             tasks=self.tasks,
             followed_preview=self.follow.followed_preview,
+            follow_run=self.follow.follow_run,
+        )
+        self.dataset_export = DatasetExporter(
+            parent=self,
+            settings=self.settings,
+            latest=self.latest,
+            tasks=self.tasks,
+            banner=self.banner,
+            status=self.status,
+            truncation=lambda: self.explorer.psi.value() / 100,
         )
         slots = ActionSlots(
             start=self.start_training,
@@ -147,6 +166,7 @@ class MainWindow(QMainWindow):
             follow=self.follow.follow_run,
             stop_follow=self.follow.stop_following,
             export=self.files.export_grid,
+            export_dataset=self.dataset_export.export_dataset,
             open_export=self.explorer.open_export,
             open_dataset_folder=self.files.open_dataset_folder,
             open_dataset_file=self.files.open_dataset_file,
@@ -161,11 +181,7 @@ class MainWindow(QMainWindow):
         v.addWidget(self.banner)
         v.addWidget(self.follow.bar)  # File > Follow run folder...
         v.addWidget(self.tabs, 1)
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.setup)
-        self.splitter.addWidget(centre)
-        self.splitter.setStretchFactor(1, 1)
-        self.setCentralWidget(self.splitter)
+        self.setCentralWidget(centre)
         self.saved_state = WindowState(
             settings=self.settings,
             window=self,
@@ -215,6 +231,10 @@ class MainWindow(QMainWindow):
     def open_model(self, path: str | None = None) -> None:
         self.files.open_model(path)
 
+    def open_path(self, path: str, ignored: Sequence[str] = ()) -> None:
+        """Open a model, run folder, export or dataset (see FileActions.open_path)."""
+        self.files.open_path(path, ignored)
+
     def about(self) -> None:
         show_about(self)
 
@@ -254,19 +274,34 @@ class MainWindow(QMainWindow):
         self.setup.dataset.show_dataset_loading(0, 0)
         self.status.set_busy(True)
         self._on_state(self.session.state)
+        self._data_largest = largest_auto_size(self._trains_on_accelerator())
         self._data_task = self.tasks.run(
-            engine.prepare_dataset_task(spec),
+            engine.prepare_dataset_task(spec, self._data_largest),
             "dataset",
             self._on_dataset,
             self._on_dataset_failed,
             self.setup.dataset.show_dataset_loading,
         )
 
+    def _trains_on_accelerator(self) -> bool:
+        """Whether the chosen device (auto: the engine's preferred one) is a GPU."""
+        device = self.setup.device.currentData() or "auto"
+        if device == "auto" and self.devices:
+            device = self.devices[0][0]
+        return not str(device).startswith("cpu")
+
+    def _automatic_size(self, spec: str) -> bool:
+        """Whether ``spec``'s pictures are prepared at the automatic size."""
+        base, _, query = spec.partition("?")
+        return not base.startswith("builtin:") and "size=" not in query
+
     def _on_dataset(self, data: engine.PreparedData) -> None:
         self.data = data
         self.setup.dataset.show_dataset(
             data.summary, data.picture, data.points, getattr(data.info, "modes", ())
         )
+        automatic = self._automatic_size(data.spec) and data.info.is_image
+        self.setup.dataset.show_auto_size(data.info.image_size if automatic else None)
         self._remember_dataset(data.spec)
         self._update_busy()
         self._validate()
@@ -287,6 +322,14 @@ class MainWindow(QMainWindow):
     def _validate(self) -> None:
         if self.session.active:
             return
+        if (
+            self.data is not None
+            and self._automatic_size(self.data.spec)
+            and self._data_largest != largest_auto_size(self._trains_on_accelerator())
+        ):
+            # Another device, another automatic size (64 px on the CPU, 256 px on a GPU).
+            self._request_dataset(self.data.spec)
+            return
         if self.devices is None:
             self.setup.show_verdict("Loading the engine ...", error=False)
         elif self.data is None:
@@ -299,7 +342,9 @@ class MainWindow(QMainWindow):
                 self.resolved = None
                 self.setup.show_verdict(str(exc), error=True)
             else:
-                self.resolved, verdict = engine.check_settings(fields, self.data.info)
+                self.resolved, verdict = engine.check_settings(
+                    fields, self.data.info, self._trains_on_accelerator()
+                )
                 self.setup.show_verdict(verdict, error=self.resolved is None)
                 self.setup.show_resolved(self.resolved)
         self._on_state(self.session.state)
@@ -403,6 +448,7 @@ class MainWindow(QMainWindow):
         c.resume.setEnabled(idle)
         c.follow.setEnabled(idle)
         c.open_model.setEnabled(idle)
+        c.export_dataset.setEnabled(idle and self.latest.opened_model is not None)
         c.save_model.setEnabled(
             self.latest.snapshot is not None or (idle and self.latest.opened_model is not None)
         )

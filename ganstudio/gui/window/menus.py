@@ -28,6 +28,7 @@ class ActionSlots:
     follow: Callable[[], object]
     stop_follow: Callable[[], object]
     export: Callable[[], object]
+    export_dataset: Callable[[], object]
     open_export: Callable[[], object]
     open_dataset_folder: Callable[[], object]
     open_dataset_file: Callable[[], object]
@@ -72,6 +73,11 @@ class WindowActions:
         self.stop_follow = self._action("Stop following", slots.stop_follow)
         self.stop_follow.setEnabled(False)
         self.export = self._action("Export grid...", slots.export, ("Ctrl+E",))
+        self.export_dataset = self._action(
+            "Export dataset...",
+            slots.export_dataset,
+            tip="Draw a labelled dataset of PNG pictures from the opened model",
+        )
         self.open_export = self._action(
             "Open export...",
             slots.open_export,
@@ -141,6 +147,7 @@ class WindowActions:
             self.follow,
             self.stop_follow,
             self.export,
+            self.export_dataset,
             self.open_export,
         ):
             file_menu.addAction(a)

@@ -24,6 +24,26 @@ def runs_dir(settings: QSettings) -> str:
     return str(Path(docs or Path.home()) / "GAN Studio" / "runs")
 
 
+# The saved settings' version. 2: the loss list has an "auto" item; before, the combo had
+# none and every saved config named its loss, "nonsaturating" when the user never chose one.
+CONFIG_VERSION = 2
+
+
+def _int(value: object) -> int:
+    try:
+        return int(str(value))
+    except ValueError:
+        return 1
+
+
+def _upgrade(fields: dict) -> dict:
+    """Settings saved by an older version, as this one reads them: the old loss list's
+    first entry (non-saturating) becomes "auto", which picks the measured best."""
+    if fields.get("loss") == "nonsaturating":
+        fields = {k: v for k, v in fields.items() if k != "loss"}
+    return fields
+
+
 class WindowState:
     """Saves and restores, in ``settings``: the geometry and toolbars of ``window``, the
     ``splitters`` (by key), the set-up panel's fields and dataset (with the datasets among
@@ -64,6 +84,8 @@ class WindowState:
         except (TypeError, ValueError):
             fields, curves = {}, {}
         if isinstance(fields, dict):
+            if _int(self.settings.value("config_version", 1)) < CONFIG_VERSION:
+                fields = _upgrade(fields)
             self.setup.set_config_fields(fields)
         if isinstance(curves, dict) and curves:
             self.curves.restore_state(curves)
@@ -86,5 +108,6 @@ class WindowState:
             fields.pop("dataset", None)
             self.settings.setValue("device", fields.pop("device", "auto"))
             self.settings.setValue("config", json.dumps(fields))
+            self.settings.setValue("config_version", CONFIG_VERSION)
         self.settings.setValue("curves", json.dumps(self.curves.state()))
         self.settings.sync()

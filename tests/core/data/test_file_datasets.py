@@ -99,6 +99,18 @@ def test_defaults_size_mode_and_resize_modes(tmp_path):
     assert stretch.data.shape == (4, 3, 32, 32)
 
 
+def test_the_automatic_size_stops_at_the_devices_largest(tmp_path):
+    root = tmp_path / "big"
+    for k in range(3):
+        _png(root / f"{k}.png", Image.new("RGB", (300, 280), (40 * k, 90, 200)))
+    assert load_dataset(f"{root}?{W1}").data.shape[-1] == 64  # the CPU's largest
+    gpu = load_dataset(f"{root}?{W1}", largest_auto_size=256)
+    assert gpu.data.shape == (3, 3, 256, 256)  # not the 64 px pictures of the cache
+    assert load_dataset(f"{root}?{W1}").data.shape[-1] == 64  # nor the other way round
+    # A size asked for is kept whatever the device.
+    assert load_dataset(f"{root}?size=32&{W1}", largest_auto_size=256).data.shape[-1] == 32
+
+
 def test_cmyk_and_exif_orientation(tmp_path):
     root = tmp_path / "photos"
     _png(root / "cmyk.jpg", Image.new("CMYK", (32, 32), (0, 255, 255, 0)), quality=95)

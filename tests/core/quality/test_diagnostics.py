@@ -102,6 +102,8 @@ def test_falling_diversity_and_lost_modes_are_reported():
     got = [w.step for s, v in enumerate([0.1, 0.3, 0.8, 0.3]) for w in d.update_quality(Q(s, v))]
     assert got == [3]
     d = Diagnostics(True)
-    warnings = [w for s, c in enumerate([3, 8, 7, 6, 5]) for w in d.update_coverage(s, Cov(c))]
-    assert [w.step for w in warnings] == [3]
+    # Swings early in training are no collapse: a loss must hold for MODES_PERSIST previews.
+    coverage = [3, 8, 5, 8, 6, 6, 7, 6, 6, 6, 6, 6, 5]
+    warnings = [w for s, c in enumerate(coverage) for w in d.update_coverage(s, Cov(c))]
+    assert [w.step for w in warnings] == [11]
     assert "covered 8 of the 8 modes earlier and now covers 6" in warnings[0].message

@@ -452,3 +452,28 @@ def test_closing_without_waiting_skips_the_final_measurement(tmp_path):
     assert result.status == "stopped" and (out / GENERATOR).is_file()  # still saved
     records = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     assert not [r for r in records if r["type"] == "quality"]
+
+
+def test_a_run_resumes_at_the_automatic_size_it_started_with(tmp_path, monkeypatch):
+    """A run whose pictures got the automatic size on a GPU (up to 256 px) resumes at that
+    size on the CPU (whose own automatic size stops at 64 px)."""
+    from PIL import Image
+
+    import ganstudio.core.runs.session as session
+
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for k in range(8):
+        Image.new("RGB", (140, 130), (30 * k, 60, 90)).save(pictures / f"{k}.png")
+    config = tiny(dataset=f"{pictures}?workers=1", steps=2, batch_size=4, width=2, latent_dim=4)
+    out = tmp_path / "run"
+    # On "a GPU": the automatic size may reach 256 px, so these pictures get 128 px.
+    monkeypatch.setattr(session, "largest_auto_size", lambda accelerator: 256)
+    result, sink = run(RunJob(config=config, out=str(out), metrics_every=0))
+    assert result.ok, result.message
+    assert sink.first("started").dataset["sample_shape"] == [3, 128, 128]
+    assert sink.first("started").config["arch"] == "fastgan"  # the automatic model at 128 px
+    monkeypatch.undo()  # back on the CPU
+    result, sink = run(RunJob(resume=str(out), steps=3, metrics_every=0))
+    assert result.ok and result.step == 3, result.message
+    assert sink.first("started").dataset["sample_shape"] == [3, 128, 128]

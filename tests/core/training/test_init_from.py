@@ -33,7 +33,7 @@ def test_a_model_file_gives_the_generator_and_a_new_discriminator(source):
     path = source / "generator.safetensors"
     new = Trainer(TrainConfig(dataset="builtin:digits?n=128", init_from=str(path), steps=3))
     start = read_start(path)
-    assert start.kind == "model file" and start.d_spec is None
+    assert start.networks.kind == "model file" and start.networks.d_spec is None
     assert (new.resolved.arch, new.resolved.latent_dim, new.resolved.width) == ("dcgan", 8, 4)
     g = Trainer(TrainConfig(dataset="builtin:digits?n=128", steps=3, width=4, latent_dim=8)).G
     assert not _same(new.G, g)  # not a fresh generator ...

@@ -270,3 +270,19 @@ def test_a_collapsing_run_is_explained_in_the_window(qtbot, window, fill):
     assert window.banner.isVisible() and "winning outright" in window.banner.label.text()
     window.commands.stop.trigger()
     qtbot.waitUntil(lambda: window.session.state == "idle", timeout=30_000)
+
+
+def test_a_loss_saved_by_the_old_loss_list_becomes_auto(qtbot, settings, make_window):
+    import json
+
+    # Saved before the loss list had "auto": its first entry, non-saturating, was saved
+    # whether or not the user chose it.
+    settings.setValue("config", json.dumps({"loss": "nonsaturating", "steps": 777}))
+    window = make_window(settings)
+    assert window.setup.loss.currentData() is None  # auto
+    assert window.setup.steps.value() == 777
+    window.setup.loss.setCurrentIndex(window.setup.loss.findData("nonsaturating"))
+    window.close()  # now saved by this version: a chosen loss is kept
+    again = make_window(settings)
+    assert again.setup.loss.currentData() == "nonsaturating"
+    again.close()
