@@ -16,6 +16,12 @@ OMP_WAIT_POLICY=ACTIVE they would spin forever). The choice is measured by
 A fixed count (``--threads N``) does not adapt; on the CPU it is also what makes two runs of
 a convolutional model repeat bit for bit (their kernels' sums depend on the thread count).
 
+The window's training thread runs at the window's own priority. At a lower one (nice 10
+on Linux, as tried) the event loop's longest stall fell from about 32 to 24-34 ms, but beside
+one busy core the team's thread that shared the busy core got a tenth of it, and training
+all but stopped (1 step/s on ring8 instead of 36) until the tuner moved it to one thread:
+seconds without a new preview (`ganstudio bench --gui`, README).
+
 The wait policy is read by OpenMP once, when PyTorch loads: ``configure`` must run before the
 first ``import torch`` to set it (the command line calls it first thing); on a PyTorch already
 loaded it still sets the thread count.
@@ -123,28 +129,3 @@ def configure(policy: ThreadPolicy, explicit: bool = False) -> None:
             os.environ[key] = value
         else:
             os.environ.setdefault(key, value)
-
-
-# How much the window's training thread yields the CPU to the window: on a 2-core machine
-# the window's paints (pyqtgraph, in Python) compete with training's threads for the cores
-# and the interpreter. With the training thread at nice 10, the event loop's longest stall
-# while training ring8 fell from 39 ms to 22-26 ms and gaps over 20 ms from 27 to 2-3 in
-# 12 s (`ganstudio bench --gui` on Xvfb, README); an idle core is still training's.
-WINDOW_TRAINING_NICE = 10
-
-
-def lower_thread_priority(nice: int = WINDOW_TRAINING_NICE) -> bool:
-    """Give the calling thread, and the threads it starts from now on (PyTorch's OpenMP
-    team among them), ``nice`` more niceness (at most 19). Linux only, where priority is
-    per thread; elsewhere a thread's priority is the caller's business (QThread's). Whether
-    it was lowered."""
-    if not sys.platform.startswith("linux") or nice <= 0:
-        return False
-    import threading
-
-    tid = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    except OSError:
-        return False
-    return True

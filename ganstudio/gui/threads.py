@@ -56,11 +56,9 @@ def start_thread(
     worker: QObject,
     entry: Callable[[], None],
     name: str,
-    priority: QThread.Priority = QThread.Priority.InheritPriority,
 ) -> QThread:
     """Move ``worker`` to a new QThread, call ``entry`` there; the worker quits the thread
-    when its work is done (QThread.currentThread().quit()). Call from the GUI thread.
-    ``priority``: the thread's (ignored by Linux, see core.threads.lower_thread_priority)."""
+    when its work is done (QThread.currentThread().quit()). Call from the GUI thread."""
     global _registry
     if _registry is None:
         _registry = _Registry()
@@ -69,7 +67,7 @@ def start_thread(
     worker.moveToThread(thread)
     thread.started.connect(entry)
     _registry.add(thread, worker)
-    thread.start(priority)
+    thread.start()
     return thread
 
 

@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 # Largest share of wall time that previews (with their snapshots) may take, and probes.
 PREVIEW_BUDGET = 0.02
 PROBE_BUDGET = 0.02
+# The live samples are half of what the window is for: a new preview at least every
+# PREVIEW_CADENCE seconds (the window's target is 2 s, less the time to deliver and draw
+# it), even where that takes more than PREVIEW_BUDGET of the time (a machine whose other
+# programs slow everything down), up to PREVIEW_MOST of it.
+PREVIEW_CADENCE = 1.5
+PREVIEW_MOST = 0.1
 
 
 class Spacing:
@@ -36,19 +42,29 @@ class Spacing:
     the wall time: after each run, wait ``max(interval, cost / budget)``, where the cost is
     the smaller of the last two measured. One slow call (a first call's one-time set-up, a
     disk flush, a garbage-collector pause) then does not hold the next one back; work that is
-    always slow is spaced by its real cost from its second call on."""
+    always slow is spaced by its real cost from its second call on.
 
-    def __init__(self, budget: float) -> None:
-        self.budget = budget
+    With a ``cadence``, the wait is at most ``cadence`` seconds as long as that takes at most
+    ``most`` of the time (the work then costs up to ``most``, not ``budget``)."""
+
+    def __init__(self, budget: float, cadence: float | None = None, most: float = 1.0) -> None:
+        self.budget, self.cadence, self.most = budget, cadence, most
         self.costs: list[float] = []
         self.next = 0.0
 
     def due(self, now: float) -> bool:
         return now >= self.next
 
+    def wait(self, cost: float) -> float:
+        """Seconds to wait after work that cost ``cost`` (before any ``interval``)."""
+        wait = cost / self.budget
+        if self.cadence is not None:
+            wait = min(wait, max(self.cadence, cost / self.most))
+        return wait
+
     def ran(self, cost: float, now: float, interval: float) -> None:
         self.costs = [*self.costs[-1:], cost]
-        wait = min(self.costs) / self.budget if len(self.costs) == 2 else 0.0
+        wait = self.wait(min(self.costs)) if len(self.costs) == 2 else 0.0
         self.next = now + max(interval, wait)
 
 
@@ -90,7 +106,8 @@ def run_training(
     # discriminator pass over a grid of the plane or a batch of images: each is spaced on
     # its own, so that a costly probe never holds back the live samples, and neither takes
     # more than its budget of the time: training speed comes first.
-    previews, probes = Spacing(PREVIEW_BUDGET), Spacing(PROBE_BUDGET)
+    previews = Spacing(PREVIEW_BUDGET, PREVIEW_CADENCE, PREVIEW_MOST)
+    probes = Spacing(PROBE_BUDGET)
 
     def emit_preview(force: bool = False) -> None:
         nonlocal shown

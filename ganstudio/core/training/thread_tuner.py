@@ -7,22 +7,26 @@ busy core runs at a quarter of its speed, while one thread would keep nearly all
 On an idle machine it is the other way round. The tuner measures instead of guessing:
 
 - It times training steps only (not previews, reports or pauses), in windows of at least
-  ``window`` seconds and ``MIN_WINDOW_STEPS`` steps, and remembers the last window's rate.
+  ``window`` seconds and ``MIN_WINDOW_STEPS`` steps (or, when steps are that slow, of
+  ``LONG_WINDOW`` windows' seconds), and remembers the last window's rate.
   It also reads the process's CPU time over the window: threads that have their cores run
   (or spin) all the time, so on all cores the CPU time is nearly threads x wall time; well
   below (under ``CONTENDED``) another program is taking cores.
-- On all cores it tries fewer threads only then: when the CPU time says the cores are
-  contended (at most every ``period`` seconds), or at once when a window is more than
-  ``SLOWDOWN`` slower than the one before. On an idle machine it never tries, so it costs
-  nothing there. On fewer threads it tries a neighbouring count every ``period`` seconds
-  (it cannot see from its own CPU time whether the cores came free).
+- It tries a neighbouring count every ``period`` seconds; on all cores sooner, every
+  ``CONTENDED_PERIOD`` seconds, while the CPU time says the cores are contended, and at once
+  when a window is more than ``SLOWDOWN`` slower than the one before. The CPU time cannot
+  see everything: the process's own other threads (the window's painting) count as its own,
+  yet take cores from the team just as another program does, and on fewer threads it
+  cannot see whether the cores came free. So the periodic trials run on an idle machine
+  too, where a losing trial costs a window at the slower count every ``max_period``
+  seconds at most (under 1% of the time).
 - A trial runs one window on the neighbouring count of the ladder (all cores, half, ...,
   one) and keeps it if it trains more than ``margin`` faster than the window just before,
   else goes back. A trial that loses doubles the period (up to ``max_period``); a winning
   one resets it.
 
-Windows begin after ``settle_steps`` steps on a new count, so the threads' wake-up is not
-measured.
+Windows begin after ``settle_steps`` steps on a new count (or one step of ``SETTLED``
+window), so the threads' wake-up is not measured.
 """
 
 from __future__ import annotations
@@ -33,9 +37,12 @@ from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
-MIN_WINDOW_STEPS = 3
+MIN_WINDOW_STEPS = 3  # a window has at least this many steps ...
+LONG_WINDOW = 2.0  # ... or lasts this many windows' seconds (slow steps: a stalled team)
+SETTLED = 0.25  # a step of this share of a window ends the settling at once
 SLOWDOWN = 0.75  # a window below this share of the last one's rate: try fewer threads now
 CONTENDED = 0.8  # CPU time / (threads x wall time) below this: cores are being taken
+CONTENDED_PERIOD = 5.0  # ... and a trial is due this many seconds after the last one
 
 
 def ladder(most: int) -> tuple[int, ...]:
@@ -91,7 +98,10 @@ class ThreadTuner:
         if len(self.counts) == 1:
             return
         if self._settle > 0:
-            self._settle -= 1
+            # A thread team's wake-up costs milliseconds: a step that long already settled it
+            # (beside a busy core a step can take a second, and the tuner must not wait for
+            # several of them before it measures).
+            self._settle = 0 if seconds >= SETTLED * self.window else self._settle - 1
             if self._settle == 0:
                 self._start = (self.clock(), self.cpu_clock())
             return
@@ -100,7 +110,9 @@ class ThreadTuner:
             return  # the window starts with the next step
         self._steps += 1
         self._seconds += seconds
-        if self._seconds < self.window or self._steps < MIN_WINDOW_STEPS:
+        if self._seconds < self.window or (
+            self._steps < MIN_WINDOW_STEPS and self._seconds < LONG_WINDOW * self.window
+        ):
             return
         rate = self._steps / max(self._seconds, 1e-9)
         wall, cpu = self.clock(), self.cpu_clock()
@@ -115,11 +127,15 @@ class ThreadTuner:
         self.rates[self.current] = self._last_rate = rate
         if slowed:
             self._try(self._neighbour(up=False))
-        elif self._since_trial < self.period:
             return
-        elif self.current != self.counts[0]:
+        due = self._since_trial >= self.period
+        if self.current == self.counts[0] and self.share < CONTENDED:
+            due = due or self._since_trial >= CONTENDED_PERIOD  # cores are being taken
+        if not due:
+            return
+        if self.current != self.counts[0]:
             self._try(self._neighbour(up=self.upward))
-        elif self.share < CONTENDED:  # all cores, and some are being taken
+        else:
             self._try(self._neighbour(up=False))
 
     def _neighbour(self, up: bool) -> int | None:

@@ -101,11 +101,9 @@ class TrainingWorker(TrainingSignals):
     @Slot()
     def run(self) -> None:
         from ganstudio.core.runs.session import RunSession
-        from ganstudio.core.threads import lower_thread_priority
 
-        # The window stays responsive while training takes the cores (Linux; elsewhere the
-        # thread was started at QThread's low priority).
-        lower_thread_priority()
+        # At the window's own priority: a lower one starves the training team beside a busy
+        # program (core.threads).
         try:
             RunSession(self.job, self.control, SignalSink(self)).run()
         finally:
@@ -165,7 +163,7 @@ class TrainingSession(TrainingSignals):
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self._set_state("starting")
-        self._thread = start_thread(worker, worker.run, "training", QThread.Priority.LowPriority)
+        self._thread = start_thread(worker, worker.run, "training")
 
     def _on_started(self, info: RunStarted) -> None:
         if self.state == "starting":
