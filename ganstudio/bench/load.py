@@ -11,13 +11,14 @@ the machine favours no one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ganstudio.core import threads
 from ganstudio.core.threads import ThreadPolicy, environment
@@ -53,17 +54,28 @@ def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
     print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t0)}))
 
 
+@contextlib.contextmanager
+def busy_cores(n: int, seconds: float) -> Iterator[None]:
+    """``n`` processes that each spin one core (for at most ``seconds``) while the block
+    runs, as a browser tab or a compile would."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", _SPIN.format(seconds=seconds)]) for _ in range(n)
+    ]
+    try:
+        yield
+    finally:
+        for p in spinners:
+            p.kill()
+            p.wait()
+
+
 def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float:
     """Steps/s of a fresh training process under ``policy`` beside ``busy`` spinning cores."""
     env = dict(os.environ)
     for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GANSTUDIO_THREADS"):
         env.pop(key, None)
     env.update(environment(policy))
-    spinners = [
-        subprocess.Popen([sys.executable, "-c", _SPIN.format(seconds=seconds + 60)])
-        for _ in range(busy)
-    ]
-    try:
+    with busy_cores(busy, seconds + 360):
         out = subprocess.run(
             [
                 sys.executable,
@@ -79,10 +91,6 @@ def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float
             timeout=seconds + 300,
             check=True,
         )
-    finally:
-        for p in spinners:
-            p.kill()
-            p.wait()
     return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"])
 
 

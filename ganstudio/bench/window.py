@@ -1,11 +1,16 @@
-"""`ganstudio bench --gui`: what the window costs.
+"""`ganstudio bench --gui`: what the window costs, and what a user sees of training in it.
 
 1. Time from launching `ganstudio` to a visible window (separate processes).
-2. Training images/s with the window open and the plots streaming, against headless
-   training of the same settings as `ganstudio train` runs it (writing a run folder with
-   previews), alternated in one process.
-3. The GUI thread's event-loop stalls while training at full speed: a 1 ms precise timer
-   records when it fires; a stall is the gap between two firings beyond 1 ms.
+2. For each dataset, in one process:
+   - training images/s with the window open and the plots streaming, against headless
+     training of the same settings as `ganstudio train` runs it (writing a run folder with
+     previews), in alternating pairs;
+   - the window's speed beside processes spinning ``busy`` cores, against its idle speed;
+   - the longest wait for a new preview, from Start on, over every windowed run;
+   - the status bar's ETA against the true time left, in a run of a step budget of about
+     ``eta_seconds`` that ends by itself;
+   - the GUI thread's event-loop stalls while training at full speed: a 1 ms precise timer
+     records when it fires; a stall is the gap between two firings beyond 1 ms.
 
 The window runs on the user's display (see bench.display); on the offscreen platform every
 window number is printed marked as not representative.
@@ -13,18 +18,21 @@ window number is printed marked as not representative.
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ganstudio.bench import display
+from ganstudio.bench.load import busy_cores
 from ganstudio.core.config import MAX_STEPS
 from ganstudio.core.training.loop import run_training
 
@@ -122,8 +130,31 @@ def _rate(marks: list[tuple[float, int]], warmup: float, images_per_step: int) -
     return (s1 - s0) * images_per_step / (t1 - t0)
 
 
-def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, heartbeat_ms: int = 1):
-    """images/s with the window training and drawing, and the event-loop gaps (ms)."""
+@dataclass
+class WindowRun:
+    """One run of the window. Times are seconds after Start was clicked."""
+
+    rate: float  # images/s after the warm-up (NaN: too short to time)
+    gaps: np.ndarray  # event-loop gaps (ms) beyond the heartbeat's interval; empty without one
+    previews: list[float]  # when each new preview reached the window
+    etas: list[tuple[float, float]]  # (when, ETA the status bar showed, in seconds)
+    ended: float | None  # when the run finished by itself (a step budget); None: stopped
+    stopped: float  # when the measurement ended (the run stopped, or finished)
+    gui_cpu: float  # the GUI thread's CPU seconds per second, after the warm-up
+    images_per_step: int  # batch size x discriminator steps of the run
+
+
+def _window_run(
+    app,
+    fields: dict,
+    tmp: str,
+    seconds: float,
+    warmup: float,
+    heartbeat_ms: int = 0,
+    to_the_end: bool = False,
+) -> WindowRun:
+    """The window training ``fields`` as a user would start it (Start clicked): for
+    ``warmup`` + ``seconds``, or with ``to_the_end`` until its step budget is done."""
     from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 
     from ganstudio.gui.window.main_window import MainWindow
@@ -141,9 +172,27 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     for name, value in fields.items():
         if name in ("steps", "width", "batch_size", "seed"):
             getattr(panel, name).setValue(value)
-    window._validate()  # at once, not after the panel's pause for typing
+    window.validate_now()
     marks: list[tuple[float, int]] = []
+    previews: list[float] = []
+    etas: list[tuple[float, float]] = []
+    ended: list[float] = []
+    t_click = [0.0]
+
+    def since_click() -> float:
+        return time.perf_counter() - t_click[0]
+
     window.session.report.connect(lambda r: marks.append((time.perf_counter(), r.step)))
+    window.session.preview.connect(lambda _p: previews.append(since_click()))
+    window.session.finished.connect(lambda _r: ended.append(since_click()))
+    show_eta = window.status.show_eta
+
+    def record_eta(value: float | None) -> None:  # what the status bar is told to show
+        if value is not None:
+            etas.append((since_click(), value))
+        show_eta(value)
+
+    window.status.show_eta = record_eta  # type: ignore[method-assign,assignment]
     gaps: list[float] = []
     clock = QElapsedTimer()
     last = [0.0]
@@ -159,6 +208,7 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(max(1, heartbeat_ms))
     heartbeat.timeout.connect(tick)
+    t_click[0] = time.perf_counter()
     window.commands.start.trigger()
     spin(app, lambda: bool(marks), 120)
     clock.start()
@@ -167,9 +217,15 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
     t_begin = time.perf_counter()
     spin(app, lambda: time.perf_counter() - t_begin > warmup, warmup + 5)
     measuring[0] = True
-    spin(app, lambda: time.perf_counter() - t_begin > warmup + seconds, warmup + seconds + 5)
+    cpu0, wall0 = time.thread_time(), time.perf_counter()
+    if to_the_end:
+        spin(app, lambda: bool(ended), 3600)
+    else:
+        spin(app, lambda: time.perf_counter() - t_begin > warmup + seconds, warmup + seconds + 5)
     measuring[0] = False
     heartbeat.stop()
+    t_stop = time.perf_counter()
+    gui_cpu = (time.thread_time() - cpu0) / max(t_stop - wall0, 1e-9)
     window.session.stop(save=False)
     spin(app, lambda: window.session.state == "idle", 60)
     started = window.latest.started
@@ -177,8 +233,40 @@ def _window_run(app, fields: dict, seconds: float, warmup: float, tmp: str, hear
         raise RuntimeError("the window's run did not start")
     batch = int(started.config["batch_size"]) * int(started.config["d_steps"])
     window.close()
-    marks = [(t, s) for t, s in marks if t >= t_begin]
-    return _rate(marks, warmup, batch), np.maximum(np.asarray(gaps, dtype=np.float64), 0.0)
+    marks = [(t, s) for t, s in marks if t_begin <= t <= t_stop]
+    return WindowRun(
+        rate=_rate(marks, warmup, batch),
+        gaps=np.maximum(np.asarray(gaps, dtype=np.float64), 0.0),
+        previews=[t for t in previews if t <= t_stop - t_click[0]],
+        etas=etas,
+        ended=ended[0] if to_the_end and ended else None,
+        stopped=t_stop - t_click[0],
+        gui_cpu=gui_cpu,
+        images_per_step=batch,
+    )
+
+
+def preview_waits(previews: list[float], until: float) -> tuple[float, float]:
+    """How long the window went without a new preview in a run: (from Start, time 0, to the
+    first preview; the longest gap after it, between two previews or from the last one to
+    ``until`` seconds after Start). No preview at all: (until, until)."""
+    times = sorted(t for t in previews if t <= until)
+    if not times:
+        return until, until
+    times.append(until)
+    return times[0], max(b - a for a, b in zip(times, times[1:], strict=False))
+
+
+def eta_errors(etas: list[tuple[float, float]], ended: float, after: float) -> list[float]:
+    """Relative errors |ETA - true time left| / true time left of the ETAs shown from
+    ``after`` seconds on, while at least 3 s were left (below, a second's rounding is
+    already a large share). An ETA not known yet (infinite) counts as an infinite error."""
+    errors = []
+    for t, eta in etas:
+        left = ended - t
+        if t >= after and left >= 3.0:
+            errors.append(abs(eta - left) / left if math.isfinite(eta) else math.inf)
+    return errors
 
 
 def spin(app, done: Callable[[], bool], timeout: float) -> None:
@@ -217,17 +305,93 @@ def _median(values: list[float]) -> float:
     return statistics.median(kept) if kept else float("nan")
 
 
+def _measure_dataset(
+    app,
+    dataset: str,
+    seconds: float,
+    warmup: float,
+    repeats: int,
+    busy: int,
+    eta_seconds: float,
+    tmp: str,
+) -> dict:
+    """The window's numbers on one dataset (gui_table)."""
+    fields = {"dataset": dataset, "steps": MAX_STEPS, "seed": 0}
+    headless: list[float] = []
+    windowed: list[WindowRun] = []
+    # Speed: headless and windowed runs alternate (pairs, so drift on the machine cancels
+    # in each pair's ratio); no heartbeat timer (it would cost the window a thousand
+    # wake-ups a second).
+    for _ in range(repeats):
+        headless.append(_headless_rate(fields, seconds, warmup))
+        windowed.append(_window_run(app, fields, tmp, seconds, warmup))
+    with busy_cores(busy, warmup + seconds + 360):
+        loaded = _window_run(app, fields, tmp, seconds, warmup)
+    # The ETA: a run whose step budget takes about eta_seconds at the speed just measured.
+    eta_run = None
+    window_rate = _median([r.rate for r in windowed])
+    if eta_seconds > 0 and window_rate == window_rate:
+        steps = max(10, round(window_rate * eta_seconds / windowed[0].images_per_step))
+        eta_run = _window_run(app, {**fields, "steps": steps}, tmp, 0.0, 0.0, to_the_end=True)
+        eta_run.etas = [
+            (t, e) for t, e in eta_run.etas if eta_run.ended is None or t <= eta_run.ended
+        ]
+    # Stalls: a separate run with the 1 ms heartbeat.
+    stalls = _window_run(app, fields, tmp, seconds, warmup, heartbeat_ms=1)
+    runs = {f"idle run {i + 1}": r for i, r in enumerate(windowed)}
+    runs.update({"run beside the busy cores": loaded, "stalls run": stalls})
+    if eta_run is not None:
+        runs["ETA run"] = eta_run
+    waits = {
+        name: preview_waits(r.previews, r.ended if r.ended is not None else r.stopped)
+        for name, r in runs.items()
+    }
+    worst_first = max(waits, key=lambda name: waits[name][0])
+    worst_gap = max(waits, key=lambda name: waits[name][1])
+    pairs = [w.rate / h for w, h in zip(windowed, headless, strict=True) if h > 0]
+    ratio = _median(pairs)
+    eta_after = min(10.0, eta_seconds / 4)
+    errors = (
+        eta_errors(eta_run.etas, eta_run.ended, eta_after)
+        if eta_run is not None and eta_run.ended is not None
+        else []
+    )
+    return {
+        "dataset": dataset,
+        "headless": headless,
+        "window": [r.rate for r in windowed],
+        "ratio": ratio,
+        "pairs": pairs,
+        "gui_cpu": [r.gui_cpu for r in windowed],
+        "busy": loaded.rate,
+        "busy_share": loaded.rate / window_rate if window_rate > 0 else float("nan"),
+        "first_preview": waits[worst_first][0],
+        "first_preview_run": worst_first,
+        "preview_gap": waits[worst_gap][1],
+        "preview_gap_run": worst_gap,
+        "eta_after": eta_after,
+        "eta_run": eta_run,
+        "eta_errors": errors,
+        "gaps": stalls.gaps,
+    }
+
+
 def gui_table(
     seconds: float = 10.0,
     warmup: float = 2.0,
-    repeats: int = 2,
-    dataset: str = "builtin:ring8",
+    repeats: int = 3,
+    datasets: Sequence[str] = ("builtin:ring8", "builtin:digits"),
     launches: int = 3,
+    busy: int = 1,
+    eta_seconds: float = 40.0,
     print_fn: Callable[[str], None] = print,
-) -> dict:
-    """Print (and return) the window's cost, see the module docstring: ``launches`` timed
-    starts of ``ganstudio`` (0: none), then ``repeats`` headless and windowed runs of
-    ``warmup`` + ``seconds`` each, then one windowed run for the event-loop stalls."""
+) -> list[dict]:
+    """Print (and return, one dict per dataset) the window's cost and behaviour, see the
+    module docstring: ``launches`` timed starts of ``ganstudio`` (0: none); then for each
+    dataset ``repeats`` pairs of headless and windowed runs of ``warmup`` + ``seconds``, a
+    windowed run beside ``busy`` spinning cores, a windowed run of a step budget of about
+    ``eta_seconds`` (0: none) to the end, for the ETA, and one windowed run for the
+    event-loop stalls. Every windowed run counts for the previews."""
     import tempfile
 
     app = display.application()
@@ -239,61 +403,81 @@ def gui_table(
         print_fn(
             display.mark(
                 f"startup to a visible window: median {statistics.median(startup):.2f} s "
-                f"({', '.join(f'{t:.2f}' for t in startup)}), {len(startup)} launch(es)",
+                f"({', '.join(f'{t:.2f}' for t in startup)}), {len(startup)} launch(es) "
+                "(target <= 2 s)",
                 real,
             )
         )
-    fields = {"dataset": dataset, "steps": MAX_STEPS, "seed": 0}
-    headless: list[float] = []
-    windowed: list[float] = []
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
-        # Speed: headless and windowed runs alternate; no heartbeat timer (it would cost
-        # the window a thousand wake-ups a second).
-        for _ in range(repeats):
-            headless.append(_headless_rate(fields, seconds, warmup))
-            windowed.append(_window_run(app, fields, seconds, warmup, tmp, heartbeat_ms=0)[0])
-        # Stalls: a separate run with the 1 ms heartbeat.
-        gaps = _window_run(app, fields, seconds, warmup, tmp, heartbeat_ms=1)[1]
-    h, w = _median(headless), _median(windowed)
-    ratio = w / h if h > 0 else float("nan")
+        for dataset in datasets:
+            m = _measure_dataset(app, dataset, seconds, warmup, repeats, busy, eta_seconds, tmp)
+            results.append(m)
+            _print_dataset(m, seconds, warmup, repeats, busy, real, print_fn)
+    return results
+
+
+def _print_dataset(
+    m: dict,
+    seconds: float,
+    warmup: float,
+    repeats: int,
+    busy: int,
+    real: bool,
+    print_fn: Callable[[str], None],
+) -> None:
+    def line(text: str) -> None:
+        print_fn(display.mark(text, real))
+
+    h, w = _median(m["headless"]), _median(m["window"])
     print_fn(
-        f"dataset {dataset}, default settings, {warmup:g} s warm-up + {seconds:g} s timed "
-        f"per run, {repeats} run(s) each"
+        f"\ndataset {m['dataset']}, default settings, {warmup:g} s warm-up + {seconds:g} s "
+        f"timed per run, {repeats} pair(s) of runs"
     )
     print_fn(
         f"headless training:        {_number(h, '12,.0f'):>12} images/s  "
-        f"[{', '.join(_number(x, '.0f') for x in headless)}]"
+        f"[{', '.join(_number(x, '.0f') for x in m['headless'])}]"
     )
-    print_fn(
-        display.mark(
-            f"with the window drawing:  {_number(w, '12,.0f'):>12} images/s  "
-            f"[{', '.join(_number(x, '.0f') for x in windowed)}]",
-            real,
+    line(
+        f"with the window drawing:  {_number(w, '12,.0f'):>12} images/s  "
+        f"[{', '.join(_number(x, '.0f') for x in m['window'])}]"
+    )
+    line(
+        f"ratio window / headless:  {_number(m['ratio'], '.3f')} (target >= 0.95; median of "
+        f"the pairs' ratios [{', '.join(_number(x, '.2f') for x in m['pairs'])}])"
+    )
+    line(
+        f"the window's own drawing:  {_number(_median(m['gui_cpu']), '.0%')} of a core "
+        f"(the GUI thread's CPU time, median of the idle windowed runs)"
+    )
+    line(
+        f"beside {busy} busy core(s):  {_number(m['busy'], '12,.0f'):>12} images/s, "
+        f"{_number(m['busy_share'], '.2f')} of the idle window's (target >= 0.80)"
+    )
+    line(
+        f"waits for a new preview, worst of every windowed run: {m['first_preview']:.2f} s "
+        f"from Start to the first ({m['first_preview_run']}), {m['preview_gap']:.2f} s "
+        f"between two ({m['preview_gap_run']}) (target <= 2 s)"
+    )
+    run = m["eta_run"]
+    if run is None or run.ended is None:
+        line("ETA: n/a (no run to the end)")
+    elif not m["eta_errors"]:
+        line(f"ETA: n/a (the {run.ended:.1f} s run showed no ETA after {m['eta_after']:g} s)")
+    else:
+        errors = m["eta_errors"]
+        line(
+            f"ETA against the true time left, from {m['eta_after']:g} s after Start of a "
+            f"{run.ended:.1f} s run: worst {_number(max(errors), '.0%')}, median "
+            f"{_number(statistics.median(errors), '.0%')} over {len(errors)} readings "
+            "(target <= 20%)"
         )
-    )
-    print_fn(
-        display.mark(f"ratio window / headless:  {_number(ratio, '.3f')} (target >= 0.95)", real)
-    )
+    gaps = m["gaps"]
     if len(gaps):
-        stall_max, stall_p99 = float(gaps.max()), float(np.percentile(gaps, 99))
-        print_fn(
-            display.mark(
-                f"GUI event-loop stalls: longest {stall_max:.1f} ms (target <= 50), "
-                f"99th percentile {stall_p99:.1f} ms (target <= 20), "
-                f"median {np.median(gaps):.2f} ms over {len(gaps):,} timer ticks",
-                real,
-            )
+        line(
+            f"GUI event-loop stalls: longest {float(gaps.max()):.1f} ms (target <= 50), "
+            f"99th percentile {float(np.percentile(gaps, 99)):.1f} ms (target <= 20), "
+            f"median {np.median(gaps):.2f} ms over {len(gaps):,} timer ticks"
         )
     else:
-        stall_max = stall_p99 = float("nan")
-        print_fn(display.mark("GUI event-loop stalls: n/a (no timer ticks in the timed run)", real))
-    return {
-        "platform": platform,
-        "representative": real,
-        "startup": startup,
-        "headless": headless,
-        "window": windowed,
-        "ratio": ratio,
-        "stall_max": stall_max,
-        "stall_p99": stall_p99,
-    }
+        line("GUI event-loop stalls: n/a (no timer ticks in the timed run)")

@@ -12,7 +12,7 @@ from ganstudio.cli.common import CLIError, float_range, int_range, setting
 # One --datasets default per mode that reads it.
 _DATASETS = {
     "quality": "ring8,grid25",
-    "gui": "ring8",
+    "gui": "ring8,digits",
     "metrics": "digits",
     "distributed": "digits",
     "load": "ring8",
@@ -159,13 +159,20 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--busy",
         type=int_range(1, 256),
         default=1,
-        help="cores kept busy beside training for --load (default 1)",
+        help="cores kept busy beside training for --load and --gui (default 1)",
     )
     b.add_argument(
         "--warmup",
         type=float_range(0, 3600),
         default=2.0,
         help="untimed seconds before each timed --gui run (default 2)",
+    )
+    b.add_argument(
+        "--eta-seconds",
+        type=float_range(0, 3600),
+        default=40.0,
+        metavar="S",
+        help="--gui: the length of the run to the end whose ETA is checked (default 40; 0: none)",
     )
     b.add_argument(
         "--launches",
@@ -204,6 +211,15 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return b
 
 
+def _datasets(args: argparse.Namespace, mode: str) -> list[str]:
+    """The mode's datasets (--datasets A,B,...) as sources (a built-in name becomes
+    builtin:NAME)."""
+    names = [n.strip() for n in (args.datasets or _DATASETS[mode]).split(",") if n.strip()]
+    if not names:
+        raise CLIError("--datasets names no dataset")
+    return [n if ":" in n else f"builtin:{n}" for n in names]
+
+
 def _one_dataset(args: argparse.Namespace, mode: str) -> str:
     """The mode's one dataset as a source (a built-in name becomes builtin:NAME)."""
     name = args.datasets or _DATASETS[mode]
@@ -230,10 +246,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.load:
         from ganstudio.bench.load import load_table
 
-        names = (args.datasets or _DATASETS["load"]).split(",")
         print(
             load_table(
-                datasets=[n if ":" in n else f"builtin:{n}" for n in names],
+                datasets=_datasets(args, "load"),
                 seconds=8.0 if args.seconds is None else args.seconds,
                 repeats=repeats,
                 busy=args.busy,
@@ -248,10 +263,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     elif args.images:
         from ganstudio.bench.images import DEFAULT_MINUTES, images_table
 
-        names = (args.datasets or _DATASETS["images"]).split(",")
         recipes = None if args.recipes is None else [r.strip() for r in args.recipes.split(",")]
         images_table(  # an unknown recipe or a dataset of points: a UserError, one line
-            datasets=[n if ":" in n else f"builtin:{n}" for n in names],
+            datasets=_datasets(args, "images"),
             minutes=DEFAULT_MINUTES if args.minutes is None else args.minutes,
             recipes=recipes,
             samples=args.samples or 1000,
@@ -287,8 +301,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             seconds=seconds,
             warmup=args.warmup,
             repeats=repeats,
-            dataset=_one_dataset(args, "gui"),
+            datasets=_datasets(args, "gui"),
             launches=args.launches,
+            busy=args.busy,
+            eta_seconds=args.eta_seconds,
             print_fn=print,
         )
     elif args.metrics:

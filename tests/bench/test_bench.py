@@ -102,16 +102,41 @@ def test_prepare(capsys):
 
 def test_gui_marks_every_window_number_offscreen(capsys):
     lines = run_bench(
-        capsys, "--gui", "--seconds", "0.3", "--warmup", "0.2", "--repeats", "1", "--launches", "1"
+        capsys,
+        *("--gui", "--datasets", "ring8", "--seconds", "0.3", "--warmup", "0.2"),
+        *("--repeats", "1", "--launches", "1", "--eta-seconds", "2"),
     )
     assert_offscreen_marked(
         lines,
         "startup to a visible window",
         "with the window drawing",
         "ratio window / headless",
+        "the window's own drawing",
+        "beside 1 busy core",
+        "waits for a new preview",
+        "ETA",
         "GUI event-loop stalls",
     )
     assert NOT_REPRESENTATIVE not in line_with(lines, "headless training")  # not a window number
+
+
+def test_preview_waits_count_from_start_and_to_the_end():
+    from ganstudio.bench.window import preview_waits
+
+    assert preview_waits([0.4, 1.0, 3.5], until=4.0) == (0.4, 2.5)
+    assert preview_waits([0.4, 1.0], until=5.0) == (0.4, 4.0)  # none since 1.0 s: 4 s
+    assert preview_waits([], until=3.0) == (3.0, 3.0)
+
+
+def test_eta_errors_compare_with_the_true_time_left():
+    import math
+
+    from ganstudio.bench.window import eta_errors
+
+    etas = [(5.0, 20.0), (12.0, 9.0), (20.0, 12.0), (28.0, 1.0), (15.0, math.inf)]
+    errors = eta_errors(etas, ended=30.0, after=10.0)
+    # before 10 s and with under 3 s left: not counted; an unknown ETA: an infinite error
+    assert errors == [pytest.approx(0.5), pytest.approx(0.2), math.inf]
 
 
 def test_metrics(capsys):
@@ -195,7 +220,7 @@ def test_curves_marks_every_row_offscreen(capsys):
     [
         (["--gui", "--explorer"], "not allowed with"),
         (["--seconds", "0"], "--seconds must be"),
-        (["--gui", "--datasets", "ring8,grid25"], "--gui takes one dataset"),
+        (["--gui", "--datasets", " , "], "--datasets names no dataset"),
         (["--metrics", "--feature-steps", "0"], "--feature-steps must be"),
         (["--images", "--recipes", "dcgan,nope"], "unknown recipe(s) nope; choose from dcgan"),
         (["--images", "--minutes", "0"], "--minutes must be"),

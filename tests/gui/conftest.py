@@ -54,7 +54,7 @@ def set_fields(qtbot, window, fields):
         else:
             widget.setText(str(value))
     qtbot.waitUntil(lambda: window._validate_timer.isActive() is False, timeout=5000)
-    window._validate()
+    window.validate_now()
 
 
 @pytest.fixture

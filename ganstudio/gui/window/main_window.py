@@ -319,6 +319,12 @@ class MainWindow(QMainWindow):
         if not base.startswith("builtin:"):
             self.recent.add("dataset", base)
 
+    def validate_now(self) -> None:
+        """Check the settings at once, not after the panel's pause for typing (scripts,
+        tests and benchmarks that set fields and start at once)."""
+        self._validate_timer.stop()
+        self._validate()
+
     def _validate(self) -> None:
         if self.session.active:
             return

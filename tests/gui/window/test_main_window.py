@@ -160,16 +160,16 @@ def test_resume_continues_the_run_and_its_curves(qtbot, window):
 
 def test_invalid_settings_are_explained_inline(qtbot, window):
     window.setup.arch.setCurrentIndex(window.setup.arch.findData("dcgan"))
-    window._validate()
+    window.validate_now()
     assert "DCGAN needs an image dataset" in window.setup.verdict.text()
     assert not window.commands.start.isEnabled()
     window.setup.arch.setCurrentIndex(0)
     window.setup.lr_d.setText("fast")
-    window._validate()
+    window.validate_now()
     assert "Learning rate D" in window.setup.verdict.text()
     assert not window.commands.start.isEnabled()
     window.setup.lr_d.setText("")
-    window._validate()
+    window.validate_now()
     assert window.commands.start.isEnabled()
 
 
@@ -255,7 +255,7 @@ def test_automatic_settings_stay_automatic_after_a_run(qtbot, window):
     """A run fills in the values the engine chose, but the panel keeps them on auto, so the
     next dataset gets its own defaults (not the MLP width of the last run)."""
     window.setup.width.setValue(0)
-    window._validate()
+    window.validate_now()
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
         window.commands.start.trigger()
     assert window.setup.width.value() == 0
