@@ -34,10 +34,9 @@ import numpy as np
 from ganstudio.bench import display
 from ganstudio.bench.load import busy_cores
 from ganstudio.core.config import MAX_STEPS
-from ganstudio.core.training.loop import run_training
 
 if TYPE_CHECKING:
-    from ganstudio.core.training.events import Preview, Report
+    from ganstudio.core.training.events import Report
 
 
 def startup_times(repeats: int = 3) -> list[float]:
@@ -88,33 +87,50 @@ def _headless_rate(fields: dict, seconds: float, warmup: float) -> float:
 
 
 def _train_headless(fields: dict, seconds: float, warmup: float) -> float:
-    """As `ganstudio train` runs: the same trainer writing the same run folder."""
+    """As `ganstudio train` runs: the same session writing the same run folder, measuring
+    quality in the background (its default), without snapshots or probes."""
     import tempfile
 
     from ganstudio.core.config import TrainConfig
-    from ganstudio.core.runs.writer import RunWriter
-    from ganstudio.core.training.trainer import Trainer
+    from ganstudio.core.runs.job import RunJob, RunSink
+    from ganstudio.core.runs.session import RunSession
+    from ganstudio.core.training.control import TrainControl
 
-    trainer = Trainer(TrainConfig(**fields))
     marks: list[tuple[float, int]] = []
+    images_per_step = [0]
+
+    class Sink(RunSink):
+        wants_snapshots = False
+        wants_probes = False
+
+        def started(self, info) -> None:
+            images_per_step[0] = int(info.config["batch_size"]) * int(info.config["d_steps"])
+
+        def report(self, report: Report) -> None:
+            marks.append((time.perf_counter(), report.step))
+
+    control = TrainControl()
     with tempfile.TemporaryDirectory() as tmp:
-        writer = RunWriter(tmp, trainer)
-
-        def on_report(r: Report) -> None:
-            writer.on_report(r)
-            marks.append((time.perf_counter(), r.step))
-
-        def on_preview(p: Preview) -> None:
-            writer.on_preview(p)
-
-        timer = threading.Timer(warmup + seconds, trainer.control.stop)
+        job = RunJob(config=TrainConfig(**fields), runs_dir=tmp)
+        # The clock starts with the first report (set-up is not training), as in the window.
+        timer = threading.Thread(target=lambda: _stop_after(marks, control, warmup + seconds))
         timer.start()
         try:
-            outcome = run_training(trainer, on_report=on_report, on_preview=on_preview)
+            RunSession(job, control, Sink()).run()
         finally:
-            timer.cancel()
-        writer.finish(outcome)
-    return _rate(marks, warmup, trainer.resolved.batch_size * trainer.resolved.d_steps)
+            control.stop(save=False)
+            timer.join()
+    return _rate(marks, warmup, images_per_step[0])
+
+
+def _stop_after(marks: list, control, seconds: float) -> None:
+    """Stop ``control`` ``seconds`` after the first report (or once it stopped)."""
+    while not marks and not control.stopped:
+        time.sleep(0.01)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and not control.stopped:
+        time.sleep(0.01)
+    control.stop(save=False)
 
 
 def _rate(marks: list[tuple[float, int]], warmup: float, images_per_step: int) -> float:

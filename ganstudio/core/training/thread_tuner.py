@@ -12,9 +12,10 @@ On an idle machine it is the other way round. The tuner measures instead of gues
   It also reads the process's CPU time over the window: threads that have their cores run
   (or spin) all the time, so on all cores the CPU time is nearly threads x wall time; well
   below (under ``CONTENDED``) another program is taking cores.
-- It tries a neighbouring count every ``period`` seconds; on all cores sooner, every
-  ``CONTENDED_PERIOD`` seconds, while the CPU time says the cores are contended, and at once
-  when a window is more than ``SLOWDOWN`` slower than the one before. The CPU time cannot
+- It tries a neighbouring count every ``period`` seconds; on all cores sooner while the CPU
+  time says the cores are contended (``first_trial`` seconds into the run, then every
+  ``CONTENDED_PERIOD`` seconds), and at once when a window is more than ``SLOWDOWN`` slower
+  than the one before (then fewer threads, which wait less for each other). The CPU time cannot
   see everything: the process's own other threads (the window's painting) count as its own,
   yet take cores from the team just as another program does, and on fewer threads it
   cannot see whether the cores came free. So the periodic trials run on an idle machine
@@ -76,7 +77,10 @@ class ThreadTuner:
         self.window, self.base_period, self.max_period = window, period, max_period
         self.margin, self.settle_steps = margin, settle_steps
         self.current = self.counts[0]
-        self.period = first_trial  # the first trial comes early: the machine may be busy now
+        self.period = period
+        # While the cores are contended a trial is due this many seconds after the last one:
+        # at first early (the machine may be busy now), later every CONTENDED_PERIOD.
+        self.contended_wait = first_trial
         self.rates: dict[int, float] = {}  # the last measured steps/s of each count
         self.trial_from: int | None = None  # while a trial runs: the count it may replace
         self.upward = True  # which neighbour the next periodic trial tries
@@ -125,12 +129,12 @@ class ThreadTuner:
             return
         slowed = self._last_rate is not None and rate < SLOWDOWN * self._last_rate
         self.rates[self.current] = self._last_rate = rate
-        if slowed:
+        if slowed and self.current != self.counts[-1]:  # fewer threads wait less
             self._try(self._neighbour(up=False))
             return
         due = self._since_trial >= self.period
         if self.current == self.counts[0] and self.share < CONTENDED:
-            due = due or self._since_trial >= CONTENDED_PERIOD  # cores are being taken
+            due = due or self._since_trial >= self.contended_wait  # cores are being taken
         if not due:
             return
         if self.current != self.counts[0]:
@@ -147,6 +151,7 @@ class ThreadTuner:
 
     def _try(self, count: int | None) -> None:
         self._since_trial = 0.0
+        self.contended_wait = CONTENDED_PERIOD
         self.upward = not self.upward
         if count is None:
             return
