@@ -126,10 +126,11 @@ def load_table(
                 results[policy][1].append(measure(policy, spec, seconds, busy))
         rows = {p: (statistics.median(i), statistics.median(b)) for p, (i, b) in results.items()}
         lines.append(f"\n{spec}")
-        lines.append(f"  {'setting':<52} {'idle':>9} {'busy':>9} {'busy/idle':>10}")
+        width = max(len("setting"), *(len(p.describe()) for p in rows))
+        lines.append(f"  {'setting':<{width}} {'idle':>9} {'busy':>9} {'busy/idle':>10}")
         for policy, (idle, loaded) in rows.items():
             lines.append(
-                f"  {policy.describe():<52} {idle:9.1f} {loaded:9.1f} {loaded / idle:10.2f}"
+                f"  {policy.describe():<{width}} {idle:9.1f} {loaded:9.1f} {loaded / idle:10.2f}"
             )
         lines.append(f"  best by the rule: {pick_default(rows).describe()}")
     return "\n".join(lines)
