@@ -3,8 +3,8 @@
 1. Time from launching `ganstudio` to a visible window (separate processes).
 2. For each dataset, in one process:
    - training images/s with the window open and the plots streaming, against headless
-     training of the same settings as `ganstudio train` runs it (writing a run folder with
-     previews), in alternating pairs;
+     training of the same settings as `ganstudio train` runs it (the same session: a run
+     folder, previews, quality measured in the background), in alternating pairs;
    - the window's speed beside processes spinning ``busy`` cores, against its idle speed;
    - the longest wait for a new preview, from Start on, over every windowed run;
    - the status bar's ETA against the true time left, in a run of a step budget of about
@@ -98,6 +98,9 @@ def _train_headless(fields: dict, seconds: float, warmup: float) -> float:
 
     marks: list[tuple[float, int]] = []
     images_per_step = [0]
+    control = TrainControl()
+    # The clock starts with the first report (set-up is not training), as in the window.
+    timer = threading.Timer(warmup + seconds, lambda: control.stop(save=False))
 
     class Sink(RunSink):
         wants_snapshots = False
@@ -107,30 +110,17 @@ def _train_headless(fields: dict, seconds: float, warmup: float) -> float:
             images_per_step[0] = int(info.config["batch_size"]) * int(info.config["d_steps"])
 
         def report(self, report: Report) -> None:
+            if not marks:
+                timer.start()
             marks.append((time.perf_counter(), report.step))
 
-    control = TrainControl()
     with tempfile.TemporaryDirectory() as tmp:
         job = RunJob(config=TrainConfig(**fields), runs_dir=tmp)
-        # The clock starts with the first report (set-up is not training), as in the window.
-        timer = threading.Thread(target=lambda: _stop_after(marks, control, warmup + seconds))
-        timer.start()
         try:
             RunSession(job, control, Sink()).run()
         finally:
-            control.stop(save=False)
-            timer.join()
+            timer.cancel()
     return _rate(marks, warmup, images_per_step[0])
-
-
-def _stop_after(marks: list, control, seconds: float) -> None:
-    """Stop ``control`` ``seconds`` after the first report (or once it stopped)."""
-    while not marks and not control.stopped:
-        time.sleep(0.01)
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end and not control.stopped:
-        time.sleep(0.01)
-    control.stop(save=False)
 
 
 def _rate(marks: list[tuple[float, int]], warmup: float, images_per_step: int) -> float:

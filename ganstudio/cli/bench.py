@@ -222,10 +222,10 @@ def _datasets(args: argparse.Namespace, mode: str) -> list[str]:
 
 def _one_dataset(args: argparse.Namespace, mode: str) -> str:
     """The mode's one dataset as a source (a built-in name becomes builtin:NAME)."""
-    name = args.datasets or _DATASETS[mode]
-    if "," in name:
-        raise CLIError(f"--{mode} takes one dataset, not {name!r}")
-    return name if ":" in name else f"builtin:{name}"
+    names = _datasets(args, mode)
+    if len(names) > 1:
+        raise CLIError(f"--{mode} takes one dataset, not {args.datasets!r}")
+    return names[0]
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
