@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -118,12 +118,12 @@ class QualityMonitor:
         self.spent = 0.0  # seconds of work so far
         self.started_at: float | None = None
         self.evaluations = 0
-        self.last_step: int | None = None  # of the last evaluation
         self._next = 0.0
         self._training: ExtractorTraining | None = None
         self._extractor: FeatureExtractor | None = None
         self._evaluator: Evaluator | None = None
         self._z: torch.Tensor | None = None
+        self._last: Quality | None = None  # the last evaluation's event
 
     # ------------------------------------------------------------------------------
     def __call__(self, trainer: MonitoredTrainer) -> None:
@@ -151,10 +151,16 @@ class QualityMonitor:
     def final(self, trainer: MonitoredTrainer, cancelled: Callable[[], bool] = bool) -> bool:
         """Measure the generator as the run leaves it: first whatever the budget had not yet
         allowed (the feature extractor, the real data), a slice at a time with "preparing"
-        events, until ``cancelled()`` says to give up. Nothing happens when metrics are off
-        or the last evaluation was of this very step. True when it measured."""
-        if self.state == "off" or (self.evaluations and self.last_step == trainer.step):
+        events, until ``cancelled()`` says to give up. When the last evaluation was of this
+        very step, that one is sent again marked final (the generator has not changed since);
+        nothing happens when metrics are off or the final measurement was sent already. True
+        when a final measurement was sent."""
+        if self.state == "off" or (self._last is not None and self._last.final):
             return False
+        if self._last is not None and self._last.step == trainer.step:
+            self._last = replace(self._last, final=True)
+            self.on_quality(self._last)
+            return True
         try:
             with torch.random.fork_rng(devices=[]):
                 while self.state != "ready":
@@ -226,20 +232,18 @@ class QualityMonitor:
         samples = to_uint8(out) if trainer.info.is_image else out.cpu().numpy().astype(np.float32)
         ev = self._evaluator.evaluate(samples)
         self.evaluations += 1
-        self.last_step = trainer.step
-        self.on_quality(
-            Quality(
-                trainer.step,
-                "ready",
-                progress=1.0,
-                message=self._extractor.describe(),
-                metrics=_numbers(ev.metrics),
-                floor=_numbers(ev.floor),
-                diversity=None if ev.diversity is None else float(ev.diversity),
-                seconds=self.clock() - t0,
-                final=final,
-            )
+        self._last = Quality(
+            trainer.step,
+            "ready",
+            progress=1.0,
+            message=self._extractor.describe(),
+            metrics=_numbers(ev.metrics),
+            floor=_numbers(ev.floor),
+            diversity=None if ev.diversity is None else float(ev.diversity),
+            seconds=self.clock() - t0,
+            final=final,
         )
+        self.on_quality(self._last)
         return True
 
     def _emit_preparing(self, trainer: MonitoredTrainer) -> None:

@@ -124,6 +124,25 @@ def test_a_run_too_short_for_the_budget_still_ends_with_one_final_measurement():
     assert not monitor.final(trainer)  # this step is measured already
 
 
+def test_a_run_whose_last_measurement_is_of_its_last_step_sends_that_one_as_final(
+    gaussian_points,
+):
+    events = []
+    trainer = Trainer(TrainConfig(steps=20, width=8, batch_size=16), gaussian_points)
+    monitor = QualityMonitor(events.append, interval=0.0, budget=1.0, samples=200)
+    run(trainer, monitor)
+    for _ in range(10):  # whatever preparing is left, then a measurement of the last step
+        if monitor.evaluations and events[-1].step == trainer.step:
+            break
+        monitor(trainer)
+    last, evaluations = events[-1], monitor.evaluations
+    assert last.status == "ready" and last.step == 20 and not last.final
+    assert monitor.final(trainer)
+    assert monitor.evaluations == evaluations  # nothing measured twice
+    assert events[-1].final and events[-1].step == 20 and events[-1].metrics == last.metrics
+    assert not monitor.final(trainer)  # sent once
+
+
 def test_the_final_measurement_can_be_cut_short():
     data = load_dataset("builtin:digits?n=600", seed=0)
     trainer = Trainer(TrainConfig(steps=2, width=8, batch_size=16), data)
