@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
+from typing import Protocol
 
 
 def format_duration(seconds: float, unknown: str = "--:--") -> str:
@@ -53,6 +56,58 @@ class RemainingTime:
         while len(points) > 2 and points[1][0] <= elapsed - self.window:
             points.pop(0)
         (t0, s0), (t1, s1) = points[0], points[-1]
+        if step >= total:
+            return 0.0  # nothing left, whether or not a rate is known
         if s1 <= s0 or t1 <= t0:
             return math.inf
         return max(0, total - step) * (t1 - t0) / (s1 - s0)
+
+
+class EndWork(Protocol):
+    """What a run does after its last step that takes time: core.quality.monitor's Quality
+    events say how long their final measurement will take."""
+
+    def seconds_at_end(self, training_left: float) -> float: ...
+
+
+class TimeLeft:
+    """The time until a run is done, as a user waits for it: the training left (a
+    RemainingTime from the reports), then the final quality measurement (from the newest
+    quality event). Between reports the training part counts down on ``clock``, so that
+    after the last step the time left is the measurement's alone."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.remaining = RemainingTime()
+        self.end_work: EndWork | None = None
+        self._training = (math.inf, 0.0)  # (seconds left at the last report, when)
+
+    def reset(self) -> None:
+        self.remaining.reset()
+        self.end_work = None
+        self._training = (math.inf, 0.0)
+
+    def report(
+        self, step: int, elapsed: float, total: int, budget_seconds: float | None = None
+    ) -> float:
+        """After a report (see RemainingTime.update): the seconds left in all."""
+        left = self.remaining.update(step, elapsed, total, budget_seconds)
+        self._training = (left, self.clock())
+        return self.seconds()
+
+    def quality(self, event: EndWork) -> float:
+        """After a quality event: the seconds left in all."""
+        self.end_work = event
+        return self.seconds()
+
+    def training_left(self) -> float:
+        """Seconds of training left now (``math.inf`` until a rate is known)."""
+        left, at = self._training
+        return max(0.0, left - (self.clock() - at))
+
+    def seconds(self) -> float:
+        training = self.training_left()
+        if not math.isfinite(training):
+            return math.inf
+        end = self.end_work.seconds_at_end(training) if self.end_work is not None else 0.0
+        return training + end

@@ -1,10 +1,12 @@
-"""Durations for people: the format, and the ETA from the recent training speed."""
+"""Durations for people: the format, the ETA from the recent training speed, and the time
+left with the final measurement after training."""
 
 import math
 
 import pytest
 
-from ganstudio.core.durations import RemainingTime, format_duration
+from ganstudio.core.durations import RemainingTime, TimeLeft, format_duration
+from ganstudio.core.quality.monitor import Quality
 
 
 def test_format():
@@ -48,3 +50,24 @@ def test_a_time_budget_caps_the_time_left():
     assert eta.update(1000, 10.0, 10**6, budget_seconds=60.0) == pytest.approx(50.0)
     assert eta.update(2000, 20.0, 2500, budget_seconds=60.0) == pytest.approx(5.0)
     assert eta.update(3000, 70.0, 10**6, budget_seconds=60.0) == 0.0
+
+
+def test_the_time_left_counts_the_final_measurement_and_counts_down_after_the_last_step():
+    now = [0.0]
+    left = TimeLeft(clock=lambda: now[0])
+    assert left.report(0, 0.0, 1000) == math.inf
+    assert left.report(100, 1.0, 1000) == pytest.approx(9.0)  # no quality event yet
+    # The extractor still needs 20 s of work; 5% of the next 9 s goes to it meanwhile.
+    assert left.quality(Quality(100, "preparing", work_left=20.0)) == pytest.approx(9 + 19.55)
+    now[0] = 4.0  # between reports the training part counts down
+    assert left.seconds() == pytest.approx(5 + 20 - 0.05 * 5)
+    assert left.report(1000, 10.0, 1000) == pytest.approx(20.0 - 0.05 * 0)
+    now[0] = 12.0
+    assert left.quality(Quality(1000, "preparing", work_left=7.5)) == pytest.approx(7.5)
+    assert left.training_left() == 0.0
+    # A ready monitor measures once more at the end; a switched-off one adds nothing.
+    assert left.quality(Quality(1000, "ready", seconds=0.4, work_left=0.4)) == pytest.approx(0.4)
+    assert left.quality(Quality(1000, "preparing", work_left=None)) == math.inf  # unknown
+    assert left.quality(Quality(1000, "off")) == 0.0
+    left.reset()
+    assert left.seconds() == math.inf and left.end_work is None

@@ -62,6 +62,9 @@ AUTOENCODER_STEPS = 300
 BATCH = 128
 LR = 2e-3
 NORM_SAMPLES = 4000  # real samples that set the feature normalisation
+# What embedding a sample costs against one sample of a training step (a forward pass of
+# the encoder, against a forward and a backward pass): for estimates of the work left.
+FORWARD_SHARE = 1 / 3
 
 
 class Encoder(nn.Module):
@@ -290,6 +293,27 @@ class ExtractorTraining:
     def progress(self) -> float:
         """0..1: the share of training steps done (1 once the extractor is ready)."""
         return 1.0 if self.done else min(0.99, self.step / self.steps)
+
+    def seconds_per_sample(self) -> float | None:
+        """What embedding one sample with this extractor costs, as far as its training has
+        measured it (see FORWARD_SHARE); None before the first step (and for 2-D points,
+        whose features cost nothing)."""
+        if self.step == 0 or self.seconds <= 0:
+            return None
+        return self.seconds / (self.step * self.batch_size) * FORWARD_SHARE
+
+    def seconds_left(self) -> float | None:
+        """Seconds of work left to the extractor at the speed measured so far: the steps
+        left, then the held-out samples and the normalisation's samples embedded. 0 when
+        done, None before the first step."""
+        if self.done:
+            return 0.0
+        per_sample = self.seconds_per_sample()
+        if per_sample is None:
+            return None
+        step = self.seconds / self.step
+        embedded = len(self._held) + min(len(self._train), NORM_SAMPLES)
+        return step * (self.steps - self.step) + per_sample * embedded
 
     def _batch(self, idx: Tensor) -> tuple[Tensor, Tensor | None]:
         x = self.dataset.data[idx.to(self.dataset.device)].to(self.device)

@@ -23,6 +23,7 @@ global generator is forked around the work. A failure turns metrics off for the 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -69,6 +70,24 @@ class Quality:
     diversity: float | None = None
     seconds: float = 0.0  # what the evaluation cost
     final: bool = False  # the measurement of the generator a run ended with
+    # Seconds of the monitor's own work before a measurement is in hand, that measurement
+    # included, at the speed measured so far (preparing: the extractor's training and the
+    # real features left; ready: what this evaluation cost); None: not known yet.
+    work_left: float | None = None
+
+    def seconds_at_end(self, training_left: float, budget: float = BUDGET) -> float:
+        """How long the final measurement will take once training ends ``training_left``
+        seconds from now, if the monitor goes on taking ``budget`` of the time until then:
+        a ready monitor measures once more, a preparing one does what the time till then
+        leaves of its work (``math.inf`` while that is not known yet). 0 when metrics are
+        off."""
+        if self.status == "ready":
+            return self.seconds
+        if self.status != "preparing":
+            return 0.0
+        if self.work_left is None:
+            return math.inf
+        return max(0.0, self.work_left - budget * max(0.0, training_left))
 
 
 class MonitoredTrainer(Protocol):
@@ -124,6 +143,8 @@ class QualityMonitor:
         self._evaluator: Evaluator | None = None
         self._z: torch.Tensor | None = None
         self._last: Quality | None = None  # the last evaluation's event
+        self._per_sample: float | None = None  # embedding cost, when trained here
+        self._real_seconds: float | None = None  # what the real features cost
 
     # ------------------------------------------------------------------------------
     def __call__(self, trainer: MonitoredTrainer) -> None:
@@ -214,6 +235,7 @@ class QualityMonitor:
         if self.state == "real":
             from ganstudio.core.quality.evaluation import Evaluator
 
+            t0 = self.clock()
             self._evaluator = Evaluator(
                 self._extractor, trainer.data, n=self.samples, seed=self.seed
             )
@@ -222,6 +244,7 @@ class QualityMonitor:
             latent_dim = trainer.config.latent_dim
             assert latent_dim is not None  # a trainer's config is resolved
             self._z = torch.randn(n, latent_dim, generator=gen)
+            self._real_seconds = self.clock() - t0
             self.state = "ready"
             self._emit_preparing(trainer)
             return False
@@ -231,6 +254,7 @@ class QualityMonitor:
         out = trainer.sample(self._z)
         samples = to_uint8(out) if trainer.info.is_image else out.cpu().numpy().astype(np.float32)
         ev = self._evaluator.evaluate(samples)
+        seconds = self.clock() - t0
         self.evaluations += 1
         self._last = Quality(
             trainer.step,
@@ -240,8 +264,9 @@ class QualityMonitor:
             metrics=_numbers(ev.metrics),
             floor=_numbers(ev.floor),
             diversity=None if ev.diversity is None else float(ev.diversity),
-            seconds=self.clock() - t0,
+            seconds=seconds,
             final=final,
+            work_left=seconds,
         )
         self.on_quality(self._last)
         return True
@@ -257,4 +282,30 @@ class QualityMonitor:
                 if self.state == "real"
                 else "ready: the first measurement comes next"
             )
-        self.on_quality(Quality(trainer.step, "preparing", progress=progress, message=message))
+        self.on_quality(
+            Quality(
+                trainer.step,
+                "preparing",
+                progress=progress,
+                message=message,
+                work_left=self._work_left(len(trainer.data)),
+            )
+        )
+
+    def _work_left(self, count: int) -> float | None:
+        """Seconds of work before the first measurement is in hand (see Quality.work_left):
+        an evaluation embeds n generated samples, the real features 2 n real ones."""
+        n = min(self.samples, count // 2)
+        training = self._training
+        if training is not None and training.seconds_per_sample() is not None:
+            self._per_sample = training.seconds_per_sample()
+        if self.state == "training":
+            left = training.seconds_left() if training is not None else None
+            if left is None or self._per_sample is None:
+                return None
+            return left + self._per_sample * 3 * n
+        if self.state == "real":
+            return None if self._per_sample is None else self._per_sample * 3 * n
+        if self.state == "ready" and self._real_seconds is not None:
+            return self._real_seconds / 2  # half the samples of the real features
+        return None

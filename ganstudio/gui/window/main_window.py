@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from ganstudio.core.choices import DEFAULT_DATASET, largest_auto_size
 from ganstudio.core.config import TrainConfig
-from ganstudio.core.durations import RemainingTime
+from ganstudio.core.durations import TimeLeft
 from ganstudio.core.runs.job import RunJob
 from ganstudio.gui import engine
 from ganstudio.gui.diagnose.tab import DiagnoseTab
@@ -47,6 +47,7 @@ from ganstudio.gui.window.state import WindowState, runs_dir
 
 if TYPE_CHECKING:
     from ganstudio.core.data.dataset import Dataset
+    from ganstudio.core.quality.monitor import Quality
     from ganstudio.core.runs.job import RunResult, RunStarted
     from ganstudio.core.training.events import Preview, Report, Snapshot
 
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         self._data_task: Task | None = None
         self._data_largest = largest_auto_size(False)  # of the data prepared last
         self._status_time = 0.0
-        self._remaining = RemainingTime()  # the status bar's ETA
+        self._time_left = TimeLeft()  # the status bar's ETA
         # 'save', 'discard' or 'cancel' when closing during training (tests replace it)
         self.ask_save_on_close: Callable[[], str] = self._ask_save_dialog
 
@@ -204,11 +205,14 @@ class MainWindow(QMainWindow):
         self.setup.live_edit.connect(self._live_edit)
         s = self.session
         s.state_changed.connect(self._on_state)
-        s.status.connect(lambda text: self.status.showMessage(text, 5000))
+        # What the run is doing stays until it does the next thing (a final measurement
+        # or a save can take a while); the result replaces the last of them.
+        s.status.connect(self.status.showMessage)
         s.data_progress.connect(self.setup.dataset.show_dataset_loading)
         s.started.connect(self._on_started)
         s.report.connect(self._on_report)
         s.preview.connect(self._on_preview)
+        s.quality.connect(self._on_quality)
         s.snapshot.connect(self._on_snapshot)
         s.finished.connect(self._on_finished)
 
@@ -470,7 +474,7 @@ class MainWindow(QMainWindow):
     # What the training thread sends
 
     def _on_started(self, info: RunStarted) -> None:
-        self._remaining.reset()
+        self._time_left.reset()
         self.latest.started = info
         self.latest.snapshot = None
         self.latest.opened_model = None
@@ -496,9 +500,9 @@ class MainWindow(QMainWindow):
 
     def _on_report(self, r: Report) -> None:
         self.curves.append_report(r)
-        eta = self._remaining.update(r.step, r.elapsed, r.total_steps, r.budget_seconds)
+        eta = self._time_left.report(r.step, r.elapsed, r.total_steps, r.budget_seconds)
         now = time.monotonic()
-        if now - self._status_time < STATUS_INTERVAL and eta > 0:
+        if now - self._status_time < STATUS_INTERVAL and self._time_left.training_left() > 0:
             return  # the status bar changes at most a few times a second
         self._status_time = now
         self.status.show_step(r.step, r.total_steps, r.elapsed, r.budget_seconds)
@@ -506,6 +510,11 @@ class MainWindow(QMainWindow):
         self.status.show_eta(eta)
         self.status.show_memory(r.memory)
         self.status.show_augment(r.augment_p)
+
+    def _on_quality(self, q: Quality) -> None:
+        eta = self._time_left.quality(q)
+        if self.session.active and self._time_left.training_left() <= 0:
+            self.status.show_eta(eta)  # the final measurement counts down
 
     def _on_preview(self, p: Preview) -> None:
         self.latest.preview = p
@@ -535,6 +544,7 @@ class MainWindow(QMainWindow):
     def _on_finished(self, result: RunResult) -> None:
         self.latest.result = result
         if result.status == "failed":
+            self.status.clearMessage()
             self.banner.show_message(f"Training stopped: {result.message}", "error")
         else:
             saved = f" Model saved to {result.model_path}." if result.model_path else ""

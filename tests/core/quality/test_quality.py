@@ -1,6 +1,8 @@
 """The background quality monitor: its events, its time budget, its cache use, and that it
 never changes the run or stops it."""
 
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -141,6 +143,34 @@ def test_a_run_whose_last_measurement_is_of_its_last_step_sends_that_one_as_fina
     assert monitor.evaluations == evaluations  # nothing measured twice
     assert events[-1].final and events[-1].step == 20 and events[-1].metrics == last.metrics
     assert not monitor.final(trainer)  # sent once
+
+
+def test_preparing_events_say_how_much_work_is_left_before_the_first_measurement():
+    data = load_dataset("builtin:digits?n=600", seed=0)
+    trainer = Trainer(TrainConfig(steps=2, width=8, batch_size=16), data)
+    events, times = [], []
+    clock = time.perf_counter
+
+    def on_quality(q):
+        events.append(q)
+        times.append(clock())
+
+    monitor = QualityMonitor(on_quality, budget=1e-9, samples=100, extractor_steps=60)
+    assert monitor.final(trainer)
+    end = clock()
+    preparing = [(q, t) for q, t in zip(events, times) if q.status == "preparing"]
+    known = [(q.work_left, end - t) for q, t in preparing if q.work_left is not None]
+    assert len(known) >= 3 and preparing[0][0].work_left is None  # no speed measured yet
+    lefts = [w for w, _ in known]
+    assert all(b < a * 1.1 for a, b in zip(lefts, lefts[1:], strict=False))  # counts down
+    assert lefts[-1] < lefts[0] / 2
+    # Within a factor of two of the truth while more than a second was left (the test
+    # itself measures it, on a machine that may be busy).
+    for estimate, true in known:
+        if true > 1.0:
+            assert 0.5 < estimate / true < 2.0
+    ready = events[-1]
+    assert ready.status == "ready" and ready.work_left == ready.seconds
 
 
 def test_the_final_measurement_can_be_cut_short():

@@ -55,3 +55,34 @@ def test_a_run_of_a_few_seconds_ends_by_time_with_a_final_measurement(qtbot, win
     assert quality.last is not None and quality.last.final
     window.tabs.setCurrentWidget(window.diagnose)  # the tab draws when it is seen
     qtbot.waitUntil(lambda: quality.status.text().startswith("Final, at step"), timeout=10_000)
+
+
+def test_the_eta_counts_down_the_final_measurement(qtbot, window, fill, monkeypatch, tmp_path):
+    from ganstudio.core.quality import features
+
+    # Nothing cached and a short extractor training: the run ends before the extractor is
+    # trained, so the final measurement trains the rest first (a user's first run on a
+    # dataset of pictures).
+    monkeypatch.setenv("GANSTUDIO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(features, "CLASSIFIER_STEPS", 60)
+    spec = "builtin:digits"
+    window.setup.dataset.select_dataset(spec)
+    qtbot.waitUntil(lambda: window.data is not None and window.data.spec == spec, timeout=60_000)
+    fill(window, {"steps": 5, "width": 8, "batch_size": 16})
+    last_report, seen = [], []
+    window.session.report.connect(lambda r: last_report.append(r.step))
+
+    def at_quality(q):
+        if last_report and last_report[-1] == 5 and q.status == "preparing":
+            seen.append((window.status.eta_label.text(), window.status.currentMessage()))
+
+    window.session.quality.connect(at_quality)  # connected after the window's own slot
+    with qtbot.waitSignal(window.session.finished, timeout=120_000):
+        _click(qtbot, window, window.commands.start)
+    assert seen, "no measurement after the last step"
+    etas = [text.removeprefix("ETA ") for text, _ in seen]
+    seconds = [int(m) * 60 + int(s) for m, s in (e.split(":") for e in etas if ":" in e)]
+    # The wait for the measurement is shown ("--" only until its speed is measured).
+    assert all(e == "--" for e in etas[: len(etas) - len(seconds)])
+    assert len(seconds) >= 3 and max(seconds) >= 2 and seconds[-1] < max(seconds)
+    assert all("Measuring the final samples" in message for _, message in seen)
