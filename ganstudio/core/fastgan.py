@@ -57,6 +57,7 @@ from torch import nn
 
 from ganstudio.core.choices import D_NORMS, FASTGAN_SIZES
 from ganstudio.core.conditioning import ClassEmbedding, condition_latent, projection
+from ganstudio.core.counting import counting
 
 MAX_CHANNELS = 1024  # widest layer, whatever the base
 RECON_SIZE = 128  # largest side of a reconstruction
@@ -103,7 +104,10 @@ _Layer = TypeVar("_Layer", bound=nn.Module)
 
 
 def _init(layer: _Layer) -> _Layer:
-    """The DCGAN initialisation: weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
+    """The DCGAN initialisation: weights N(0, 0.02), norm scales N(1, 0.02), biases 0;
+    nothing on the meta device (see core.models.dcgan_init)."""
+    if layer.weight.is_meta:
+        return layer
     if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
         nn.init.normal_(layer.weight, 0.0, 0.02)
         if layer.bias is not None:
@@ -158,7 +162,7 @@ def _conv(
 ) -> nn.Module:
     """A bias-free convolution, initialised, then spectral-normalised when ``sn``."""
     conv = _init(nn.Conv2d(cin, cout, kernel, stride, padding, bias=False))
-    if sn:
+    if sn and not counting():  # (spectral norm adds no weights)
         nn.utils.parametrize.register_parametrization(conv, "weight", SpectralNorm(conv.weight))
     return conv
 

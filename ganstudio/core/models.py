@@ -30,6 +30,7 @@ from ganstudio.core.choices import (
     MAX_PACK,
 )
 from ganstudio.core.conditioning import MAX_CLASSES, ClassEmbedding, condition_latent, projection
+from ganstudio.core.counting import counting, only_counting
 from ganstudio.core.errors import UserError
 from ganstudio.core.fastgan import FastGANDiscriminator, FastGANGenerator
 
@@ -268,8 +269,8 @@ def _gigabytes(n: int) -> str:
 
 def parameter_count(spec: ModelSpec) -> int:
     """How many weights the network of a checked spec has, counted on the meta device (no
-    memory is allocated for them)."""
-    with torch.device("meta"):
+    memory is allocated for them; see core.counting)."""
+    with only_counting(), torch.device("meta"):
         return count_parameters(_REGISTRY[spec.name](**spec.kwargs))
 
 
@@ -284,7 +285,11 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def dcgan_init(module: nn.Module) -> None:
-    """The DCGAN paper's initialisation: conv/linear weights N(0, 0.02), norm scales N(1, 0.02)."""
+    """The DCGAN paper's initialisation: conv/linear weights N(0, 0.02), norm scales N(1, 0.02).
+    Nothing on the meta device (a network built to count or check its weights): there the
+    values mean nothing, and the first normal_ imports torch._dynamo (2 s)."""
+    if any(p.is_meta for p in module.parameters()):
+        return
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             # A spectrally normalised layer's .weight is computed: initialise what it is
@@ -317,7 +322,9 @@ def _d_norm_conv(norm: str, channels: int) -> nn.Module:
 
 
 def _maybe_sn(layer: nn.Module, norm: str) -> nn.Module:
-    return nn.utils.parametrizations.spectral_norm(layer) if norm == "spectral" else layer
+    if norm != "spectral" or counting():
+        return layer
+    return nn.utils.parametrizations.spectral_norm(layer)
 
 
 def _check_norm(norm: str) -> None:

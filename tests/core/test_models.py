@@ -129,6 +129,11 @@ def test_a_checked_spec_writes_out_every_argument_and_counts_weights_without_the
     g, d = model_specs("mlp", (2,), 4, 16, 2, "spectral", pack=2, data_mean=[1.0, 2.0])
     for s in (g, d):
         assert parameter_count(checked_spec(s)) == count_parameters(build(s))
+    # Spectral norm is left out while counting (it adds no weights), not when building.
+    conv_d = checked_spec(ModelSpec("dcgan_d", {"image_size": 32, "base": 4, "norm": "spectral"}))
+    built = build(conv_d)
+    assert parameter_count(conv_d) == count_parameters(built)
+    assert any(torch.nn.utils.parametrize.is_parametrized(m) for m in built.modules())
 
 
 @pytest.mark.parametrize("arch, shape", [("mlp", (2,)), ("dcgan", (3, 64, 64))])
@@ -138,3 +143,24 @@ def test_the_defaults_and_the_largest_choices_fit(arch, shape):
     for spec in model_specs(arch, shape, 100, width, 3, "batch"):
         checked_spec(spec)
     checked_spec(ModelSpec("mlp_g", {"latent_dim": MAX_LATENT_DIM, "hidden": 1024, "layers": 64}))
+
+
+def test_counting_weights_skips_what_only_costs_time():
+    """Checking a spec (the window does it on every edit, on its GUI thread) builds the
+    network on the meta device without spectral norm's power iterations or the
+    initialisation, whose first normal_ there imports torch._dynamo (2 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from ganstudio.core.models import ModelSpec, checked_spec\n"
+        "for name, kw in [('dcgan_d', {'norm': 'spectral'}), ('fastgan_d', {'norm': "
+        "'spectral'}), ('fastgan_g', {}), ('dcgan_g', {}), ('mlp_d', {'norm': 'spectral'})]:\n"
+        "    checked_spec(ModelSpec(name, kw))\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "False"
