@@ -31,6 +31,9 @@ class TrainControl:
         # Slow motion: while stepping (paused), each step is half a step: the
         # discriminator's update, then, at the next step, the generator's.
         self.slow_motion = False
+        # Whether anyone looks at the probes now (the window's Diagnose tab): unseen, they
+        # come less often (core.training.loop), so that training gets the time.
+        self.probes_watched = True
 
     # -- called from any thread --------------------------------------------------------
     def pause(self) -> None:

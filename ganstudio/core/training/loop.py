@@ -26,9 +26,12 @@ from ganstudio.core.training.trainer import DHalf, Trainer
 
 log = logging.getLogger(__name__)
 
-# Largest share of wall time that previews (with their snapshots) may take, and probes.
+# Largest share of wall time that previews (with their snapshots) may take, and probes;
+# probes nobody looks at (TrainControl.probes_watched False) take a quarter of theirs: the
+# Diagnose tab's history still gets a column every few seconds.
 PREVIEW_BUDGET = 0.02
 PROBE_BUDGET = 0.02
+PROBE_UNSEEN_BUDGET = 0.005
 # The live samples are half of what the window is for: a new preview at least every
 # PREVIEW_CADENCE seconds (the window's target is 2 s, less the time to deliver and draw
 # it), even where that takes more than PREVIEW_BUDGET of the time (a machine whose other
@@ -123,6 +126,12 @@ def run_training(
             now = time.perf_counter()
             previews.ran(now - t0, now, interval)
         t0 = time.perf_counter()
+        watched = control.probes_watched
+        unseen = probes.budget == PROBE_UNSEEN_BUDGET
+        if watched == unseen:  # the user switched to or away from the probes
+            probes.budget = PROBE_BUDGET if watched else PROBE_UNSEEN_BUDGET
+            if watched:
+                probes.next = 0.0  # looked at again: a fresh probe now
         if on_probe is not None and (force or probes.due(t0)):
             shown = updates
             on_probe(take_probe(trainer, phase))

@@ -1,5 +1,6 @@
 """The main window's Diagnose tab: the panel, fed by the training session, its warnings
-counted on the tab's title, and the quality interval remembered between sessions."""
+counted on the tab's title, the session told whether its probes are seen, and the quality
+interval remembered between sessions."""
 
 from __future__ import annotations
 
@@ -42,7 +43,9 @@ class DiagnoseTab:
         self.prepared_data = prepared_data
         self.panel = DiagnosticsPanel()
         self.index = tabs.addTab(self.panel, TAB_TITLE)
+        self.session = session
         tabs.currentChanged.connect(self._on_tab_changed)
+        session.set_probes_watched(tabs.currentWidget() is self.panel)
         session.started.connect(self._on_started)
         session.probe.connect(self.panel.show_probe)
         session.quality.connect(self.panel.show_quality)
@@ -82,5 +85,7 @@ class DiagnoseTab:
             self.tabs.setTabText(self.index, f"{TAB_TITLE} ({n})")
 
     def _on_tab_changed(self, index: int) -> None:
+        # The probes feed this tab alone: while it is not shown, the run makes fewer.
+        self.session.set_probes_watched(index == self.index)
         if index == self.index:
             self.tabs.setTabText(index, TAB_TITLE)

@@ -126,6 +126,13 @@ class TrainingSession(TrainingSignals):
         self._worker: TrainingWorker | None = None
         self._thread: QThread | None = None
         self.slow_motion = False
+        self.probes_watched = True
+
+    def set_probes_watched(self, watched: bool) -> None:
+        """Whether the probes are on screen now: unseen, the run makes fewer of them."""
+        self.probes_watched = bool(watched)
+        if self.control is not None:
+            self.control.probes_watched = self.probes_watched
 
     def set_slow_motion(self, on: bool) -> None:
         """While paused, Step runs half a step: D's update, then (next Step) G's."""
@@ -147,6 +154,7 @@ class TrainingSession(TrainingSignals):
             raise RuntimeError("a training run is already going")
         self.control = TrainControl()
         self.control.slow_motion = self.slow_motion
+        self.control.probes_watched = self.probes_watched
         worker = TrainingWorker(job, self.control)
         for name in (
             "status",

@@ -242,6 +242,37 @@ def test_preview_spacing_keeps_its_cadence_up_to_a_tenth_of_the_time():
     assert not spacing.due(2.9) and spacing.due(3.0)
 
 
+def test_probes_nobody_looks_at_come_less_often_and_a_look_brings_one_at_once(gaussian_points):
+    """A probe that costs 20 ms: every 4 s while unseen (a quarter of the budget), every
+    second once the Diagnose tab is shown, the first of them at once."""
+    import time
+
+    t = Trainer(small(steps=10**6, preview_interval=0.0), gaussian_points)
+    t.control.probes_watched = False
+    probes: list[float] = []
+    start = time.perf_counter()
+    switched: list[float] = []
+
+    def on_probe(p):
+        probes.append(time.perf_counter() - start)
+        time.sleep(0.02)
+
+    def on_report(r):
+        now = time.perf_counter() - start
+        if now > 2.5 and not switched:
+            switched.append(now)
+            t.control.probes_watched = True
+        if now > 5.5:
+            t.control.stop()
+
+    run_training(t, on_report=on_report, on_probe=on_probe)
+    before = [p for p in probes if p < switched[0]]
+    after = [p for p in probes if switched[0] <= p < 5.5]
+    assert len(before) <= 3  # the first two (the second measures the cost again), then 4 s
+    assert after and after[0] - switched[0] < 0.3  # a fresh probe when looked at
+    assert len(after) >= 3  # then every second
+
+
 def test_a_slow_first_preview_does_not_hold_back_the_next_ones(gaussian_points):
     """One-time costs of the first preview (first forward pass, first file written) do not
     set the spacing: once previews are cheap they come every preview_interval."""

@@ -36,10 +36,13 @@ def test_a_2d_run_draws_the_lab_from_the_newest_probe(qtbot, window, fill):
     assert window.tabs.indexOf(panel) == window.tabs.indexOf(window.explorer) + 1
     with qtbot.waitSignal(window.session.probe, timeout=30_000):
         window.commands.start.trigger()
+    # The probes feed this tab alone: while it is hidden the run makes fewer.
+    assert window.session.control.probes_watched is False
     assert panel.stack.currentWidget() is lab
     assert lab.heat_item.image is None  # the tab is hidden: nothing drawn yet
     click(qtbot, window, window.commands.pause)
     window.tabs.setCurrentWidget(panel)
+    assert window.session.control.probes_watched is True
     qtbot.waitUntil(lambda: drawn(panel) and lab.step == panel.last_probe.step, timeout=10_000)
 
     field = panel.last_probe.field
