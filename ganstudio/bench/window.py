@@ -317,6 +317,27 @@ def _median(values: list[float]) -> float:
     return statistics.median(kept) if kept else float("nan")
 
 
+def median_interval(values: list[float], confidence: float = 0.9) -> tuple[float, float, float]:
+    """A distribution-free interval for the median of the population ``values`` were drawn
+    from: (low, high, its coverage). From the order statistics: the k-th smallest and k-th
+    largest, with the largest k whose coverage, 1 - 2 P(Binomial(n, 1/2) < k), is at least
+    ``confidence``; with too few values for that, the smallest and largest, with the
+    coverage they have. NaNs are left out; none left: (NaN, NaN, 0)."""
+    kept = sorted(v for v in values if v == v)
+    n = len(kept)
+    if n == 0:
+        return float("nan"), float("nan"), 0.0
+
+    def coverage(k: int) -> float:  # P(x_(k) <= median <= x_(n-k+1))
+        below = sum(math.comb(n, i) for i in range(k)) / 2**n
+        return 1.0 - 2.0 * below
+
+    k = 1
+    while k + 1 <= (n + 1) // 2 and coverage(k + 1) >= confidence:
+        k += 1
+    return kept[k - 1], kept[n - k], coverage(k)
+
+
 def _measure_dataset(
     app,
     dataset: str,
@@ -463,9 +484,12 @@ def _print_dataset(
         f"with the window drawing:  {_number(w, '12,.0f'):>12} images/s  "
         f"[{', '.join(_number(x, '.0f') for x in m['window'])}]"
     )
+    low, high, cover = median_interval(m["pairs"])
     line(
         f"ratio window / headless:  {_number(m['ratio'], '.3f')} (target >= 0.95; median of "
-        f"the pairs' ratios [{', '.join(_number(x, '.2f') for x in m['pairs'])}])"
+        f"the pairs' ratios [{', '.join(_number(x, '.2f') for x in m['pairs'])}]; "
+        f"{cover:.0%} interval for the median {_number(low, '.2f')}-{_number(high, '.2f')}: "
+        "a target inside it is neither shown met nor missed, more --repeats narrow it)"
     )
     line(
         f"the window's own drawing:  {_number(_median(m['gui_cpu']), '.0%')} of a core "

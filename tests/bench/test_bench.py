@@ -139,6 +139,22 @@ def test_eta_errors_compare_with_the_true_time_left():
     assert errors == [pytest.approx(0.5), pytest.approx(0.2), math.inf]
 
 
+def test_the_interval_for_a_median_comes_from_order_statistics():
+    import math
+
+    from ganstudio.bench.window import median_interval
+
+    # 5 values: the 90% interval needs k = 1 (93.75%), k = 2 would cover only 62.5%.
+    assert median_interval([0.9, 1.1, 0.8, 1.0, 1.2]) == (0.8, 1.2, pytest.approx(0.9375))
+    # 10 values: k = 2 covers 97.9%, k = 3 89.1% (< 90%): the 2nd smallest and 2nd largest.
+    low, high, cover = median_interval([float(i) for i in range(10)])
+    assert (low, high) == (1.0, 8.0) and cover == pytest.approx(1 - 2 * 11 / 1024)
+    # Too few for the confidence: the range, with the coverage it has; NaNs left out.
+    assert median_interval([1.0, math.nan, 2.0]) == (1.0, 2.0, pytest.approx(0.5))
+    low, high, cover = median_interval([])
+    assert math.isnan(low) and math.isnan(high) and cover == 0.0
+
+
 def test_metrics(capsys):
     lines = run_bench(
         capsys,
