@@ -142,7 +142,7 @@ class TrainConfig:
     # reporting
     report_interval: float = 0.1  # seconds of wall time between reports
     # Shortest spacing (seconds) of preview grids / EMA snapshots, and of probes; a costly
-    # one is spaced further (core.training.loop.Spacing): a new preview at least every 2 s.
+    # one is spaced further (core.spacing.Spacing): a new preview at least every 2 s.
     preview_interval: float = 1.0
     preview_count: int = 64  # images in a preview grid (points: 2,500 for mode coverage)
     notes: tuple[str, ...] = ()  # filled by resolve(): why each automatic choice was made

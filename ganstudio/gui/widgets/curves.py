@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ganstudio.core.series import Series
+from ganstudio.core.spacing import Spacing
 
 # key (the column name in a Report and in the history's stats), legend name, plot, colour
 CURVES = (
@@ -187,7 +188,9 @@ class CurvesPanel(QWidget):
             slot=self._on_mouse_moved,
             threadSafe=False,
         )
-        self._next_draw = 0.0
+        # One slow redraw (the first paint lays out fonts and axes) must not hold back the
+        # next ones: spaced like the training loop's previews (the smaller of two costs).
+        self._spacing = Spacing(DRAW_BUDGET)
         self._timer = QTimer(self)
         self._timer.setInterval(1000 // REDRAW_HZ)
         self._timer.timeout.connect(self._on_timer)
@@ -253,6 +256,7 @@ class CurvesPanel(QWidget):
         for series in self._series.values():
             series.clear()
         self._dirty = True
+        self._spacing = Spacing(DRAW_BUDGET)  # a new run's first redraw is drawn at once
 
     def set_d_output_is_probability(self, is_probability: bool) -> None:
         """Label the lower plot for a probability (minimax, non-saturating) or a critic score."""
@@ -339,15 +343,15 @@ class CurvesPanel(QWidget):
         if not (self._dirty and self.isVisible()):
             return
         now = time.perf_counter()
-        if now < self._next_draw:
+        if not self._spacing.due(now):
             return
         # Qt paints the new data when the event loop gets there (a forced repaint here would
         # paint twice: the scene's own update follows it), so the cost of a redraw is its
         # own time and that of the paints since the last one.
         painted = self._plots.take_painting()
         self.redraw()
-        cost = time.perf_counter() - now + painted
-        self._next_draw = now + cost / DRAW_BUDGET
+        done = time.perf_counter()
+        self._spacing.ran(done - now + painted, done, 0.0)
 
     def _mark_dirty(self, *_: Any) -> None:
         self._dirty = True

@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from ganstudio.core.config import TrainConfig
+from ganstudio.core.spacing import Spacing
 from ganstudio.core.training.control import TrainControl
 from ganstudio.core.training.loop import (
     PREVIEW_BUDGET,
     PREVIEW_CADENCE,
     PREVIEW_MOST,
     PROBE_BUDGET,
-    Spacing,
     run_training,
 )
 from ganstudio.core.training.losses import LOSSES

@@ -248,3 +248,19 @@ def test_200k_points_redraw_decimated_with_spikes_and_gaps(panel):
     panel.set_smoothing_window(1000)
     panel.redraw()
     assert 0 < len(drawn(panel, "d_fake")[0]) <= 2 * width + 10
+
+
+def test_a_slow_first_paint_does_not_hold_back_the_next_redraws(qtbot, panel, monkeypatch):
+    """A first paint that lays out fonts and axes can take a second: spaced by that cost
+    (2% of the time), the next redraw came 50 s later and a short run's curves stayed
+    empty. The smaller of the last two costs spaces the redraws, as for the previews."""
+    from ganstudio.gui.widgets import curves
+
+    paints = iter([1.0])
+    monkeypatch.setattr(curves._TimedLayout, "take_painting", lambda self: next(paints, 0.0))
+    steps, *columns = stats(100)
+    panel.append(steps, *columns)
+    qtbot.waitUntil(lambda: len(drawn(panel, "d_fake")[0]) == 100)  # cost: 1 s of painting
+    steps, *columns = stats(100, start=101)
+    panel.append(steps, *columns)
+    qtbot.waitUntil(lambda: len(drawn(panel, "d_fake")[0]) == 200, timeout=3000)
