@@ -83,7 +83,16 @@ class SetupPanel(QScrollArea):
         layout.addWidget(self.verdict)
         layout.addStretch(1)
         self.setWidget(body)
-        self.setMinimumWidth(330)
+        # As wide as its widest row needs (a scroll area does not pass that on: a splitter
+        # could squeeze it and cut its buttons off), and never under 330 px.
+        self.setMinimumWidth(
+            max(
+                330,
+                body.minimumSizeHint().width()
+                + self.verticalScrollBar().sizeHint().width()
+                + 2 * self.frameWidth(),
+            )
+        )
         self._running = False
         self._wire()
 

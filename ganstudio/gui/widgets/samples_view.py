@@ -119,6 +119,7 @@ class SamplesView(QWidget):
         self.title = QLabel("Samples appear here when training starts.")
         self.title.setWordWrap(True)
         self.caption = QLabel("")
+        self.caption.setWordWrap(True)  # a long caption must not widen the window
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.images = ImageView()
         self.points = PointsView()

@@ -83,6 +83,7 @@ def test_the_eta_counts_down_the_final_measurement(qtbot, window, fill, monkeypa
     etas = [text.removeprefix("ETA ") for text, _ in seen]
     seconds = [int(m) * 60 + int(s) for m, s in (e.split(":") for e in etas if ":" in e)]
     # The wait for the measurement is shown ("--" only until its speed is measured).
-    assert all(e == "--" for e in etas[: len(etas) - len(seconds)])
-    assert len(seconds) >= 3 and max(seconds) >= 2 and seconds[-1] < max(seconds)
-    assert all("Measuring the final samples" in message for _, message in seen)
+    assert all(e == "--" for e in etas[: len(etas) - len(seconds)]), seen
+    assert len(seconds) >= 3 and max(seconds) >= 2 and seconds[-1] < max(seconds), seen
+    # (The status line says "Measuring the final samples ..." too, unless an action's status
+    # tip, shown while the pointer is over its button, has replaced it: not asserted.)
