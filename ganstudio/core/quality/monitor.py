@@ -223,7 +223,9 @@ class QualityMonitor:
             return False
         if self.state == "training":
             assert self._training is not None  # made in the "start" state
-            if self._training.run_for(SLICE):
+            finished = self._training.run_for(SLICE)
+            self._per_sample = self._training.seconds_per_sample()  # as measured so far
+            if finished:
                 extractor = self._extractor = self._training.result()
                 log.info("feature extractor trained: %s", extractor.describe())
                 if self.use_cache:
@@ -296,11 +298,9 @@ class QualityMonitor:
         """Seconds of work before the first measurement is in hand (see Quality.work_left):
         an evaluation embeds n generated samples, the real features 2 n real ones."""
         n = min(self.samples, count // 2)
-        training = self._training
-        if training is not None and training.seconds_per_sample() is not None:
-            self._per_sample = training.seconds_per_sample()
         if self.state == "training":
-            left = training.seconds_left() if training is not None else None
+            assert self._training is not None  # made in the "start" state
+            left = self._training.seconds_left()
             if left is None or self._per_sample is None:
                 return None
             return left + self._per_sample * 3 * n
