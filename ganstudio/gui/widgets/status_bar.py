@@ -1,4 +1,5 @@
-"""The main window's status bar: messages on the left; on the right a busy indicator while
+"""The main window's status bar: on the left what the run is doing (its phase), which short
+messages and the toolbar's status tips cover for a while; on the right a busy indicator while
 background work runs, and the run's step, speed, time left, device memory and the adaptive
 augmentation's probability."""
 
@@ -11,12 +12,19 @@ from ganstudio.core.durations import format_duration
 
 
 class RunStatusBar(QStatusBar):
-    """``show_step``, ``show_speed``, ``show_eta``, ``show_memory`` and ``show_augment`` fill
-    the permanent fields (an empty text clears one); ``set_busy`` shows or hides the busy
-    indicator."""
+    """``show_phase`` says what the run is doing; ``show_step``, ``show_speed``, ``show_eta``,
+    ``show_memory`` and ``show_augment`` fill the permanent fields (an empty text clears
+    one); ``set_busy`` shows or hides the busy indicator.
+
+    The phase is a normal (not a permanent) widget: a temporary message, such as a status tip
+    while the pointer is over a toolbar button, hides it, and it comes back when the message
+    goes. A phase shown as a message instead would be lost for good to the first status tip
+    (QStatusBar clears its message when the tip ends)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.phase_label = QLabel("")
+        self.addWidget(self.phase_label, 1)
         self.step_label = QLabel("")
         self.speed_label = QLabel("")
         self.eta_label = QLabel("")
@@ -41,6 +49,14 @@ class RunStatusBar(QStatusBar):
         self.addPermanentWidget(self.busy)
         for w in fields:
             self.addPermanentWidget(w)
+
+    def show_phase(self, text: str) -> None:
+        """What the run is doing ("Training", "Measuring the final samples ...") or how it
+        ended, until the next phase; an empty text clears it."""
+        self.phase_label.setText(text)
+
+    def phase(self) -> str:
+        return self.phase_label.text()
 
     def set_busy(self, busy: bool) -> None:
         self.busy.setVisible(busy)

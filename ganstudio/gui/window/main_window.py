@@ -207,7 +207,7 @@ class MainWindow(QMainWindow):
         s.state_changed.connect(self._on_state)
         # What the run is doing stays until it does the next thing (a final measurement
         # or a save can take a while); the result replaces the last of them.
-        s.status.connect(self.status.showMessage)
+        s.status.connect(self.status.show_phase)
         s.data_progress.connect(self.setup.dataset.show_dataset_loading)
         s.started.connect(self._on_started)
         s.report.connect(self._on_report)
@@ -247,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _start_engine(self) -> None:
         self.status.set_busy(True)
-        self.status.showMessage("Loading the engine (PyTorch) ...")
+        self.status.show_phase("Loading the engine (PyTorch) ...")
         self.tasks.run(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
         self._request_dataset(self.setup.dataset.dataset_spec())
 
@@ -258,13 +258,14 @@ class MainWindow(QMainWindow):
         i = self.setup.device.findData(saved)
         if i >= 0:
             self.setup.device.setCurrentIndex(i)
-        self.status.showMessage("Ready", 3000)
+        self.status.show_phase("Ready")
         self._update_busy()
         self._validate()
         self.engine_ready.emit()
 
     def _on_engine_failed(self, message: str) -> None:
         self.banner.show_message(f"The training engine could not load: {message}")
+        self.status.show_phase("")
         self._update_busy()
 
     def _update_busy(self) -> None:
@@ -544,11 +545,11 @@ class MainWindow(QMainWindow):
     def _on_finished(self, result: RunResult) -> None:
         self.latest.result = result
         if result.status == "failed":
-            self.status.clearMessage()
+            self.status.show_phase("")
             self.banner.show_message(f"Training stopped: {result.message}", "error")
         else:
             saved = f" Model saved to {result.model_path}." if result.model_path else ""
-            self.status.showMessage(f"{result.message}.{saved}", 15000)
+            self.status.show_phase(f"{result.message}.{saved}")
         self.status.show_eta(None)
         self._validate()
 
