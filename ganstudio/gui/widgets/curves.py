@@ -101,6 +101,9 @@ class CurvesPanel(QWidget):
         self._readout.setTextFormat(Qt.TextFormat.RichText)
         self._readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self._readout.setContentsMargins(6, 0, 4, 0)
+        # Six values and a step need about 560 px: a narrower panel wraps them between two
+        # values instead of cutting the last ones off.
+        self._readout.setWordWrap(True)
         self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         toolbar = QHBoxLayout()
@@ -139,16 +142,12 @@ class CurvesPanel(QWidget):
             plot.getAxis("bottom").setStyle(showValues=False)
         self._items: dict[str, pg.PlotDataItem] = {}
         self._cursor_lines: list[pg.InfiniteLine] = []
-        legend_brush = pg.mkBrush(background.red(), background.green(), background.blue(), 200)
         for plot in self._all_plots:
             for axis in ("left", "bottom"):
                 plot.getAxis(axis).setPen(foreground)
                 plot.getAxis(axis).setTextPen(foreground)
                 plot.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)" on the labels
             plot.getAxis("left").setWidth(64)  # the same width keeps the two X axes aligned
-            plot.addLegend(
-                offset=(-8, 8), colCount=2, brush=legend_brush, labelTextColor=foreground
-            )
             view = plot.getViewBox()
             view.enableAutoRange(x=False, y=True)
             view.setAutoVisible(y=True)
@@ -169,6 +168,15 @@ class CurvesPanel(QWidget):
             )
             plots[plot].addItem(item)
             self._items[key] = item
+        # Each plot's legend is a line above it, right-aligned: a legend inside the view
+        # covered the newest points (on the gradient plot they reach its top).
+        title_height = self.fontMetrics().height() + 2
+        size = f"{self.font().pointSizeF():g}pt"
+        for plot_key, plot in plots.items():
+            names = [(name, colour) for _, name, where, colour in CURVES if where == plot_key]
+            plot.setTitle(legend_html(names), justify="right", color=foreground, size=size)
+            plot.titleLabel.setMaximumHeight(title_height)
+            plot.layout.setRowFixedHeight(0, title_height)
         self.set_d_output_is_probability(True)
 
         layout = QVBoxLayout(self)
@@ -444,13 +452,28 @@ class CurvesPanel(QWidget):
         points = {key: self._series[key].value_at(step, window) for key, *_ in CURVES}
         shown = next((p.step for p in points.values() if p is not None), None)
         head = f"step {shown:,}" if self._cursor_x is not None else f"newest {shown:,}"
-        rich, plain = [f"<b>{head}</b>"], [head]
+        rich, plain = [f"<b>{_unbroken(head)}</b>"], [head]
         for key, name, _, colour in CURVES:
             point = points[key]
             value = "–" if point is None else _format(point.smoothed)
-            rich.append(f"<span style='color:{colour}'>{name}</span> {value}")
+            rich.append(f"<span style='color:{colour}'>{_unbroken(name)}</span>&nbsp;{value}")
             plain.append(f"{name} {value}")
-        return "&nbsp;&nbsp;".join(rich), "  ".join(plain)
+        # A line may break only between two values.
+        return "&nbsp; ".join(rich), "  ".join(plain)
+
+
+def _unbroken(text: str) -> str:
+    """``text`` as HTML that a wrapping label never breaks: non-breaking spaces, and a word
+    joiner after each "|" (the line-breaking rules allow a break after one)."""
+    return text.replace(" ", "&nbsp;").replace("|", "|&#8288;")
+
+
+def legend_html(names: list[tuple[str, str]]) -> str:
+    """A legend line: each curve's name after a dash of its colour."""
+    return "&nbsp;&nbsp;&nbsp;".join(
+        f"<span style='color:{colour}'>&#8212;&#8212;</span>&nbsp;{_unbroken(name)}"
+        for name, colour in names
+    )
 
 
 def _format(value: float) -> str:

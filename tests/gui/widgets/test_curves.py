@@ -264,3 +264,41 @@ def test_a_slow_first_paint_does_not_hold_back_the_next_redraws(qtbot, panel, mo
     steps, *columns = stats(100, start=101)
     panel.append(steps, *columns)
     qtbot.waitUntil(lambda: len(drawn(panel, "d_fake")[0]) == 200, timeout=3000)
+
+
+def test_a_narrow_panel_wraps_the_readout_between_values_and_keeps_legends_off_the_data(
+    qtbot, panel
+):
+    import re
+
+    import pyqtgraph as pg
+    from PySide6.QtGui import QTextDocument
+
+    panel.append(*stats(100))
+    panel.redraw()
+    label = panel._readout
+    line = label.fontMetrics().height()
+    panel.resize(1200, 500)
+    qtbot.waitUntil(lambda: label.height() < 2 * line)  # one line when there is room
+    panel.resize(380, 500)
+    qtbot.waitUntil(lambda: label.height() >= 2 * line)  # nothing cut off: more lines
+    # Every line holds whole "name value" pairs (no break inside "|grad D| 1.23").
+    doc = QTextDocument()
+    doc.setDefaultFont(label.font())
+    doc.setHtml(label.text())
+    doc.setDocumentMargin(0)
+    doc.setTextWidth(label.contentsRect().width())
+    doc.size()  # lays the text out
+    text = doc.toPlainText()
+    layout = doc.firstBlock().layout()
+    lines = [layout.lineAt(i) for i in range(layout.lineCount())]
+    assert len(lines) >= 2
+    for ln in lines:
+        part = text[ln.textStart() : ln.textStart() + ln.textLength()].strip()
+        assert re.fullmatch(r".*\S\s([-0-9.e+]+|NaN|–)", part.replace("\u2060", "")), lines
+    # The legends are lines above the plots: nothing is drawn over the newest points.
+    for plot in panel._all_plots:
+        assert not [i for i in plot.getViewBox().allChildren() if isinstance(i, pg.LegendItem)]
+        assert plot.legend is None
+    legend = panel._grad_plot.titleLabel.item.toPlainText().replace("\u2060", "")
+    assert "|grad G|" in legend and "|grad D|" in legend
