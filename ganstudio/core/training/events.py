@@ -93,7 +93,9 @@ class Field2D:
     # pushes it (the generator's update moves its points this way, through its weights)
     push: np.ndarray
     manifold: np.ndarray  # float32 (R, C, 2): G of an R x C grid in a plane of latent space
-    mode_counts: np.ndarray  # int64 (K + 1,): generated points nearest each mode; last: none
+    # int64 (K + 1,): generated points within mode_radius of each mode; last: of none
+    mode_counts: np.ndarray
+    mode_radius: float = 0.0  # what "on a mode" means: within this distance (3 sigma)
 
 
 @dataclass(frozen=True)

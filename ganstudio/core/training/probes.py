@@ -138,11 +138,13 @@ def _field(trainer: Trainer, gen: torch.Generator) -> Field2D:
         G.train(was_training)
 
     modes = trainer.info.modes
+    radius = 0.0
     if modes and trainer.info.mode_sigma:
+        radius = HQ_RADIUS_SIGMAS * float(trainer.info.mode_sigma)
         centres = torch.tensor(modes, dtype=torch.float32, device=device)
         dist = torch.cdist(all_fake, centres)
         nearest, which = dist.min(1)
-        on_mode = nearest <= HQ_RADIUS_SIGMAS * float(trainer.info.mode_sigma)
+        on_mode = nearest <= radius
         counts = torch.bincount(which[on_mode], minlength=len(modes)).cpu().numpy()
         counts = np.append(counts, int((~on_mode).sum())).astype(np.int64)
     else:
@@ -159,6 +161,7 @@ def _field(trainer: Trainer, gen: torch.Generator) -> Field2D:
         push=host(push),
         manifold=host(manifold),
         mode_counts=counts,
+        mode_radius=radius,
     )
 
 

@@ -154,7 +154,8 @@ class Lab2D(QWidget):
         self.bars.setMouseEnabled(x=False, y=False)
         self.bars.setMaximumHeight(150)
         self.bars.getAxis("left").setWidth(44)
-        self.bars.setTitle("Generated points per mode (grey: on no mode)", color="k", size="9pt")
+        self._bars_title = ""
+        self.bars.setTitle("Generated points per mode", color="k", size="9pt")
         for side in ("left", "bottom"):
             self.bars.getAxis(side).setPen("k")
             self.bars.getAxis(side).setTextPen("k")
@@ -232,7 +233,7 @@ class Lab2D(QWidget):
         self.arrows_item.setData(segs[:, 0], segs[:, 1], connect="pairs")
         xy, connect = manifold_polylines(f.manifold)
         self.manifold_item.setData(xy[:, 0], xy[:, 1], connect=connect)
-        self._show_modes(f.mode_counts)
+        self._show_modes(f.mode_counts, f.mode_radius)
         self.caption.setText(self._caption(probe))
 
     def _label_colour_bar(self, lo: float, hi: float) -> None:
@@ -247,13 +248,24 @@ class Lab2D(QWidget):
             self._bar_text = text
             self.colour_bar.axis.setLabel(text, color="k")
 
-    def _show_modes(self, counts: np.ndarray) -> None:
+    def _show_modes(self, counts: np.ndarray, radius: float) -> None:
         counts = np.asarray(counts)
         self.bars.setVisible(len(counts) > 1)
         if len(counts) <= 1:
             self.bar_item.setOpts(x=[], height=[])
             return
         k = len(counts) - 1
+        # What "on a mode" means, and the share off every mode: early in a run (and for a
+        # generator that spreads its points along the ring) most points are grey although
+        # every mode has some, which the Train tab counts as captured.
+        off = int(counts[-1]) / max(1, int(counts.sum()))
+        title = (
+            f"Generated points within {radius:.3g} (3 sigma) of each mode, "
+            f"and on none (grey: {off:.0%})"
+        )
+        if title != self._bars_title:
+            self._bars_title = title
+            self.bars.setTitle(title, color="k", size="9pt")
         brushes = [pg.mkBrush(*FAKE)] * k + [pg.mkBrush(*OFF_MODE)]
         x = np.arange(k + 1, dtype=np.float64)
         self.bar_item.setOpts(x=x, height=counts.astype(np.float64), brushes=brushes)

@@ -100,6 +100,7 @@ def test_manifold_and_mode_histogram(ring8):
     cov = mode_coverage(points, ring8.info.modes, ring8.info.mode_sigma)
     assert tuple(field.mode_counts[:8]) == cov.per_mode_hq
     assert field.mode_counts[8] == round(len(points) * (1 - cov.hq_fraction))
+    assert field.mode_radius == pytest.approx(3 * ring8.info.mode_sigma)
 
 
 def test_probe_images_extremes_are_sorted(tiny_images):

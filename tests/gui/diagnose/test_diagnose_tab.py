@@ -56,6 +56,9 @@ def test_a_2d_run_draws_the_lab_from_the_newest_probe(qtbot, window, fill):
     assert len(lab.real_item.data) == len(field.real) and len(lab.fake_item.data) == 512
     np.testing.assert_array_equal(lab.bar_item.opts["height"], field.mode_counts)
     assert len(field.mode_counts) == 9 and lab.bars.isVisible()
+    off = field.mode_counts[-1] / field.mode_counts.sum()
+    title = lab.bars.getPlotItem().titleLabel.text  # says what "on a mode" means
+    assert f"within {field.mode_radius:.3g} (3 sigma)" in title and f"{off:.0%}" in title
     assert f"Step {panel.last_probe.step:,}" in lab.caption.text()
     lab.layers["arrows"].setChecked(False)
     assert not lab.arrows_item.isVisible() and lab.heat_item.isVisible()
