@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, SignalInstance, Slot
 
 from ganstudio.core.errors import error_message, is_user_error
 
@@ -71,6 +71,44 @@ def start_thread(
     return thread
 
 
+class Outcomes(Protocol):
+    """The signals a worker ends with (TaskWorker's, gui.explore.projection's)."""
+
+    @property
+    def done(self) -> SignalInstance: ...
+    @property
+    def failed(self) -> SignalInstance: ...
+    @property
+    def finished(self) -> SignalInstance: ...
+
+
+def run_to_end(
+    work: Callable[[], Any],
+    worker: Outcomes,
+    what: str,
+    cancelled: tuple[type[BaseException], Callable[[], None]] | None = None,
+) -> None:
+    """In a worker's thread: run ``work`` and emit ``worker.done(result)`` or
+    ``worker.failed(message)`` (a user's error as its message; a bug logged with its
+    traceback too) or, on a ``cancelled[0]`` exception, call ``cancelled[1]``; then
+    ``worker.finished()``, and quit the thread."""
+    stop_type = cancelled[0] if cancelled is not None else ()
+    try:
+        result = work()
+    except stop_type:
+        assert cancelled is not None
+        cancelled[1]()
+    except Exception as exc:  # a user-caused error (bad folder, bad picture) or a bug: say it
+        if not is_user_error(exc):
+            log.error("%s failed:\n%s", what, traceback.format_exc())
+        worker.failed.emit(error_message(exc))
+    else:
+        worker.done.emit(result)
+    finally:
+        worker.finished.emit()
+        QThread.currentThread().quit()
+
+
 class Cancelled(Exception):
     """Raised inside a task's progress callback once the task was cancelled."""
 
@@ -98,19 +136,12 @@ class TaskWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        try:
-            result = self._fn(self._progress)
-        except Cancelled:
-            pass
-        except Exception as exc:  # a user-caused error (bad folder ...) or a bug: say it
-            if not is_user_error(exc):
-                log.error("background task failed:\n%s", traceback.format_exc())
-            self.failed.emit(error_message(exc))
-        else:
-            self.done.emit(result)
-        finally:
-            self.finished.emit()
-            QThread.currentThread().quit()
+        run_to_end(
+            lambda: self._fn(self._progress),
+            self,
+            "background task",
+            cancelled=(Cancelled, lambda: None),
+        )
 
 
 class Task(QObject):

@@ -14,9 +14,7 @@ sends back frozen dataclasses of NumPy arrays.
 
 from __future__ import annotations
 
-import logging
 import threading
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,16 +34,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ganstudio.core.errors import error_message, is_user_error
 from ganstudio.gui.explore.source import ExploredSource
-from ganstudio.gui.threads import start_thread
+from ganstudio.gui.threads import run_to_end, start_thread
 from ganstudio.gui.widgets.samples_view import ImageView
 
 if TYPE_CHECKING:
     from ganstudio.core.explore.projection import Projection, ProjectionUpdate
     from ganstudio.gui.explore.source import ExploredGenerator
 
-log = logging.getLogger(__name__)
 
 PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 DEFAULT_STEPS = 300
@@ -99,13 +95,13 @@ class ProjectionWorker(QObject):
     def run(self) -> None:
         from ganstudio.core.explore import projection as proj
 
-        try:
+        def work() -> Projection:
             module = proj.generator_copy(self._generator)
             shape = tuple(int(d) for d in getattr(module, "out_shape", ()))
             target = proj.load_target(self._picture, shape)
             self.target_ready.emit(target.pixels)
             extractor, _ = proj.find_extractor(self._meta)
-            result = proj.project(
+            return proj.project(
                 module,
                 target,
                 extractor=extractor,
@@ -115,17 +111,10 @@ class ProjectionWorker(QObject):
                 progress=self.updated.emit,
                 cancelled=self._stop.is_set,
             )
-        except proj.ProjectionCancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # a bad picture (a user error) or a bug: say it
-            if not is_user_error(exc):
-                log.error("projection failed:\n%s", traceback.format_exc())
-            self.failed.emit(error_message(exc))
-        else:
-            self.done.emit(result)
-        finally:
-            self.finished.emit()
-            QThread.currentThread().quit()
+
+        run_to_end(
+            work, self, "projection", cancelled=(proj.ProjectionCancelled, self.cancelled.emit)
+        )
 
 
 class ProjectionBox(QGroupBox):
