@@ -76,9 +76,7 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
     runs_cli.register(sub)
 
     s = sub.add_parser("sample", help="draw samples from a model file")
-    s.add_argument(
-        "model", help="a generator file (.safetensors) or a checkpoint from a run folder"
-    )
+    s.add_argument("model", help="a generator file (.safetensors), a checkpoint, or a run folder")
     s.add_argument("--grid", default="8x8", help="ROWSxCOLS for an image grid (default 8x8)")
     s.add_argument(
         "--n",

@@ -16,7 +16,10 @@ from ganstudio.core.errors import UserError
 from ganstudio.core.runs.layout import dataset_name  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
+    import torch
+
     from ganstudio.core.data.dataset import Dataset
+    from ganstudio.core.modelfile import GeneratorFile
 
 
 class CLIError(UserError):
@@ -129,6 +132,15 @@ class Progress:
         if self.enabled and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def load_model(path: str, device: str | torch.device = "cpu") -> GeneratorFile:
+    """The generator of MODEL as every command takes it: a model file, a checkpoint, or a
+    run folder (its model file, or its newest checkpoint while it trains)."""
+    from ganstudio.core.modelfile import load_generator
+    from ganstudio.core.runs.reader import find_model
+
+    return load_generator(find_model(path), device)
 
 
 def load_with_progress(spec: str, seed: int, quiet: bool) -> Dataset:

@@ -77,17 +77,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.set_defaults(func=cmd_eval)
 
 
-def _model_path(path: str) -> Path:
-    """A model file or checkpoint; for a run folder, its generator file or newest checkpoint."""
-    from ganstudio.core.runs.layout import GENERATOR
-    from ganstudio.core.runs.reader import find_checkpoint
-
-    p = Path(path)
-    if p.is_dir() and (p / GENERATOR).is_file():
-        return p / GENERATOR
-    return find_checkpoint(p) if p.is_dir() else p
-
-
 def _shape_text(shape: Sequence[int]) -> str:
     return "2-D points" if len(shape) == 1 else "x".join(str(s) for s in shape) + " images"
 
@@ -104,13 +93,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ganstudio.core.quality.evaluation import MIN_SAMPLES, Evaluator, format_evaluation
     from ganstudio.core.quality.features import get_extractor
     from ganstudio.core.render import to_uint8
+    from ganstudio.core.runs.reader import find_model
 
     if args.samples < MIN_SAMPLES:
         raise CLIError(f"--samples must be at least {MIN_SAMPLES}")
     if args.feature_steps is not None and args.feature_steps < 1:
         raise CLIError("--feature-steps must be positive")
     device = pick_device(args.device)
-    model_path = _model_path(args.model)
+    model_path = find_model(args.model)
     gen = load_generator(model_path, device)
     spec = args.dataset or gen.meta.get("dataset", {}).get("spec")
     if not spec:

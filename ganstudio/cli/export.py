@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganstudio.cli.classes import add_class_options, chosen_classes, grid_classes
-from ganstudio.cli.common import CLIError, float_range, int_range, parse_grid, setting
+from ganstudio.cli.common import (
+    CLIError,
+    float_range,
+    int_range,
+    load_model,
+    parse_grid,
+    setting,
+)
 from ganstudio.core.config import LIMITS, short_repr
 
 if TYPE_CHECKING:
@@ -96,7 +102,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     e.add_argument(
         "model",
         metavar="MODEL",
-        help="a generator file or checkpoint (.safetensors); for reproduce, the EXPORT",
+        help="a generator file, a checkpoint or a run folder; for reproduce, the EXPORT",
     )
     e.add_argument("--onnx", metavar="OUT.onnx", help="write the generator as an ONNX model")
     e.add_argument(
@@ -236,7 +242,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_model(args: argparse.Namespace) -> int:
     from ganstudio.core.explore import onnx_export
-    from ganstudio.core.modelfile import load_generator
 
     if args.onnx is None:
         formats = "; ".join(f"--{name} {meta} ({text})" for name, (meta, text) in FORMATS.items())
@@ -252,7 +257,7 @@ def _export_model(args: argparse.Namespace) -> int:
     out = Path(args.onnx)
     if out.is_dir():
         raise CLIError(f"{out}: is a folder; give a file name such as {out / 'model.onnx'}")
-    gen = load_generator(args.model)
+    gen = load_model(args.model)
     onnx_export.export_onnx(gen, out, opset=args.opset)
     print(f"wrote {out}", file=sys.stderr)
     return 0
@@ -290,7 +295,6 @@ def _parse_seeds(text: str) -> list[int]:
 
 def _export_kind(args: argparse.Namespace) -> int:
     from ganstudio.core.explore import exports
-    from ganstudio.core.modelfile import load_generator
 
     if not 0 < args.truncation <= 1:
         raise CLIError(f"--truncation must be in (0, 1] (1 = off), not {args.truncation:g}")
@@ -308,7 +312,7 @@ def _export_kind(args: argparse.Namespace) -> int:
             background = exports.parse_colour(args.background)
         except ValueError as exc:
             raise CLIError(f"--background: {exc}") from None
-        gen = _load_image_model(args.model, load_generator)
+        gen = _load_image_model(args.model)
         prov = exports.grid_provenance(
             gen,
             rows,
@@ -332,7 +336,7 @@ def _export_kind(args: argparse.Namespace) -> int:
             raise CLIError(f"{frames} frames is too many (at most {MAX_FRAMES}); use fewer --steps")
         out = _output(args, exports.ANIMATION_SUFFIXES)
         exports.animation_format(out)  # MP4 without an encoder: say so before loading
-        gen = _load_image_model(args.model, load_generator)
+        gen = _load_image_model(args.model)
         chosen = chosen_classes(gen, args)
         if chosen is not None and len(chosen) > 1:
             raise CLIError("an interpolation draws one class: give --class NAME")
@@ -355,10 +359,10 @@ def _export_kind(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_image_model(path: str, load_generator: Callable[[str], GeneratorFile]) -> GeneratorFile:
+def _load_image_model(path: str) -> GeneratorFile:
     from ganstudio.core.explore.exports import NOT_FOR_POINTS
 
-    gen = load_generator(path)
+    gen = load_model(path)
     if not gen.is_image:
         raise CLIError(f"{path}: {NOT_FOR_POINTS}")
     return gen
@@ -366,7 +370,6 @@ def _load_image_model(path: str, load_generator: Callable[[str], GeneratorFile])
 
 def _reproduce(args: argparse.Namespace) -> int:
     from ganstudio.core.explore import exports
-    from ganstudio.core.modelfile import load_generator
 
     prov = exports.read_provenance(args.model)
     if args.model_file is None:
@@ -380,7 +383,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     out = _output(args, suffixes)
     if out.resolve() == Path(args.model).resolve():
         raise CLIError(f"{out}: is the export itself; give another output file")
-    gen = _load_image_model(args.model_file, load_generator)
+    gen = _load_image_model(args.model_file)
     if not exports.model_matches(gen, prov):
         if not args.any_model:
             raise CLIError(
@@ -397,7 +400,6 @@ def _reproduce(args: argparse.Namespace) -> int:
 def _export_dataset(args: argparse.Namespace) -> int:
     from ganstudio.cli.common import Progress
     from ganstudio.core.explore import dataset_export
-    from ganstudio.core.modelfile import load_generator
 
     if args.output is None:
         raise CLIError("give the dataset folder with -o FOLDER")
@@ -405,7 +407,7 @@ def _export_dataset(args: argparse.Namespace) -> int:
         raise CLIError(
             "give the number of pictures with --n N (or --per-class K for a model with classes)"
         )
-    gen = _load_image_model(args.model, load_generator)
+    gen = _load_image_model(args.model)
     try:
         plan = dataset_export.plan_export(
             gen,

@@ -66,17 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_project)
 
 
-def _model_path(path: str) -> Path:
-    """A model file or checkpoint; for a run folder, its generator file or newest checkpoint."""
-    from ganstudio.core.runs.layout import GENERATOR
-    from ganstudio.core.runs.reader import find_checkpoint
-
-    p = Path(path)
-    if p.is_dir() and (p / GENERATOR).is_file():
-        return p / GENERATOR
-    return find_checkpoint(p) if p.is_dir() else p
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     from ganstudio.core.fileio import writable_target
 
@@ -96,11 +85,12 @@ def cmd_project(args: argparse.Namespace) -> int:
     from ganstudio.core.explore import projection as proj
     from ganstudio.core.modelfile import load_generator
     from ganstudio.core.render import make_grid, save_png
+    from ganstudio.core.runs.reader import find_model
 
     _check_outputs(args)  # before the long work
     if args.candidates is not None and args.candidates < args.starts:
         raise CLIError(f"--candidates ({args.candidates}) must be at least --starts")
-    model_path = _model_path(args.model)
+    model_path = find_model(args.model)
     gen = load_generator(model_path, pick_device(args.device))
     if not gen.is_image:
         raise CLIError(f"{model_path}: projection needs a picture model; this one makes 2-D points")

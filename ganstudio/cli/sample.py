@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganstudio.cli.classes import chosen_classes, grid_classes
-from ganstudio.cli.common import CLIError, parse_grid
+from ganstudio.cli.common import CLIError, load_model, parse_grid
 
 if TYPE_CHECKING:
     import torch
@@ -27,13 +27,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from ganstudio.core.explore import sampling
     from ganstudio.core.fileio import atomic_write_bytes
-    from ganstudio.core.modelfile import load_generator
     from ganstudio.core.render import save_png
 
     rows, cols = parse_grid(args.grid)
     out = Path(args.output)
     raw = out.suffix.lower() == ".npy"
-    gen = load_generator(args.model)
+    gen = load_model(args.model)
     chosen = chosen_classes(gen, args)
     n = args.n if args.n is not None else (rows * cols if gen.is_image else 2500)
     # A grid draws only its first rows*cols images: the rest are not generated.

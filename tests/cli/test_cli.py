@@ -114,6 +114,16 @@ def test_train_digits_then_sample_grid(tmp_path):
     arr = np.load(npy)
     assert arr.shape == (10, 28, 28, 1) and arr.dtype == np.uint8
 
+    # Every command that reads a model takes the run folder too: its model file, or its
+    # newest checkpoint while it trains (no model file yet).
+    assert run_cli("sample", out, "--n", 10, "-o", tmp_path / "folder.npy") == 0
+    assert np.array_equal(arr, np.load(tmp_path / "folder.npy"))
+    assert run_cli("export", "grid", out, "--grid", "2x2", "-o", tmp_path / "g.png") == 0
+    assert Image.open(tmp_path / "g.png").size == (2 * 28 + 3 * pad, 2 * 28 + 3 * pad)
+    (out / "generator.safetensors").unlink()
+    assert run_cli("sample", out, "--n", 10, "-o", tmp_path / "ckpt.npy") == 0
+    assert np.load(tmp_path / "ckpt.npy").shape == (10, 28, 28, 1)
+
 
 def test_train_with_the_relativistic_loss_and_adaptive_augmentation(tmp_path):
     """`--loss rpgan --augment auto`: the run's settings say so and the metrics log holds the
@@ -175,6 +185,18 @@ def test_user_errors_are_one_clear_line(args, message, capsys, tmp_path, monkeyp
     assert run_cli(*args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_a_folder_with_no_model_in_it_is_one_clear_line(tmp_path, capsys):
+    out = ["-o", tmp_path / "x.png"]
+    for command, extra in (
+        (["sample"], out),
+        (["export", "grid"], out),
+        (["eval"], []),
+        (["project"], [tmp_path / "p.png", "-o", tmp_path / "z.npy"]),
+    ):
+        assert run_cli(*command, tmp_path, *extra) == 2, command
+        assert "a folder with no model in it" in capsys.readouterr().err, command
 
 
 def test_sample_rejects_a_file_that_is_not_a_model(tmp_path, capsys):

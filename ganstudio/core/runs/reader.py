@@ -331,6 +331,23 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return steps[-1] if steps else None
 
 
+def find_model(path: str | Path) -> Path:
+    """What a command that reads a model takes: a model file or a checkpoint as given; for
+    a run folder, its model file, or while it trains (or after a crash) its newest
+    checkpoint."""
+    p = Path(path)
+    if not p.is_dir():
+        return p  # a file (or nothing): the model file reader says what is wrong with it
+    if (p / GENERATOR).is_file():
+        return p / GENERATOR
+    if latest_checkpoint(p) is None and not (p / CHECKPOINTS / BEST).is_file():
+        raise RunFolderError(
+            f"{p}: a folder with no model in it (no {GENERATOR}, no checkpoint): give a "
+            "model file, a checkpoint or a run folder"
+        )
+    return find_checkpoint(p)
+
+
 def find_checkpoint(path: str | Path) -> Path:
     """A checkpoint file given a checkpoint, or the newest one of a run folder."""
     p = Path(path)
