@@ -103,7 +103,11 @@ class Progress:
         self._last_print = 0.0
         self.extra = ""
 
-    def update(self, step: int, text: str = "", force: bool = False) -> None:
+    def update(
+        self, step: int, text: str = "", force: bool = False, eta: float | None = None
+    ) -> None:
+        """Show ``step`` of the total; the time left is ``eta`` when the caller knows it
+        better (training: core.durations.RemainingTime), else from the average rate."""
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -115,7 +119,8 @@ class Progress:
         self._last_print = now
         done = step - self.start_step
         rate = done / max(now - self.start, 1e-9)
-        eta = (self.total - step) / rate if rate > 0 else float("inf")
+        if eta is None:
+            eta = (self.total - step) / rate if rate > 0 else float("inf")
         frac = min(1.0, step / self.total)
         bar = "#" * int(frac * 24) + "." * (24 - int(frac * 24))
         line = (

@@ -6,6 +6,7 @@ import sys
 
 from ganstudio.cli.common import Progress
 from ganstudio.cli.train_cluster import describe
+from ganstudio.core.durations import RemainingTime
 from ganstudio.core.quality.monitor import Quality
 from ganstudio.core.quality.warnings import TrainingWarning
 from ganstudio.core.runs.session import RunResult, RunSink, RunStarted
@@ -38,6 +39,7 @@ class PrintingSink(RunSink):
         self.measuring = False
         self.last_step: int | None = None
         self.by_time = False  # the progress bar counts seconds of training, not steps
+        self.remaining = RemainingTime()  # the ETA the window shows, from recent speed
 
     def _print(self, text: str) -> None:
         if self.progress is not None:
@@ -98,6 +100,7 @@ class PrintingSink(RunSink):
                 self.last_step,
                 f"{steps}{r.images_per_s:,.0f} img/s  "
                 f"G {m['g_loss']:.3f} D {m['d_loss']:.3f}  {aug}",
+                eta=self.remaining.update(r.step, r.elapsed, r.total_steps, r.budget_seconds),
             )
 
     def preview(self, p: Preview) -> None:

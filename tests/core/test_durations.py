@@ -71,3 +71,26 @@ def test_the_time_left_counts_the_final_measurement_and_counts_down_after_the_la
     assert left.quality(Quality(1000, "off")) == 0.0
     left.reset()
     assert left.seconds() == math.inf and left.end_work is None
+
+
+def _run(eta, rates, total=100_000):
+    """Feed reports every 0.1 s at ``rates`` (steps/s, one per report); the last ETA."""
+    t, step, left = 0.0, 0, math.inf
+    for rate in rates:
+        t, step = t + 0.1, step + rate / 10
+        left = eta.update(round(step), t, total)
+    return left, round(step)
+
+
+def test_the_window_grows_with_the_run_to_average_speed_swings_and_stops_at_a_minute():
+    # 30 s at 100 steps/s, then a 4 s swing to 70 (a desktop's other programs), then back:
+    # the ETA reads from half the run's time, so the swing moves it far less than a 6 s
+    # window would.
+    rates = [100] * 300 + [70] * 40
+    grown, step = _run(RemainingTime(), rates)
+    fixed, _ = _run(RemainingTime(share=0.0), rates)
+    true = (100_000 - step) / 100  # the swing is over
+    assert abs(grown - true) / true < 0.08 < abs(fixed - true) / true
+    # However long the run, a lasting change is all of the ETA within a minute.
+    left, step = _run(RemainingTime(), [100] * 4000 + [50] * 610, total=10**6)
+    assert left == pytest.approx((10**6 - step) / 50, rel=1e-3)
