@@ -86,18 +86,17 @@ def run_to_end(
     work: Callable[[], Any],
     worker: Outcomes,
     what: str,
-    cancelled: tuple[type[BaseException], Callable[[], None]] | None = None,
+    cancelled_by: type[BaseException],
+    on_cancelled: Callable[[], object] = lambda: None,
 ) -> None:
     """In a worker's thread: run ``work`` and emit ``worker.done(result)`` or
     ``worker.failed(message)`` (a user's error as its message; a bug logged with its
-    traceback too) or, on a ``cancelled[0]`` exception, call ``cancelled[1]``; then
+    traceback too) or, when it raises ``cancelled_by``, call ``on_cancelled``; then
     ``worker.finished()``, and quit the thread."""
-    stop_type = cancelled[0] if cancelled is not None else ()
     try:
         result = work()
-    except stop_type:
-        assert cancelled is not None
-        cancelled[1]()
+    except cancelled_by:
+        on_cancelled()
     except Exception as exc:  # a user-caused error (bad folder, bad picture) or a bug: say it
         if not is_user_error(exc):
             log.error("%s failed:\n%s", what, traceback.format_exc())
@@ -136,12 +135,7 @@ class TaskWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        run_to_end(
-            lambda: self._fn(self._progress),
-            self,
-            "background task",
-            cancelled=(Cancelled, lambda: None),
-        )
+        run_to_end(lambda: self._fn(self._progress), self, "background task", Cancelled)
 
 
 class Task(QObject):

@@ -112,9 +112,7 @@ class ProjectionWorker(QObject):
                 cancelled=self._stop.is_set,
             )
 
-        run_to_end(
-            work, self, "projection", cancelled=(proj.ProjectionCancelled, self.cancelled.emit)
-        )
+        run_to_end(work, self, "projection", proj.ProjectionCancelled, self.cancelled.emit)
 
 
 class ProjectionBox(QGroupBox):

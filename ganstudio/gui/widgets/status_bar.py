@@ -5,7 +5,7 @@ augmentation's probability."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QSizePolicy, QStatusBar, QWidget
 
 from ganstudio.core.config import MAX_STEPS
 from ganstudio.core.durations import format_duration
@@ -24,6 +24,9 @@ class RunStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.phase_label = QLabel("")
+        # A long phase (a result naming a deep model path) is cut at the right, its whole
+        # text in the tooltip, rather than widening the window past the screen.
+        self.phase_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.addWidget(self.phase_label, 1)
         self.step_label = QLabel("")
         self.speed_label = QLabel("")
@@ -54,6 +57,7 @@ class RunStatusBar(QStatusBar):
         """What the run is doing ("Training", "Measuring the final samples ...") or how it
         ended, until the next phase; an empty text clears it."""
         self.phase_label.setText(text)
+        self.phase_label.setToolTip(text)
 
     def phase(self) -> str:
         return self.phase_label.text()

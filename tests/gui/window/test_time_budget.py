@@ -57,6 +57,11 @@ def test_a_status_tip_covers_the_phase_for_a_while_and_does_not_erase_it(qtbot, 
     assert bar.currentMessage() == ""
     assert bar.phase_label.isVisibleTo(window)
     assert bar.phase() == "Measuring the final samples ..."
+    # A long result (a deep model path) does not widen the window.
+    width = window.minimumSizeHint().width()
+    bar.show_phase("Finished after 40,000 steps. Model saved to " + "/very-long-folder" * 40)
+    assert window.minimumSizeHint().width() == width
+    assert bar.phase_label.toolTip() == bar.phase()
 
 
 def test_a_run_of_a_few_seconds_ends_by_time_with_a_final_measurement(qtbot, window, fill):
