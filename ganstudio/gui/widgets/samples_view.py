@@ -64,14 +64,22 @@ class PointsView(pg.PlotWidget):
         self.setAspectLocked(True)
         self.showGrid(x=True, y=True, alpha=0.15)
         self.getPlotItem().hideButtons()
-        key = self.addLegend(offset=(8, 8)) if legend else None
-        self.real = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*REAL, 90), name="real")
-        self.fake = pg.ScatterPlotItem(
-            size=3, pen=None, brush=pg.mkBrush(*FAKE, 140), name="generated"
-        )
-        self.modes = pg.ScatterPlotItem(
-            size=10, symbol="+", pen=pg.mkPen(60, 60, 60, width=1.5), brush=None
-        )
+        self.real = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*REAL, 90))
+        self.fake = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*FAKE, 140))
+        mode_pen = pg.mkPen(60, 60, 60, width=1.5)
+        self.modes = pg.ScatterPlotItem(size=10, symbol="+", pen=mode_pen, brush=None)
+        key = None
+        if legend:
+            # The legend shows its own, larger markers: the 3-pixel points themselves would
+            # be specks in it, and the mode crosses need naming too.
+            key = self.addLegend(offset=(8, 8), labelTextColor=(40, 40, 40))
+            for brush, pen, symbol, name in (
+                (pg.mkBrush(*REAL), None, "o", "real"),
+                (pg.mkBrush(*FAKE), None, "o", "generated"),
+                (None, mode_pen, "+", "mode centre"),
+            ):
+                sample = pg.ScatterPlotItem(size=8, symbol=symbol, pen=pen, brush=brush)
+                key.addItem(sample, name)
         self.marker = pg.ScatterPlotItem(
             size=14, symbol="o", pen=pg.mkPen(200, 0, 0, width=2), brush=None
         )
