@@ -76,6 +76,9 @@ class CurvesPanel(QWidget):
         self._follow = True
         self._follow_span: float | None = None  # width of the followed range; None: all
         self._cursor_x: float | None = None  # step under the mouse, None when not over a plot
+        # Where the mouse is, in scene coordinates: a followed view scrolls under a still
+        # mouse, so each redraw maps it to a step again.
+        self._cursor_scene: QPointF | None = None
 
         # ---- toolbar: smoothing, log scale, follow, readout
         self._smoothing = QSlider(Qt.Orientation.Horizontal)
@@ -344,7 +347,7 @@ class CurvesPanel(QWidget):
             elif plot == "loss" and self.log_scale():
                 hidden_by_log = hidden_by_log or bool(np.any(y <= 0))  # NaN compares False
         self._log_hint.setVisible(hidden_by_log)
-        self._update_readout()
+        self._place_cursor()
         self._dirty = False
 
     def _on_timer(self) -> None:
@@ -420,10 +423,17 @@ class CurvesPanel(QWidget):
 
     def show_values_at(self, scene_pos: QPointF) -> None:
         """Move the crosshair to a scene position and show the values there."""
+        self._cursor_scene = QPointF(scene_pos)
+        self._place_cursor()
+
+    def _place_cursor(self) -> None:
+        """Map the mouse's scene position to a step (the view may have moved under it), then
+        move the crosshair there and update the readout."""
         self._cursor_x = None
         for plot in self._all_plots:
             view = plot.getViewBox()
-            if view.sceneBoundingRect().contains(scene_pos):
+            scene_pos = self._cursor_scene
+            if scene_pos is not None and view.sceneBoundingRect().contains(scene_pos):
                 self._cursor_x = view.mapSceneToView(scene_pos).x()
         for line in self._cursor_lines:
             line.setVisible(self._cursor_x is not None)
@@ -432,7 +442,8 @@ class CurvesPanel(QWidget):
         self._update_readout()
 
     def leaveEvent(self, event: QEvent) -> None:  # the mouse left the panel
-        self.show_values_at(QPointF(-1e9, -1e9))
+        self._cursor_scene = None
+        self._place_cursor()
         super().leaveEvent(event)
 
     def readout_text(self) -> str:

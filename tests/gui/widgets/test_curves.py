@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QEvent, QPointF
 
 from ganstudio.gui.widgets.curves import SMOOTHING_WINDOWS, CurvesPanel
 
@@ -194,6 +194,26 @@ def test_values_under_the_cursor(panel):
     panel.show_values_at(QPointF(-5000, -5000))  # off the plots: back to the newest step
     assert panel.readout_text().startswith("newest 1,000")
     assert not any(line.isVisible() for line in panel._cursor_lines)
+
+
+def test_a_followed_view_moving_under_a_still_mouse_moves_the_readout_with_it(panel):
+    panel.append(*stats(1000))
+    panel.redraw()
+    view = panel._d_plot.getViewBox()
+    mouse = view.mapViewToScene(QPointF(500, 0.5))  # the middle of the plot; it stays there
+    panel.show_values_at(mouse)
+    assert panel.readout_text().startswith("step 500 ")
+    panel.append(*stats(1000, start=1001))  # followed: the view now spans steps 1-2000
+    panel.redraw()
+    step = round(view.mapSceneToView(mouse).x())
+    assert 900 < step < 1100
+    assert panel.readout_text().startswith(f"step {step:,} ")
+    for line in panel._cursor_lines:
+        assert line.value() == pytest.approx(view.mapSceneToView(mouse).x())
+    # The mouse left: the newest step again, also after a redraw.
+    panel.leaveEvent(QEvent(QEvent.Type.Leave))
+    panel.redraw()
+    assert panel.readout_text().startswith("newest 2,000")
 
 
 def test_state_round_trip_and_strings_from_qsettings(qtbot, panel):
