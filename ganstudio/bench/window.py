@@ -165,7 +165,7 @@ def _window_run(
 ) -> WindowRun:
     """The window training ``fields`` as a user would start it (Start clicked): for
     ``warmup`` + ``seconds``, or with ``to_the_end`` until its step budget is done."""
-    from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+    from PySide6.QtCore import QElapsedTimer, QEvent, QSettings, Qt, QTimer
 
     from ganstudio.gui.window.main_window import MainWindow
 
@@ -243,6 +243,10 @@ def _window_run(
         raise RuntimeError("the window's run did not start")
     batch = int(started.config["batch_size"]) * int(started.config["d_steps"])
     window.close()
+    # Deleted, not only closed: its parts' connections keep a closed window alive, and its
+    # timers would tick on through every later run of the benchmark.
+    window.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     trained = (marks[-1][0] if marks else t_stop) - t_click[0]
     marks = [(t, s) for t, s in marks if t_begin <= t <= t_stop]
     return WindowRun(

@@ -118,6 +118,11 @@ def test_gui_marks_every_window_number_offscreen(capsys):
         "GUI event-loop stalls",
     )
     assert NOT_REPRESENTATIVE not in line_with(lines, "headless training")  # not a window number
+    from PySide6.QtWidgets import QApplication
+
+    # Each run's window is deleted, not left ticking (hidden) through the later runs.
+    left = [w for w in QApplication.topLevelWidgets() if type(w).__name__ == "MainWindow"]
+    assert left == []
 
 
 def test_preview_waits_count_from_start_and_to_the_end():

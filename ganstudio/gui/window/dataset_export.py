@@ -154,7 +154,10 @@ class DatasetExporter(QObject):
 
     def _ask(self, classes: tuple[str, ...], folder: str, psi: float) -> DatasetRequest | None:
         dialog = DatasetDialog(self.window, classes, folder, psi)
-        return dialog.request() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        try:
+            return dialog.request() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        finally:
+            dialog.deleteLater()  # the window owns it: without this every opening stays
 
     def _confirm(self, folder: Path) -> bool:
         answer = QMessageBox.question(

@@ -165,3 +165,21 @@ def test_a_cancelled_dataset_export_leaves_a_consistent_folder(qtbot, window, mo
     files = sorted(p.name for p in out.glob("*.png"))
     assert [p["file"] for p in manifest["pictures"]] == files and len(files) < 600
     assert "cancelled" in window.status.currentMessage()
+
+
+def test_the_dataset_dialog_is_gone_once_answered(qtbot, window):
+    from PySide6.QtCore import QEvent, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from ganstudio.gui.window.dataset_export import DatasetDialog
+
+    def answer() -> None:
+        for dialog in window.findChildren(DatasetDialog):
+            if dialog.isVisible():
+                dialog.reject()
+
+    for _ in range(2):
+        QTimer.singleShot(200, answer)
+        assert window.dataset_export.ask((), "somewhere", 1.0) is None
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert window.findChildren(DatasetDialog) == []  # none left behind, hidden, per opening
