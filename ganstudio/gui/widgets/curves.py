@@ -51,6 +51,35 @@ POINTS_PER_PIXEL = 2
 D_OUTPUT_LABELS = {True: "D output (probability)", False: "Critic score"}
 
 
+class _Readout(QLabel):
+    """The wrapping cursor readout. It takes the height that its widest text would need at
+    its width (``set_widest``), so the plots under it do not jump by a line whenever a value
+    gets longer or shorter near the width where the text wraps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._widest = QLabel()  # never shown: only asked for its height
+        for label in (self, self._widest):
+            label.setTextFormat(Qt.TextFormat.RichText)
+            label.setContentsMargins(6, 0, 4, 0)
+            label.setWordWrap(True)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def set_widest(self, html: str) -> None:
+        self._widest.setText(html)
+        self.updateGeometry()
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
+        self._widest.setFont(self.font())
+        return max(super().heightForWidth(width), self._widest.heightForWidth(width))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
+        if event.type() == QEvent.Type.FontChange:
+            self.updateGeometry()
+        super().changeEvent(event)
+
+
 class _TimedLayout(pg.GraphicsLayoutWidget):
     """The plots' view, adding up the time its paints take (the redraw's pacing counts it)."""
 
@@ -100,14 +129,10 @@ class CurvesPanel(QWidget):
             "Keep the newest steps in view. Panning or zooming turns it off; "
             "tick it again to follow the current width of view (or all steps)."
         )
-        self._readout = QLabel()
-        self._readout.setTextFormat(Qt.TextFormat.RichText)
-        self._readout.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-        self._readout.setContentsMargins(6, 0, 4, 0)
         # Six values and a step need about 560 px: a narrower panel wraps them between two
         # values instead of cutting the last ones off.
-        self._readout.setWordWrap(True)
-        self._readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._readout = _Readout()
+        self._readout.set_widest(_readout_html("newest 88,888,888", ["-8.888e+88"] * len(CURVES)))
 
         toolbar = QHBoxLayout()
         toolbar.setContentsMargins(4, 2, 4, 0)
@@ -463,14 +488,20 @@ class CurvesPanel(QWidget):
         points = {key: self._series[key].value_at(step, window) for key, *_ in CURVES}
         shown = next((p.step for p in points.values() if p is not None), None)
         head = f"step {shown:,}" if self._cursor_x is not None else f"newest {shown:,}"
-        rich, plain = [f"<b>{_unbroken(head)}</b>"], [head]
-        for key, name, _, colour in CURVES:
-            point = points[key]
-            value = "–" if point is None else _format(point.smoothed)
-            rich.append(f"<span style='color:{colour}'>{_unbroken(name)}</span>&nbsp;{value}")
-            plain.append(f"{name} {value}")
-        # A line may break only between two values.
-        return "&nbsp; ".join(rich), "  ".join(plain)
+        values = [
+            "–" if (point := points[key]) is None else _format(point.smoothed) for key, *_ in CURVES
+        ]
+        plain = [head] + [f"{name} {value}" for (_, name, *_), value in zip(CURVES, values)]
+        return _readout_html(head, values), "  ".join(plain)
+
+
+def _readout_html(head: str, values: list[str]) -> str:
+    """The readout's rich text: the step in bold, then each curve's name in its colour and
+    its value. A line may break only between two values."""
+    rich = [f"<b>{_unbroken(head)}</b>"]
+    for (_, name, _, colour), value in zip(CURVES, values, strict=True):
+        rich.append(f"<span style='color:{colour}'>{_unbroken(name)}</span>&nbsp;{value}")
+    return "&nbsp; ".join(rich)
 
 
 def _unbroken(text: str) -> str:

@@ -322,3 +322,17 @@ def test_a_narrow_panel_wraps_the_readout_between_values_and_keeps_legends_off_t
         assert plot.legend is None
     legend = panel._grad_plot.titleLabel.item.toPlainText().replace("\u2060", "")
     assert "|grad G|" in legend and "|grad D|" in legend
+
+
+def test_the_readout_keeps_its_height_as_its_values_change_length(panel):
+    label = panel._readout
+    widths = range(300, 1300, 10)
+    panel.append(*stats(100))
+    panel.redraw()
+    short = {w: label.heightForWidth(w) for w in widths}
+    steps, *columns = stats(100, start=101)
+    panel.append(steps, *[c * -123456.7 for c in columns])  # "-8.642e+04": longer values
+    panel.redraw()
+    assert "e+0" in panel.readout_text()
+    assert {w: label.heightForWidth(w) for w in widths} == short  # the plots do not jump
+    assert len(set(short.values())) > 1  # and it still wraps where the panel is narrow
