@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ganstudio.bench.cache import cache_folder
 from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import Dataset, load_dataset
 from ganstudio.core.device import pick_device
@@ -58,47 +59,39 @@ def metrics_table(
         f"feature extractor: {steps} training steps"
     )
     rows: list[dict[str, str | float]] = []
-    old = os.environ.get("GANSTUDIO_CACHE_DIR")
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["GANSTUDIO_CACHE_DIR"] = cache
-        try:
-            for phase in ("extractor", "evaluating"):
-                if phase == "evaluating":  # the extractor cached, untimed
-                    from ganstudio.core.quality.features import get_extractor
+    with tempfile.TemporaryDirectory() as tmp, cache_folder(tmp) as cache:
+        for phase in ("extractor", "evaluating"):
+            if phase == "evaluating":  # the extractor cached, untimed
+                from ganstudio.core.quality.features import get_extractor
 
-                    get_extractor(data, pick_device("auto"), steps=feature_steps)
-                plain, watched, shares = [], [], []
-                for _ in range(repeats):
-                    if phase == "extractor":  # a fresh cache each time: it trains again
-                        for f in os.scandir(cache):
-                            if f.is_dir():
-                                for g in os.scandir(f.path):
-                                    os.unlink(g.path)
-                    monitor = QualityMonitor(
-                        lambda q: None, interval=0.0, extractor_steps=feature_steps
-                    )
-                    watched.append(_run(cfg, data, seconds, monitor))
-                    shares.append(monitor.share())
-                    plain.append(_run(cfg, data, seconds, None))
-                rate, monitored = statistics.median(plain), statistics.median(watched)
-                share, ratio = statistics.median(shares), monitored / rate
-                rows.append(
-                    {
-                        "phase": phase,
-                        "plain": rate,
-                        "monitored": monitored,
-                        "share": share,
-                        "ratio": ratio,
-                    }
+                get_extractor(data, pick_device("auto"), steps=feature_steps)
+            plain, watched, shares = [], [], []
+            for _ in range(repeats):
+                if phase == "extractor":  # a fresh cache each time: it trains again
+                    for f in os.scandir(cache):
+                        if f.is_dir():
+                            for g in os.scandir(f.path):
+                                os.unlink(g.path)
+                monitor = QualityMonitor(
+                    lambda q: None, interval=0.0, extractor_steps=feature_steps
                 )
-                print_fn(
-                    f"  {phase:<11} plain {rate:8.0f} img/s   monitored "
-                    f"{monitored:8.0f} img/s   ratio {ratio:.3f}   "
-                    f"monitor's own share {share:.1%}"
-                )
-        finally:
-            if old is None:
-                os.environ.pop("GANSTUDIO_CACHE_DIR", None)
-            else:
-                os.environ["GANSTUDIO_CACHE_DIR"] = old
+                watched.append(_run(cfg, data, seconds, monitor))
+                shares.append(monitor.share())
+                plain.append(_run(cfg, data, seconds, None))
+            rate, monitored = statistics.median(plain), statistics.median(watched)
+            share, ratio = statistics.median(shares), monitored / rate
+            rows.append(
+                {
+                    "phase": phase,
+                    "plain": rate,
+                    "monitored": monitored,
+                    "share": share,
+                    "ratio": ratio,
+                }
+            )
+            print_fn(
+                f"  {phase:<11} plain {rate:8.0f} img/s   monitored "
+                f"{monitored:8.0f} img/s   ratio {ratio:.3f}   "
+                f"monitor's own share {share:.1%}"
+            )
     return rows

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from ganstudio.bench import display
+from ganstudio.bench.cache import cache_folder
 from ganstudio.bench.load import busy_cores
 from ganstudio.core.config import MAX_STEPS
 
@@ -324,25 +325,16 @@ def spin(app, done: Callable[[], bool], timeout: float) -> None:
         raise TimeoutError("the window did not get there in time")
 
 
-def cached_features(dataset: str, cache: str) -> str:
-    """Make the feature cache folder ``cache`` hold ``dataset``'s extractor, as the quality
-    monitor of a run would find it after a first run; return ``cache``."""
+def cache_features(dataset: str) -> None:
+    """Put ``dataset``'s feature extractor in the cache, as the quality monitor of a run
+    would find it after a first run."""
     from ganstudio.core.data.load import load_dataset
     from ganstudio.core.device import pick_device
     from ganstudio.core.quality.features import get_extractor
 
-    old = os.environ.get("GANSTUDIO_CACHE_DIR")
-    os.environ["GANSTUDIO_CACHE_DIR"] = cache
-    try:
-        # In a thread that ends, as every training here: an OpenMP team left on the main
-        # thread halves the speed of the training threads after it (see _headless_rate).
-        _in_a_thread(lambda: get_extractor(load_dataset(dataset), pick_device("auto")))
-    finally:
-        if old is None:
-            os.environ.pop("GANSTUDIO_CACHE_DIR", None)
-        else:
-            os.environ["GANSTUDIO_CACHE_DIR"] = old
-    return cache
+    # In a thread that ends, as every training here: an OpenMP team left on the main
+    # thread halves the speed of the training threads after it (see _headless_rate).
+    _in_a_thread(lambda: get_extractor(load_dataset(dataset), pick_device("auto")))
 
 
 def _number(value: float, spec: str) -> str:
@@ -390,20 +382,16 @@ def _measure_dataset(
     fields = {"dataset": dataset, "steps": MAX_STEPS, "seed": 0}
     headless: list[float] = []
     windowed: list[WindowRun] = []
-    first_runs = os.environ.get("GANSTUDIO_CACHE_DIR")
-    os.environ["GANSTUDIO_CACHE_DIR"] = cached_features(dataset, os.path.join(tmp, "warm"))
-    # Speed: headless and windowed runs alternate (pairs, so drift on the machine cancels
-    # in each pair's ratio); no heartbeat timer (it would cost the window a thousand
-    # wake-ups a second).
-    for _ in range(repeats):
-        headless.append(_headless_rate(fields, seconds, warmup))
-        windowed.append(_window_run(app, fields, tmp, seconds, warmup))
-    with busy_cores(busy, warmup + seconds + 360):
-        loaded = _window_run(app, fields, tmp, seconds, warmup)
-    if first_runs is None:
-        os.environ.pop("GANSTUDIO_CACHE_DIR", None)
-    else:
-        os.environ["GANSTUDIO_CACHE_DIR"] = first_runs
+    with cache_folder(os.path.join(tmp, "warm")):
+        cache_features(dataset)
+        # Speed: headless and windowed runs alternate (pairs, so drift on the machine
+        # cancels in each pair's ratio); no heartbeat timer (it would cost the window a
+        # thousand wake-ups a second).
+        for _ in range(repeats):
+            headless.append(_headless_rate(fields, seconds, warmup))
+            windowed.append(_window_run(app, fields, tmp, seconds, warmup))
+        with busy_cores(busy, warmup + seconds + 360):
+            loaded = _window_run(app, fields, tmp, seconds, warmup)
     # The ETA: a run whose step budget takes about eta_seconds at the speed just measured.
     eta_run = None
     window_rate = _median([r.rate for r in windowed])
@@ -485,21 +473,14 @@ def gui_table(
             )
         )
     results = []
-    cache = os.environ.get("GANSTUDIO_CACHE_DIR")
-    with tempfile.TemporaryDirectory() as tmp:
-        # A cache of its own: every run is a user's first on the dataset (the quality
-        # monitor trains its feature extractor, and the ETA run ends measuring with it).
-        os.environ["GANSTUDIO_CACHE_DIR"] = os.path.join(tmp, "cache")
-        try:
-            for dataset in datasets:
-                m = _measure_dataset(app, dataset, seconds, warmup, repeats, busy, eta_seconds, tmp)
-                results.append(m)
-                _print_dataset(m, seconds, warmup, repeats, busy, real, print_fn)
-        finally:
-            if cache is None:
-                os.environ.pop("GANSTUDIO_CACHE_DIR", None)
-            else:
-                os.environ["GANSTUDIO_CACHE_DIR"] = cache
+    # A cache of its own: a run is a user's first on the dataset (the quality monitor trains
+    # its feature extractor, and the ETA run ends measuring with it) unless _measure_dataset
+    # fills one first.
+    with tempfile.TemporaryDirectory() as tmp, cache_folder(os.path.join(tmp, "cache")):
+        for dataset in datasets:
+            m = _measure_dataset(app, dataset, seconds, warmup, repeats, busy, eta_seconds, tmp)
+            results.append(m)
+            _print_dataset(m, seconds, warmup, repeats, busy, real, print_fn)
     return results
 
 

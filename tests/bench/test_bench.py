@@ -324,3 +324,18 @@ def test_projection_of_a_model_file_of_points_is_refused(capsys, tmp_path):
 def test_training_speed_refuses_a_model_that_is_not_an_architecture(capsys):
     assert main(["bench", "--model", "nope.safetensors"]) == 2
     assert "--model must be dcgan or fastgan" in capsys.readouterr().err
+
+
+def test_cache_folder_sets_the_cache_and_puts_the_old_one_back(monkeypatch, tmp_path):
+    from ganstudio.bench.cache import cache_folder
+    from ganstudio.core.data.cache import cache_root
+
+    monkeypatch.setenv("GANSTUDIO_CACHE_DIR", str(tmp_path / "mine"))
+    with pytest.raises(KeyError), cache_folder(str(tmp_path / "bench")):
+        assert cache_root() == tmp_path / "bench"
+        raise KeyError  # put back after a failure too
+    assert cache_root() == tmp_path / "mine"
+    monkeypatch.delenv("GANSTUDIO_CACHE_DIR")
+    with cache_folder(str(tmp_path / "bench")):
+        pass
+    assert "GANSTUDIO_CACHE_DIR" not in os.environ
