@@ -19,9 +19,8 @@ find it): trained in the background of each run, it moved one run's speed by 15%
 next (headless digits, 4 runs of 10 s: spread 0.15 of the mean, against 0.013 cached), which
 drowned the window's cost in noise. The ETA and stall runs are a user's first: their quality
 monitor trains the extractor, and the ETA run ends with the rest of that training. The
-window runs on the user's
-display (see bench.display); on the offscreen platform every window number is printed
-marked as not representative.
+window runs on the user's display (see bench.display); on the offscreen platform every
+window number is printed marked as not representative.
 """
 
 from __future__ import annotations

@@ -71,11 +71,11 @@ class _Readout(QLabel):
         self.updateGeometry()
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt API)
-        self._widest.setFont(self.font())
         return max(super().heightForWidth(width), self._widest.heightForWidth(width))
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt API)
         if event.type() == QEvent.Type.FontChange:
+            self._widest.setFont(self.font())
             self.updateGeometry()
         super().changeEvent(event)
 
@@ -455,9 +455,9 @@ class CurvesPanel(QWidget):
         """Map the mouse's scene position to a step (the view may have moved under it), then
         move the crosshair there and update the readout."""
         self._cursor_x = None
+        scene_pos = self._cursor_scene
         for plot in self._all_plots:
             view = plot.getViewBox()
-            scene_pos = self._cursor_scene
             if scene_pos is not None and view.sceneBoundingRect().contains(scene_pos):
                 self._cursor_x = view.mapSceneToView(scene_pos).x()
         for line in self._cursor_lines:
