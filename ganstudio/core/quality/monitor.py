@@ -46,6 +46,7 @@ BUDGET = 0.05  # largest share of wall time the monitor may take
 INTERVAL = 120.0  # seconds between evaluations (at least)
 SAMPLES = 1000  # generated samples per evaluation (and real ones in each half)
 SLICE = 0.25  # seconds of extractor training per piece of work
+UNKNOWN_PIECE = 1.0  # what a piece is taken to cost before any of its kind was measured
 METRIC_KEYS = ("fd", "kid", "precision", "recall", "score")
 
 
@@ -168,6 +169,25 @@ class QualityMonitor:
         if evaluated:
             wait = max(wait, self.interval - cost)
         self._next = done + wait
+
+    def upcoming(self) -> float:
+        """Seconds the next call will take: 0 when nothing is due, else the next piece's
+        cost as measured (a slice of extractor training; the real features at the measured
+        cost per sample; the last evaluation), or UNKNOWN_PIECE before it can be known.
+        The training loop sends a preview due within that time before the call."""
+        if self.state == "off" or self.clock() < self._next:
+            return 0.0
+        if self.state in ("start", "training"):
+            return SLICE
+        if self.state == "real":
+            if self._per_sample is None:
+                return UNKNOWN_PIECE
+            return self._per_sample * 2 * self.samples
+        if self._last is not None:
+            return self._last.seconds
+        if self._real_seconds is not None:
+            return self._real_seconds / 2  # half the samples of the real features
+        return UNKNOWN_PIECE
 
     def final(self, trainer: MonitoredTrainer, cancelled: Callable[[], bool] = bool) -> bool:
         """Measure the generator as the run leaves it: first whatever the budget had not yet

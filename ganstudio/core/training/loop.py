@@ -3,7 +3,8 @@
 Between steps it hands out reports (every ``report_interval``), previews with their
 snapshots, and probes (each kind spaced so it takes at most its budget of the wall time, and
 comes at least ``preview_interval`` apart; see ``Spacing``), runs background tasks
-(each keeps its own budget), obeys pause/step/stop and live edits, and in slow motion runs
+(each keeps its own budget; a preview that would come due during one is sent before it),
+obeys pause/step/stop and live edits, and in slow motion runs
 each step as two halves: the discriminator's update, a pause, then the generator's.
 
 Under torchrun (``trainer.cluster``) there is no pausing: the processes agree every
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
@@ -45,8 +47,17 @@ ReportFn = Callable[[Report], None]
 PreviewFn = Callable[[Preview], None]
 SnapshotFn = Callable[[Snapshot], None]
 ProbeFn = Callable[[Probe], None]
-# Background work (quality metrics): called after reports with the trainer; it spaces itself.
-TaskFn = Callable[[Trainer], None]
+
+
+class Task(Protocol):
+    """Background work (quality metrics), called after reports with the trainer; it spaces
+    itself. Its pieces run in the training thread, so a preview due meanwhile would wait for
+    one: ``upcoming()`` says how long the next call will take (0 when it has nothing due),
+    and a preview that would come due within that time is sent before the call."""
+
+    def __call__(self, trainer: Trainer, /) -> None: ...
+
+    def upcoming(self) -> float: ...
 
 
 class TrainingFailed(RuntimeError):
@@ -59,7 +70,7 @@ def run_training(
     on_preview: PreviewFn | None = None,
     on_snapshot: SnapshotFn | None = None,
     on_probe: ProbeFn | None = None,
-    tasks: tuple[TaskFn, ...] = (),
+    tasks: tuple[Task, ...] = (),
 ) -> Outcome:
     """Train ``trainer`` (see the module docstring). Never raises for a failure a user can
     cause: the Outcome says what happened."""
@@ -82,11 +93,14 @@ def run_training(
     previews = Spacing(PREVIEW_BUDGET, PREVIEW_CADENCE, PREVIEW_MOST)
     probes = Spacing(PROBE_BUDGET)
 
-    def emit_preview(force: bool = False) -> None:
+    def emit_preview(force: bool = False, lead: float = 0.0) -> None:
+        """Send a preview and a probe when each is due; ``lead``: the preview also when it
+        comes due within that many seconds (the time a task is about to take)."""
         nonlocal shown
         interval = trainer.config.preview_interval
         t0 = time.perf_counter()
-        if (force or previews.due(t0)) and (on_preview is not None or on_snapshot is not None):
+        wanted = on_preview is not None or on_snapshot is not None
+        if (force or previews.due(t0 + lead)) and wanted:
             shown = updates
             trainer.version += 1
             if on_preview is not None:
@@ -159,8 +173,12 @@ def run_training(
             updates += 1
             if trainer.seconds_since_report() >= cfg.report_interval or control.paused:
                 emit_report()
-                for task in tasks:
-                    task(trainer)
+                if tasks:
+                    lead = max(task.upcoming() for task in tasks)
+                    if lead > 0:
+                        emit_preview(lead=lead)
+                    for task in tasks:
+                        task(trainer)
                 emit_preview(force=control.paused)
         emit_report()
         emit_preview(force=True)

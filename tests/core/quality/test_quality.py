@@ -186,3 +186,54 @@ def test_the_final_measurement_can_be_cut_short():
 
     assert not monitor.final(trainer, cancelled=cancelled)
     assert not [q for q in events if q.status == "ready"]
+
+
+def test_upcoming_says_what_the_next_piece_will_cost_and_nothing_when_it_is_not_due(
+    gaussian_points,
+):
+    """The training loop sends a preview due within upcoming() before calling the monitor
+    (its pieces run in the training thread): 0 when nothing is due or metrics are off, a
+    slice, the real features (unknown before anything was measured), then the measured
+    cost of the last piece of the same kind."""
+    from ganstudio.core.quality.monitor import SLICE, UNKNOWN_PIECE
+
+    events = []
+    trainer = Trainer(TrainConfig(steps=20, width=8, batch_size=16), gaussian_points)
+    later = [0.0]
+    monitor = QualityMonitor(
+        events.append,
+        interval=100.0,
+        budget=1.0,  # no wait after a piece but the interval after an evaluation
+        samples=200,
+        clock=lambda: time.perf_counter() + later[0],
+    )
+    assert monitor.upcoming() == SLICE  # the extractor: looked up, or a first slice
+    monitor(trainer)
+    assert monitor.state == "real" and monitor.upcoming() == UNKNOWN_PIECE
+    monitor(trainer)
+    assert monitor.state == "ready" and events[-1].work_left is not None
+    assert monitor.upcoming() == pytest.approx(events[-1].work_left)  # half the real features
+    monitor(trainer)
+    assert events[-1].status == "ready"
+    assert monitor.upcoming() == 0.0  # the next evaluation is 100 s away
+    later[0] = 200.0
+    assert monitor.upcoming() == events[-1].seconds > 0
+    monitor.state = "off"
+    assert monitor.upcoming() == 0.0
+
+
+def test_an_image_monitor_estimates_the_real_features_from_its_extractor_training():
+    from ganstudio.core.quality.monitor import SLICE, UNKNOWN_PIECE
+
+    data = load_dataset("builtin:digits?n=600", seed=0)
+    trainer = Trainer(TrainConfig(steps=2, width=8, batch_size=16), data)
+    monitor = QualityMonitor(
+        lambda q: None, budget=1.0, interval=0.0, samples=100, extractor_steps=20
+    )
+    seen = []
+    while monitor.state != "ready":
+        seen.append((monitor.state, monitor.upcoming()))
+        monitor(trainer)
+    assert ("training", SLICE) in seen
+    real = [u for state, u in seen if state == "real"]
+    assert len(real) == 1 and 0 < real[0] != UNKNOWN_PIECE

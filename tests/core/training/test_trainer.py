@@ -313,6 +313,54 @@ def test_a_slow_probe_does_not_hold_back_the_previews(gaussian_points):
     assert len(probes) <= 3 + (previews[-1] - previews[0]) / 5.0
 
 
+class _SlowTask:
+    """A background task whose pieces take ``cost`` seconds, ``rest`` seconds apart."""
+
+    def __init__(self, cost: float, rest: float) -> None:
+        import time
+
+        self.cost, self.rest, self.clock = cost, rest, time.perf_counter
+        self.next = 0.0
+        self.ran: list[float] = []
+
+    def upcoming(self) -> float:
+        return self.cost if self.clock() >= self.next else 0.0
+
+    def __call__(self, trainer) -> None:
+        import time
+
+        if self.clock() < self.next:
+            return
+        self.ran.append(self.clock())
+        time.sleep(self.cost)
+        self.next = self.clock() + self.rest
+
+
+def test_a_slow_task_does_not_hold_back_the_previews(gaussian_points, monkeypatch):
+    """A task's pieces run in the training thread: a preview that would come due during
+    one is sent before it, so the previews keep their cadence (0.5 s here, scaled down;
+    without the lead a gap reaches the cadence plus the task's 0.3 s)."""
+    import time
+
+    import ganstudio.core.training.loop as loop
+
+    monkeypatch.setattr(loop, "PREVIEW_CADENCE", 0.5)
+    t = Trainer(small(steps=10**6, preview_interval=0.0), gaussian_points)
+    task = _SlowTask(cost=0.3, rest=0.4)
+    previews: list[float] = []
+
+    def preview(p):
+        previews.append(time.perf_counter())
+        time.sleep(0.05)  # spaced by the cadence (2.5 s by the budget)
+        if previews[-1] - previews[0] > 4.0:
+            t.control.stop()
+
+    run_training(t, on_preview=preview, tasks=(task,))
+    gaps = np.diff(previews[2:-1])  # the first two measure the cost; the last is forced
+    assert len(task.ran) >= 5 and len(gaps) >= 4
+    assert gaps.max() < 0.5 + 0.05 + 0.12, gaps
+
+
 @pytest.mark.parametrize("loss", ["nonsaturating", "wgan-gp", "hinge"])
 def test_bf16_autocast_path(loss, gaussian_points, tiny_images):
     """The mixed-precision code path (CUDA's default) runs and stays finite, on the CPU."""
