@@ -161,6 +161,10 @@ class Lab2D(QWidget):
             self.bars.getAxis(side).setTextPen("k")
         self.bar_item = pg.BarGraphItem(x=[], height=[], width=0.8)
         self.bars.addItem(self.bar_item)
+        # The count of a grey bar cut at the top (the bars' scale fits the modes' bars).
+        self.off_label = pg.TextItem(anchor=(0.5, 0.0), color=(20, 20, 20))
+        self.off_label.setVisible(False)
+        self.bars.addItem(self.off_label)
 
         self.layers: dict[str, QCheckBox] = {}
         toggles = QHBoxLayout()
@@ -204,6 +208,7 @@ class Lab2D(QWidget):
         self.arrows_item.setData([], [])
         self.manifold_item.setData([], [])
         self.bar_item.setOpts(x=[], height=[])
+        self.off_label.setVisible(False)
         self._extent = None
         self.caption.setText("The lab shows the game once a 2-D run is training.")
 
@@ -253,6 +258,7 @@ class Lab2D(QWidget):
         self.bars.setVisible(len(counts) > 1)
         if len(counts) <= 1:
             self.bar_item.setOpts(x=[], height=[])
+            self.off_label.setVisible(False)
             return
         k = len(counts) - 1
         # What "on a mode" means, and the share off every mode: early in a run (and for a
@@ -272,7 +278,16 @@ class Lab2D(QWidget):
         ticks = [(i, str(i + 1)) for i in range(k)] + [(k, "off")]
         self.bars.getAxis("bottom").setTicks([ticks])
         self.bars.setXRange(-0.6, k + 0.6, padding=0)
-        self.bars.setYRange(0, max(1.0, float(counts.max())) * 1.05, padding=0)
+        # The scale fits the modes' bars: early in a run most points are on none, and a
+        # scale that fitted the grey bar left the modes' bars a few pixels high. A grey bar
+        # taller than that is cut at the top, with its count written on it.
+        top = max(1.0, float(counts[:-1].max())) * 1.15
+        self.bars.setYRange(0, top, padding=0)
+        cut = float(counts[-1]) > top
+        self.off_label.setVisible(cut)
+        if cut:
+            self.off_label.setText(f"{int(counts[-1]):,} \u2191")
+            self.off_label.setPos(k, top)
 
     def _caption(self, probe) -> str:
         f = probe.field

@@ -281,3 +281,43 @@ def test_quality_interval_is_remembered_and_reaches_the_run(
     with qtbot.waitSignal(window.session.finished, timeout=60_000):
         window.commands.start.trigger()
     assert got == []
+
+
+def _plane_probe(mode_counts):
+    from ganstudio.core.training.events import Field2D, Probe
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(64, 2)).astype(np.float32)
+    field = Field2D(
+        extent=(-2.0, 2.0, -2.0, 2.0),
+        heat=rng.random((8, 8)).astype(np.float32),
+        real=points,
+        fake=points,
+        push=np.zeros_like(points),
+        manifold=rng.normal(size=(3, 3, 2)).astype(np.float32),
+        mode_counts=np.asarray(mode_counts, np.int64),
+        mode_radius=0.3,
+    )
+    empty = np.zeros((0,), np.float32)
+    images = np.zeros((0, 1, 8, 8), np.uint8)
+    return Probe(1, "", True, empty, empty, images, empty, images, empty, field)
+
+
+def test_the_mode_bars_keep_their_scale_when_most_points_are_on_none(qtbot):
+    """Early in a run most points are on no mode: the bars' scale fits the modes' bars, and
+    the grey bar, cut at the top, carries its count."""
+    from ganstudio.gui.diagnose.lab2d import Lab2D
+
+    lab = Lab2D()
+    qtbot.addWidget(lab)
+    lab.show_probe(_plane_probe([10, 4, 0, 7, 3, 9, 2, 5, 1960]))
+    _, (y0, y1) = lab.bars.getViewBox().viewRange()
+    assert y0 == 0 and y1 == pytest.approx(10 * 1.15)  # the tallest mode's bar fills it
+    assert lab.off_label.isVisible() and lab.off_label.toPlainText() == "1,960 \u2191"
+    np.testing.assert_array_equal(lab.bar_item.opts["height"][-1], 1960)
+    # Once the modes hold most points the grey bar fits under the scale: no label.
+    lab.show_probe(_plane_probe([200, 190, 210, 205, 199, 201, 195, 198, 40]))
+    _, (_, y1) = lab.bars.getViewBox().viewRange()
+    assert y1 == pytest.approx(210 * 1.15) and not lab.off_label.isVisible()
+    lab.clear()
+    assert not lab.off_label.isVisible()
