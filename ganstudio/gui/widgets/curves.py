@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from ganstudio.core.series import Series
 from ganstudio.core.spacing import Spacing
+from ganstudio.gui.widgets.log_axis import LogAxis
 
 # key (the column name in a Report and in the history's stats), legend name, plot, colour
 CURVES = (
@@ -153,9 +154,11 @@ class CurvesPanel(QWidget):
         self._plots = _TimedLayout()
         self._plots.setBackground(background)
         self._plots.ci.setSpacing(0)
-        self._loss_plot = self._plots.addPlot(row=0, col=0)
+        # Log axes (the gradient norms always, the losses when asked) whose labels never
+        # overlap (see widgets.log_axis).
+        self._loss_plot = self._plots.addPlot(row=0, col=0, axisItems={"left": LogAxis("left")})
         self._d_plot = self._plots.addPlot(row=1, col=0)
-        self._grad_plot = self._plots.addPlot(row=2, col=0)
+        self._grad_plot = self._plots.addPlot(row=2, col=0, axisItems={"left": LogAxis("left")})
         self._all_plots = (self._loss_plot, self._d_plot, self._grad_plot)
         for row, stretch in enumerate((3, 3, 2)):
             self._plots.ci.layout.setRowStretchFactor(row, stretch)
