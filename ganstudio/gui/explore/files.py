@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QSlider, QTabWidget, QWidget
 from ganstudio.core.errors import UserError, error_message
 from ganstudio.gui.explore.results import ExplorerResults
 from ganstudio.gui.explore.source import ExploredSource
-from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
+from ganstudio.gui.explore.tabs import POINTS_ONLY_IMAGES, BrowseTab, InterpolateTab
 
 VECTOR_FILTER = "Latent vectors (*.npy *.json)"
 EXPORT_FILTER = "GAN Studio exports (*.png *.gif *.webp *.mp4 *.json);;All files (*)"
@@ -142,7 +142,11 @@ class ExplorerFiles:
 
     def export_grid(self, path: str | None = None) -> None:
         images, vectors = self.results.grid_images, self.browse.vectors
+        if self.source.state is not None and not self.source.is_image:
+            self.report(POINTS_ONLY_IMAGES, "warning")
+            return
         if self.source.state is None or images is None or vectors is None:
+            self.report("The grid has no pictures yet: open a model or start training.", "warning")
             return
         try:
             background = self.browse.background_rgb()
@@ -181,6 +185,9 @@ class ExplorerFiles:
         frames = self.results.path_images
         keys = self.interpolate.keys
         state = self.source.state
+        if state is not None and not self.source.is_image:
+            self.report(POINTS_ONLY_IMAGES, "warning")
+            return
         if state is None or frames is None or len(keys) < 2:
             self.report("Add two or more keyframes to make an animation.", "warning")
             return

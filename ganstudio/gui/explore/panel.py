@@ -36,7 +36,7 @@ from ganstudio.gui.explore.projection import PictureDrops, ProjectionBox
 from ganstudio.gui.explore.render_thread import Renderer, RenderResult
 from ganstudio.gui.explore.results import ExplorerResults
 from ganstudio.gui.explore.source import ExploredSource
-from ganstudio.gui.explore.tabs import BrowseTab, InterpolateTab
+from ganstudio.gui.explore.tabs import POINTS_ONLY_IMAGES, BrowseTab, InterpolateTab
 from ganstudio.gui.explore.widgets import SliderRow
 from ganstudio.gui.threads import Task
 from ganstudio.gui.widgets.samples_view import ImageView, PointsView
@@ -328,6 +328,11 @@ class ExplorerPanel(QWidget):
             self.compute_directions()
         self.view.setVisible(is_image)
         self.points.setVisible(not is_image)
+        self.browse.set_points(not is_image)
+        # A path through the plane has no pictures to show or export.
+        index = self.tabs.indexOf(self.interpolate)
+        self.tabs.setTabEnabled(index, is_image)
+        self.tabs.setTabToolTip(index, "" if is_image else POINTS_ONLY_IMAGES)
         if not is_image:
             modes = meta.get("dataset", {}).get("modes") or ()
             self.points.set_real(None, modes)

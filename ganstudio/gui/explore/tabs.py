@@ -22,6 +22,12 @@ from ganstudio.gui.explore.widgets import GridView
 from ganstudio.gui.widgets.samples_view import ImageView
 
 EASINGS = ("linear", "ease-in-out", "ease-in", "ease-out")
+GRID_HINT = "Click a sample to select it, double-click to make it the current one."
+POINTS_HINT = (
+    "This model makes 2-D points: the grid's samples are the orange points in the plane "
+    "above, the current sample is circled in red. New samples draws others."
+)
+POINTS_ONLY_IMAGES = "Grids and animations are for image models; this model makes 2-D points."
 
 
 class InterpolateTab(QWidget):
@@ -216,7 +222,7 @@ class BrowseTab(QWidget):
         self.upscale = QSpinBox()
         self.upscale.setRange(1, 8)
         self.upscale.setPrefix("x")
-        export = QPushButton("Export grid...")
+        export = self.export_button = QPushButton("Export grid...")
         export.clicked.connect(self.export_clicked)
         top = QHBoxLayout()
         top.addWidget(QLabel("Rows"))
@@ -241,7 +247,9 @@ class BrowseTab(QWidget):
         bottom.addWidget(self.upscale)
         bottom.addWidget(export)
         bottom.addStretch(1)
-        hint = QLabel("Click a sample to select it, double-click to make it the current one.")
+        hint = self.hint = QLabel(GRID_HINT)
+        hint.setWordWrap(True)
+        hint.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(mid)
@@ -257,6 +265,19 @@ class BrowseTab(QWidget):
         self.vectors: np.ndarray | None = None  # what the grid shows (after truncation)
         self.fixed_vectors: np.ndarray | None = None  # restored from an export (before it)
         self.seeds: list[int] | None = None
+
+    def set_points(self, points: bool) -> None:
+        """A 2-D model's samples are points: the grid's samples are drawn in the plane
+        above (the picture grid is hidden), and grids are exported for image models only."""
+        self.view.setVisible(not points)
+        self.hint.setText(POINTS_HINT if points else GRID_HINT)
+        layout = self.layout()
+        assert layout is not None  # set in __init__
+        layout.setStretchFactor(self.hint, 1 if points else 0)  # the hint takes the view's room
+        controls = (self.zoom, self.padding, self.background, self.upscale, self.export_button)
+        for control in controls:
+            control.setEnabled(not points)
+        self.export_button.setToolTip(POINTS_ONLY_IMAGES if points else "")
 
     def set_fixed(self, vectors: np.ndarray) -> None:
         """Show exactly these vectors (from an export) until another source is chosen."""

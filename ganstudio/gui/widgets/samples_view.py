@@ -68,18 +68,19 @@ class PointsView(pg.PlotWidget):
         self.fake = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush(*FAKE, 140))
         mode_pen = pg.mkPen(60, 60, 60, width=1.5)
         self.modes = pg.ScatterPlotItem(size=10, symbol="+", pen=mode_pen, brush=None)
-        key = None
+        key = self.key = None
+        self._legend_real: bool | None = None  # whether the legend lists "real" now
+        self._legend = (
+            (pg.mkBrush(*REAL), None, "o", "real"),
+            (pg.mkBrush(*FAKE), None, "o", "generated"),
+            (None, mode_pen, "+", "mode centre"),
+        )
         if legend:
             # The legend shows its own, larger markers: the 3-pixel points themselves would
-            # be specks in it, and the mode crosses need naming too.
-            key = self.addLegend(offset=(8, 8), labelTextColor=(40, 40, 40))
-            for brush, pen, symbol, name in (
-                (pg.mkBrush(*REAL), None, "o", "real"),
-                (pg.mkBrush(*FAKE), None, "o", "generated"),
-                (None, mode_pen, "+", "mode centre"),
-            ):
-                sample = pg.ScatterPlotItem(size=8, symbol=symbol, pen=pen, brush=brush)
-                key.addItem(sample, name)
+            # be specks in it, and the mode crosses need naming too. "real" is listed only
+            # while real points are drawn (the explorer of a model file has none).
+            key = self.key = self.addLegend(offset=(8, 8), labelTextColor=(40, 40, 40))
+            self._list_legend(real=True)
         self.marker = pg.ScatterPlotItem(
             size=14, symbol="o", pen=pg.mkPen(200, 0, 0, width=2), brush=None
         )
@@ -90,6 +91,7 @@ class PointsView(pg.PlotWidget):
         self._framed = False
 
     def set_real(self, points: np.ndarray | None, modes=()) -> None:
+        self._list_legend(real=points is not None and len(points) > 0)
         if points is None or len(points) == 0:
             self.real.setData([], [])
         else:
@@ -100,6 +102,20 @@ class PointsView(pg.PlotWidget):
         self._framed = False
         if points is not None and len(points):
             self._frame(points)
+
+    def _list_legend(self, real: bool) -> None:
+        if self.key is None or real == self._legend_real:
+            return
+        self._legend_real = real
+        self.key.clear()
+        for brush, pen, symbol, name in self._legend:
+            if name != "real" or real:
+                sample = pg.ScatterPlotItem(size=8, symbol=symbol, pen=pen, brush=brush)
+                self.key.addItem(sample, name)
+
+    def legend_names(self) -> list[str]:
+        """What the legend lists now, top to bottom (empty without one)."""
+        return [] if self.key is None else [label.text for _, label in self.key.items]
 
     def _frame(self, points: np.ndarray) -> None:
         from ganstudio.core.render import plot_extent

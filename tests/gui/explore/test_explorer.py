@@ -238,6 +238,35 @@ def test_explorer_follows_the_training_run(qtbot, window):
     assert panel.source_kind == "run" and panel.isEnabled()
     qtbot.waitUntil(lambda: "current" in panel.shown, timeout=10_000)
     assert panel.shown["current"].points is not None  # ring8: a 2-D model
+    # A 2-D model's samples are points in the plane: no empty picture grid, a hint that
+    # says where the samples are, and no export that could only do nothing.
+    browse = panel.browse
+    assert not browse.view.isVisibleTo(panel) and "2-D points" in browse.hint.text()
+    assert not browse.export_button.isEnabled() and "image models" in browse.export_button.toolTip()
+    assert not browse.upscale.isEnabled() and not browse.padding.isEnabled()
+    assert not panel.tabs.isTabEnabled(panel.tabs.indexOf(panel.interpolate))
+    # A snapshot carries no real points: the plane's legend does not list any.
+    assert panel.points.legend_names() == ["generated", "mode centre"]
+    panel.export_grid()
+    assert window.banner.isVisible() and "image models" in window.banner.label.text()
+
+
+def test_an_image_model_after_a_2d_one_has_its_grid_and_interpolation_back(
+    qtbot, window, image_model
+):
+    with qtbot.waitSignal(window.session.finished, timeout=60_000):
+        window.start_action.trigger()
+    panel = window.explorer
+    window.tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(lambda: "current" in panel.shown, timeout=10_000)
+    panel.follow.setChecked(False)
+    window.open_model(str(image_model))
+    qtbot.waitUntil(
+        lambda: "grid" in panel.shown and panel.shown["grid"].images is not None, timeout=30_000
+    )
+    assert panel.browse.view.isVisibleTo(panel) and panel.browse.export_button.isEnabled()
+    assert panel.tabs.isTabEnabled(panel.tabs.indexOf(panel.interpolate))
+    assert "double-click" in panel.browse.hint.text() and panel.browse.upscale.isEnabled()
 
 
 # ------------------------------------------------------------------------------------------

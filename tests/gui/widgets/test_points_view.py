@@ -22,3 +22,15 @@ def test_without_a_legend_nothing_is_listed(qtbot):
     view = PointsView(legend=False)
     qtbot.addWidget(view)
     assert view.getPlotItem().legend is None
+
+
+def test_the_legend_lists_real_points_only_while_some_are_drawn(qtbot):
+    view = PointsView()
+    qtbot.addWidget(view)
+    view.set_real(None, modes=[(0.0, 0.0)])  # a model file's plane: no real data
+    assert view.legend_names() == ["generated", "mode centre"]
+    view.set_real(np.zeros((10, 2)))
+    assert view.legend_names() == ["real", "generated", "mode centre"]
+    view.set_real(np.zeros((0, 2)))
+    assert view.legend_names() == ["generated", "mode centre"]
+    assert PointsView(legend=False).legend_names() == []
