@@ -250,7 +250,7 @@ class BrowseTab(QWidget):
         hint = self.hint = QLabel(GRID_HINT)
         hint.setWordWrap(True)
         hint.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
+        layout = self._layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(mid)
         layout.addWidget(self.view, 1)
@@ -271,9 +271,7 @@ class BrowseTab(QWidget):
         above (the picture grid is hidden), and grids are exported for image models only."""
         self.view.setVisible(not points)
         self.hint.setText(POINTS_HINT if points else GRID_HINT)
-        layout = self.layout()
-        assert layout is not None  # set in __init__
-        layout.setStretchFactor(self.hint, 1 if points else 0)  # the hint takes the view's room
+        self._layout.setStretchFactor(self.hint, 1 if points else 0)  # the hint takes the view's room
         controls = (self.zoom, self.padding, self.background, self.upscale, self.export_button)
         for control in controls:
             control.setEnabled(not points)
