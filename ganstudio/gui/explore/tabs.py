@@ -271,7 +271,8 @@ class BrowseTab(QWidget):
         above (the picture grid is hidden), and grids are exported for image models only."""
         self.view.setVisible(not points)
         self.hint.setText(POINTS_HINT if points else GRID_HINT)
-        self._layout.setStretchFactor(self.hint, 1 if points else 0)  # the hint takes the view's room
+        # the hint takes the grid view's room
+        self._layout.setStretchFactor(self.hint, 1 if points else 0)
         controls = (self.zoom, self.padding, self.background, self.upscale, self.export_button)
         for control in controls:
             control.setEnabled(not points)
