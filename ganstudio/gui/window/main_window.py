@@ -194,6 +194,11 @@ class MainWindow(QMainWindow):
 
         self._validate_timer = QTimer(self, singleShot=True, interval=120)
         self._validate_timer.timeout.connect(self._validate)
+        # A report held back by STATUS_INTERVAL is shown when the interval is over, so the
+        # status bar never stays behind the run (the last report before a pause or the end).
+        self._status_report: Report | None = None
+        self._status_timer = QTimer(self, singleShot=True)
+        self._status_timer.timeout.connect(self._show_status)
         self.follow.following_changed.connect(self.commands.stop_follow.setEnabled)
         self.follow.picture_shown.connect(lambda: self.commands.export.setEnabled(True))
         self.follow.open_model_requested.connect(self.files.open_model)
@@ -501,11 +506,24 @@ class MainWindow(QMainWindow):
 
     def _on_report(self, r: Report) -> None:
         self.curves.append_report(r)
-        eta = self._time_left.report(r.step, r.elapsed, r.total_steps, r.budget_seconds)
-        now = time.monotonic()
-        if now - self._status_time < STATUS_INTERVAL and self._time_left.training_left() > 0:
-            return  # the status bar changes at most a few times a second
-        self._status_time = now
+        self._time_left.report(r.step, r.elapsed, r.total_steps, r.budget_seconds)
+        self._status_report = r
+        wait = STATUS_INTERVAL - (time.monotonic() - self._status_time)
+        if wait > 0 and self._time_left.training_left() > 0:
+            # The status bar changes at most a few times a second; this one comes then.
+            if not self._status_timer.isActive():
+                self._status_timer.start(int(wait * 1000) + 1)
+            return
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The newest report not shown yet, in the status bar."""
+        self._status_timer.stop()
+        if self._status_report is None:
+            return
+        r, eta = self._status_report, self._time_left.seconds()
+        self._status_report = None
+        self._status_time = time.monotonic()
         self.status.show_step(r.step, r.total_steps, r.elapsed, r.budget_seconds)
         self.status.show_speed(r.images_per_s)
         self.status.show_eta(eta)
@@ -544,6 +562,7 @@ class MainWindow(QMainWindow):
 
     def _on_finished(self, result: RunResult) -> None:
         self.latest.result = result
+        self._show_status()  # the last step, before the ETA goes
         if result.status == "failed":
             self.status.show_phase("")
             self.banner.show_message(f"Training stopped: {result.message}", "error")

@@ -46,6 +46,9 @@ def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window)
     paused_at = reports[-1].step
     qtbot.wait(300)
     assert reports[-1].step == paused_at
+    # The status bar shows the step the run stands at, also when that step's report came
+    # within its quarter-second of the one before.
+    assert window.status.step_label.text().startswith(f"step {paused_at:,} /")
 
     with qtbot.waitSignal(
         window.session.report, timeout=10_000, check_params_cb=lambda r: r.step == paused_at + 1
@@ -61,6 +64,7 @@ def test_start_on_the_default_dataset_then_pause_step_resume_stop(qtbot, window)
         click(qtbot, window, window.commands.stop)
     result = finished.args[0]
     assert result.status in ("stopped", "completed") and result.model_path
+    assert window.status.step_label.text().startswith(f"step {result.step:,} /")
     assert window.session.state == "idle" and window.commands.start.isEnabled()
     steps = np.concatenate([r.steps for r in reports])
     assert (np.diff(steps) == 1).all()  # every step reported once, in order
