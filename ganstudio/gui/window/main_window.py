@@ -568,7 +568,8 @@ class MainWindow(QMainWindow):
             self.banner.show_message(f"Training stopped: {result.message}", "error")
         else:
             saved = f" Model saved to {result.model_path}." if result.model_path else ""
-            self.status.show_phase(f"{result.message}.{saved}")
+            said = result.message[:1].upper() + result.message[1:]  # a sentence here
+            self.status.show_phase(f"{said}.{saved}")
         self.status.show_eta(None)
         self._validate()
 

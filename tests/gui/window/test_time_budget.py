@@ -109,4 +109,6 @@ def test_the_eta_counts_down_the_final_measurement(qtbot, window, fill, monkeypa
     assert len(seconds) >= 3 and max(seconds) >= 2 and seconds[-1] < max(seconds), seen
     assert all(phase == "Measuring the final samples ..." for _, phase in seen), seen
     # The run's result stays in its place afterwards (a status tip may cover it a while).
-    assert window.status.phase().startswith(finished.args[0].message), window.status.phase()
+    message = finished.args[0].message  # as a sentence: "Completed 60 steps. Model saved ..."
+    said = message[:1].upper() + message[1:]
+    assert window.status.phase().startswith(said) and said[0].isupper(), window.status.phase()
