@@ -148,6 +148,7 @@ class Task(QObject):
     done = Signal(object)
     failed = Signal(str)
     progress = Signal(int, int)
+    ended = Signal()  # the function has returned (after done or failed; also when cancelled)
 
     def __init__(
         self,
@@ -163,6 +164,7 @@ class Task(QObject):
         self._worker.done.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self.ended)
 
     def start(self) -> Task:
         self._thread = start_thread(self._worker, self._worker.run, self._name)
@@ -193,12 +195,19 @@ class Task(QObject):
 
 
 class TaskGroup(QObject):
-    """The window's background tasks: each is kept until it has answered, so the group can
-    say whether any still runs and cancel them all when the window closes."""
+    """The window's background tasks: each is kept until its function has returned, so the
+    group can say whether any still runs (``busy``, and ``busy_changed`` when that changes:
+    the status bar's busy indicator) and cancel them all when the window closes."""
+
+    busy_changed = Signal(bool)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.tasks: set[Task] = set()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.tasks)
 
     def run(
         self,
@@ -215,13 +224,17 @@ class TaskGroup(QObject):
         task.failed.connect(failed)
         if progress is not None:
             task.progress.connect(progress)
+        was_busy = self.busy
         self.tasks.add(task)
-        task.done.connect(lambda _r: self.tasks.discard(task))
-        task.failed.connect(lambda _m: self.tasks.discard(task))
+        task.ended.connect(lambda: self._ended(task))
+        if not was_busy:
+            self.busy_changed.emit(True)
         return task.start()
 
-    def any_running(self) -> bool:
-        return any(t.is_running() for t in self.tasks)
+    def _ended(self, task: Task) -> None:
+        self.tasks.discard(task)
+        if not self.tasks:
+            self.busy_changed.emit(False)
 
     def cancel_all(self) -> None:
         for task in list(self.tasks):

@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         self.status = RunStatusBar()
         self.setStatusBar(self.status)
+        # Busy while any background task runs (the engine, a dataset, a model opening, ...).
+        self.tasks.busy_changed.connect(self.status.set_busy)
         self.views = QSplitter(Qt.Orientation.Horizontal)
         self.views.addWidget(self.curves)
         self.views.addWidget(self.samples)
@@ -274,7 +276,7 @@ class MainWindow(QMainWindow):
         self._update_busy()
 
     def _update_busy(self) -> None:
-        self.status.set_busy(self.tasks.any_running())
+        self.status.set_busy(self.tasks.busy)
 
     def _request_dataset(self, spec: str) -> None:
         if self._data_task is not None:
