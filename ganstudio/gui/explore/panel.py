@@ -233,7 +233,6 @@ class ExplorerPanel(QWidget):
         cl.addStretch(1)
         scroll = VerticalScrollArea()  # never narrower than its controls need
         scroll.setWidget(controls)
-        scroll.setMinimumWidth(330)
 
         self.view = ImageView()
         self.points = PointsView()

@@ -396,3 +396,19 @@ def test_a_model_file_of_wrong_content_is_told_in_the_banner(qtbot, window, imag
     assert window.banner.kind == "error" and text.startswith("Could not open the model: ")
     assert str(path) in text and "channels must be one of 1, 3, not 4" in text
     assert window.opened_model is None
+
+
+def test_at_the_window_s_smallest_size_no_control_of_the_explorer_is_cut(qtbot, explorer):
+    """The controls column is as wide as its widest row (its "Random" button and slider
+    values were cut off when the window was made narrow: a fixed 330 px minimum overrode
+    the column's own)."""
+    from PySide6.QtWidgets import QApplication
+
+    from ganstudio.gui.widgets.scroll import VerticalScrollArea
+
+    window = explorer.window()
+    window.resize(window.minimumSizeHint())
+    QApplication.processEvents()
+    (column,) = explorer.findChildren(VerticalScrollArea)
+    # What shows of the column (its contents keep their width and are cut at its side)
+    assert column.viewport().width() >= column.widget().minimumSizeHint().width()
