@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -36,6 +35,7 @@ from ganstudio.core.choices import (
 from ganstudio.core.config import LIMITS, MAX_MINUTES, MAX_STEPS
 from ganstudio.gui.train.dataset_box import DatasetBox
 from ganstudio.gui.widgets.fields import NumberEdit, PairEdit, auto_spin
+from ganstudio.gui.widgets.scroll import VerticalScrollArea
 
 ARCH_LABELS = {
     "mlp": "MLP",
@@ -52,7 +52,7 @@ def _most(name: str) -> int:
     return min(int(LIMITS[name].high), 2**31 - 1)
 
 
-class SetupPanel(QScrollArea):
+class SetupPanel(VerticalScrollArea):
     """Emits ``changed`` on any edit and ``live_edit(dict)`` when a live setting is edited
     during training; its ``dataset`` box (gui.dataset_box) says which data is chosen."""
 
@@ -65,9 +65,7 @@ class SetupPanel(QScrollArea):
     width: QSpinBox  # type: ignore[assignment]  # the TrainConfig field, not QWidget.width
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        super().__init__(parent)  # scrolls up and down only
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -82,17 +80,9 @@ class SetupPanel(QScrollArea):
         self.verdict.setObjectName("verdict")
         layout.addWidget(self.verdict)
         layout.addStretch(1)
+        # As wide as its widest row needs, also when a row grows later (a dataset's
+        # details, a longer verdict): VerticalScrollArea passes that on to the splitter.
         self.setWidget(body)
-        # As wide as its widest row needs (a scroll area does not pass that on: a splitter
-        # could squeeze it and cut its buttons off), and never under 330 px.
-        self.setMinimumWidth(
-            max(
-                330,
-                body.minimumSizeHint().width()
-                + self.verticalScrollBar().sizeHint().width()
-                + 2 * self.frameWidth(),
-            )
-        )
         self._running = False
         self._wire()
 
