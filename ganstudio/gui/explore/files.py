@@ -145,8 +145,11 @@ class ExplorerFiles:
         if self.source.state is not None and not self.source.is_image:
             self.report(POINTS_ONLY_IMAGES, "warning")
             return
-        if self.source.state is None or images is None or vectors is None:
-            self.report("The grid has no pictures yet: open a model or start training.", "warning")
+        if self.source.state is None:
+            self.report("Open a model or start training first: there is no grid yet.", "warning")
+            return
+        if images is None or vectors is None:
+            self.report("The grid is still being drawn: export it once it shows.", "warning")
             return
         try:
             background = self.browse.background_rgb()

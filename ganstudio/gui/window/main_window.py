@@ -253,7 +253,6 @@ class MainWindow(QMainWindow):
     # Engine and dataset (background threads)
 
     def _start_engine(self) -> None:
-        self.status.set_busy(True)
         self.status.show_phase("Loading the engine (PyTorch) ...")
         self.tasks.run(engine.load_engine, "engine", self._on_engine, self._on_engine_failed)
         self._request_dataset(self.setup.dataset.dataset_spec())
@@ -266,17 +265,12 @@ class MainWindow(QMainWindow):
         if i >= 0:
             self.setup.device.setCurrentIndex(i)
         self.status.show_phase("Ready")
-        self._update_busy()
         self._validate()
         self.engine_ready.emit()
 
     def _on_engine_failed(self, message: str) -> None:
         self.banner.show_message(f"The training engine could not load: {message}")
         self.status.show_phase("")
-        self._update_busy()
-
-    def _update_busy(self) -> None:
-        self.status.set_busy(self.tasks.busy)
 
     def _request_dataset(self, spec: str) -> None:
         if self._data_task is not None:
@@ -284,7 +278,6 @@ class MainWindow(QMainWindow):
         self.data = None
         self.resolved = None
         self.setup.dataset.show_dataset_loading(0, 0)
-        self.status.set_busy(True)
         self._on_state(self.session.state)
         self._data_largest = largest_auto_size(self._trains_on_accelerator())
         self._data_task = self.tasks.run(
@@ -315,14 +308,12 @@ class MainWindow(QMainWindow):
         automatic = self._automatic_size(data.spec) and data.info.is_image
         self.setup.dataset.show_auto_size(data.info.image_size if automatic else None)
         self._remember_dataset(data.spec)
-        self._update_busy()
         self._validate()
         self.dataset_ready.emit()
 
     def _on_dataset_failed(self, message: str) -> None:
         self.setup.dataset.show_dataset_error(message)
         self.setup.show_verdict("Choose a dataset that can be read.", error=True)
-        self._update_busy()
         self._on_state(self.session.state)
 
     def _remember_dataset(self, spec: str) -> None:

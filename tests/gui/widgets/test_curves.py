@@ -336,3 +336,22 @@ def test_the_readout_keeps_its_height_as_its_values_change_length(panel):
     assert "e+0" in panel.readout_text()
     assert {w: label.heightForWidth(w) for w in widths} == short  # the plots do not jump
     assert len(set(short.values())) > 1  # and it still wraps where the panel is narrow
+
+
+def test_the_gradient_plot_labels_only_ticks_that_fit(panel):
+    import math
+
+    from PySide6.QtGui import QFontMetrics
+
+    from ganstudio.gui.widgets.log_axis import LINE_SPACING, LogAxis, log_ticks, tick_label
+
+    axis = panel._grad_plot.getAxis("left")
+    assert isinstance(axis, LogAxis) and axis.logMode
+    height = QFontMetrics(axis.font()).height()
+    lo, hi = math.log10(0.04), math.log10(3.0)
+    (_, labelled), (_, minor) = axis.tickValues(lo, hi, 120)
+    assert (labelled, minor) == log_ticks(lo, hi, 120, height * LINE_SPACING)
+    assert len(labelled) >= 2 and np.diff(labelled).min() * 120 / (hi - lo) >= height
+    strings = axis.tickStrings(labelled, 1.0, 1.0)
+    assert strings == [tick_label(v) for v in labelled] and "0.1" in strings
+    assert axis.tickStrings(minor, 1.0, None) == [""] * len(minor)

@@ -1,14 +1,13 @@
-"""Log-scale axes: labelled ticks never closer than a label's height, every label distinct,
-and the curves' gradient plot uses them (it printed "0.1 0.09 0.08 ..." on top of each
-other over two decades)."""
+"""Log-scale axes: labelled ticks never closer than a label's height, every label distinct
+(the curves' gradient plot printed "0.1 0.09 0.08 ..." on top of each other over two
+decades; its axis is tested in test_curves.py)."""
 
 import math
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QFontMetrics
 
-from ganstudio.gui.widgets.log_axis import LINE_SPACING, LogAxis, log_ticks, tick_label
+from ganstudio.gui.widgets.log_axis import log_ticks, tick_label
 
 
 @pytest.mark.parametrize(
@@ -47,23 +46,3 @@ def test_degenerate_ranges_give_no_ticks():
     assert log_ticks(float("nan"), 1.0, 100, 18) == ([], [])
     assert log_ticks(0.0, float("inf"), 100, 18) == ([], [])
     assert log_ticks(0.0, 1.0, 0, 18) == ([], [])
-
-
-def test_the_gradient_plot_labels_only_ticks_that_fit(qtbot):
-    from ganstudio.gui.widgets.curves import CurvesPanel
-
-    panel = CurvesPanel()
-    qtbot.addWidget(panel)
-    panel.resize(600, 700)
-    panel.show()
-    qtbot.waitExposed(panel)
-    axis = panel._grad_plot.getAxis("left")
-    assert isinstance(axis, LogAxis) and axis.logMode
-    height = QFontMetrics(axis.font()).height()
-    lo, hi = math.log10(0.04), math.log10(3.0)
-    (_, labelled), (_, minor) = axis.tickValues(lo, hi, 120)
-    assert (labelled, minor) == log_ticks(lo, hi, 120, height * LINE_SPACING)
-    assert len(labelled) >= 2 and np.diff(labelled).min() * 120 / (hi - lo) >= height
-    strings = axis.tickStrings(labelled, 1.0, 1.0)
-    assert strings == [tick_label(v) for v in labelled] and "0.1" in strings
-    assert axis.tickStrings(minor, 1.0, None) == [""] * len(minor)
