@@ -1,6 +1,7 @@
 """The own feature extractor: kinds, inputs, determinism, slices of training, the cache."""
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -101,6 +102,30 @@ def test_training_in_slices(digits):
     assert ext is t.result() and ext.kind == "autoencoder"
     assert "autoencoder of 600 unlabelled pictures" in ext.describe()
     assert ext.meta["heldout_mse"] > 0
+
+
+def test_the_time_left_leaves_out_the_first_step_s_one_time_costs(digits):
+    t = ExtractorTraining(digits, steps=40)
+    calls = [0]
+
+    def slow_first(_module, _inputs):  # the first step pays one-time costs of 0.5 s
+        calls[0] += 1
+        if calls[0] == 1:
+            time.sleep(0.5)
+
+    t.modules["encoder"].register_forward_pre_hook(slow_first)
+    t.run_for(0.0)
+    first = t.seconds_left()
+    assert first is not None and first > 0.5 * 39  # one step known: it is all there is
+    t0 = time.perf_counter()
+    t.run_for(0.0)
+    t.run_for(0.0)
+    later = (time.perf_counter() - t0) / 2  # a step after the first
+    per_sample = t.seconds_per_sample()
+    assert per_sample is not None
+    step = per_sample * t.batch_size / features.FORWARD_SHARE  # the speed it goes by
+    assert step == pytest.approx(later, rel=0.2)
+    assert step < (0.5 + 2 * later) / 3 * 0.8  # the first step's 0.5 s is not averaged in
 
 
 def test_points_are_their_own_features(tmp_path):
