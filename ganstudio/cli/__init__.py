@@ -21,6 +21,7 @@ from ganstudio.cli.project import register as register_project
 from ganstudio.cli.sample import MAX_SAMPLES, cmd_sample
 from ganstudio.cli.train import add_train_args, cmd_train
 from ganstudio.core.choices import PICTURE_SIZES
+from ganstudio.core.opening import BUILTIN_PREFIX
 
 log = logging.getLogger("ganstudio")
 
@@ -49,7 +50,8 @@ def _parser_and_commands() -> tuple[argparse.ArgumentParser, tuple[str, ...]]:
         "the window; the commands below run the same engine headless.",
         epilog="Start with: ganstudio train --dataset builtin:ring8 --out runs/ring8. "
         "`ganstudio FILE_OR_FOLDER` opens the window on a model file or checkpoint, a run "
-        "folder, an export or a dataset (a file or folder named like a command: ./NAME).",
+        "folder, an export or a dataset (a file or folder named like a command: ./NAME); "
+        "`ganstudio builtin:NAME` on a built-in dataset.",
     )
     p.add_argument("--version", action="version", version=f"GAN Studio {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="log details")
@@ -196,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     threads.configure(policy, explicit)
     if args.command is None:
-        if paths and not os.path.exists(paths[0]):  # a typo: say so before the window
+        # A typo: say so before the window (a built-in dataset's name, builtin:digits, is
+        # checked by the window, which lists them).
+        if paths and not paths[0].startswith(BUILTIN_PREFIX) and not os.path.exists(paths[0]):
             # A path that exists but is nothing the window opens is said in the window's
             # banner: opened from a file manager, nobody reads stderr.
             first = paths[0]

@@ -10,6 +10,8 @@ PyTorch: the window decides where it opens before the engine has loaded.
   CIFAR ``.bin`` batches or an MNIST idx file (core.data reads them and says what is wrong).
 
 Anything else, and a path that does not exist, is an OpenPathError that says what it is.
+A built-in dataset's name (``builtin:digits``, BUILTIN_PREFIX) is not a path: the window
+selects it from its list of datasets.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ DATASET_SUFFIXES = (
     ".bin",
 )
 KINDS = ("model", "run", "export", "dataset")
+# A built-in dataset's spec (core.data.load): the window opens it by name, not as a path.
+BUILTIN_PREFIX = "builtin:"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_CHUNKS = 10_000  # PNG chunks looked at before giving up (a real PNG has a few dozen)
 

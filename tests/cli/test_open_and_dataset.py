@@ -92,6 +92,11 @@ def test_a_path_opens_the_window_on_it(model_file, window_calls):
     assert window_calls == [[str(model_file)]]
 
 
+def test_a_built_in_dataset_s_name_goes_to_the_window(window_calls):
+    assert main(["builtin:digits"]) == 0  # the window checks the name (it lists them)
+    assert window_calls == [["builtin:digits"]]
+
+
 def test_no_argument_still_opens_the_window(window_calls):
     assert main([]) == 0
     assert window_calls == [[]]

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QTabWidget, QWidget
 
 from ganstudio import __version__
-from ganstudio.core.opening import OpenPathError, classify
+from ganstudio.core.opening import BUILTIN_PREFIX, OpenPathError, classify
 from ganstudio.gui import engine
 from ganstudio.gui.explore.panel import ExplorerPanel
 from ganstudio.gui.threads import TaskGroup
@@ -231,6 +231,9 @@ class FileActions(QObject):
                 f"Training is running: stop it before opening {Path(path).name}.", "warning"
             )
             return
+        if path.startswith(BUILTIN_PREFIX):
+            self._open_builtin(path, ignored)
+            return
         try:
             opening = classify(path)
         except OpenPathError as exc:
@@ -252,6 +255,31 @@ class FileActions(QObject):
         else:
             self.tabs.setCurrentIndex(0)  # the Train tab, where the set-up panel is
             self.dataset.add_dataset_path(target)
+
+    def _open_builtin(self, spec: str, ignored: Sequence[str] = ()) -> None:
+        """Select a built-in dataset given by name (``ganstudio builtin:digits``)."""
+        names = self.dataset.builtin_specs()
+        if "?" in spec:
+            self.banner.show_message(
+                f"Cannot open {spec}: the window opens a built-in dataset by its name alone "
+                f"({spec.partition('?')[0]}); its options are for ganstudio train --dataset.",
+                "error",
+            )
+        elif spec not in names:
+            self.banner.show_message(
+                f"Cannot open {spec}: there is no such built-in dataset "
+                f"(the built-in ones: {', '.join(names)}).",
+                "error",
+            )
+        else:
+            self.tabs.setCurrentIndex(0)  # the Train tab, where the set-up panel is
+            self.dataset.select_dataset(spec)
+            if ignored:
+                others = ", ".join(Path(p).name for p in ignored)
+                self.banner.show_message(
+                    f"GAN Studio opens one file at a time: opened {spec}, not {others}.",
+                    "warning",
+                )
 
     def open_export(self, path: str) -> None:
         """Restore the view an export was made from. Its model is the opened one when the

@@ -100,6 +100,23 @@ def test_a_dataset_folder_becomes_the_dataset(qtbot, window, tmp_path):
     )
 
 
+def test_a_built_in_dataset_opens_by_its_name(qtbot, window):
+    window.tabs.setCurrentWidget(window.explorer)
+    window.open_path("builtin:moons")
+    assert window.tabs.currentIndex() == 0
+    assert window.setup.dataset.dataset_spec() == "builtin:moons"
+    qtbot.waitUntil(
+        lambda: window.data is not None and window.data.spec == "builtin:moons", timeout=60_000
+    )
+    window.open_path("builtin:mnist")
+    text = window.banner.label.text()
+    assert "Cannot open builtin:mnist: there is no such built-in dataset" in text
+    assert "builtin:ring8" in text and "builtin:digits" in text
+    window.open_path("builtin:digits?n=600")
+    assert "by its name alone (builtin:digits)" in window.banner.label.text()
+    assert window.setup.dataset.dataset_spec() == "builtin:moons"  # neither changed it
+
+
 def test_what_the_window_cannot_open_is_said_in_the_banner(qtbot, window, tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("hello")
