@@ -286,16 +286,25 @@ def preview_waits(previews: list[float], until: float) -> tuple[float, float]:
     return times[0], max(b - a for a, b in zip(times, times[1:], strict=False))
 
 
-def eta_errors(etas: list[tuple[float, float]], ended: float, after: float) -> list[float]:
-    """Relative errors |ETA - true time left| / true time left of the ETAs shown from
-    ``after`` seconds on, while at least 3 s were left (below, a second's rounding is
-    already a large share). An ETA not known yet (infinite) counts as an infinite error."""
-    errors = []
+def eta_readings(
+    etas: list[tuple[float, float]], ended: float, after: float
+) -> list[tuple[float, float, float, float]]:
+    """The ETAs shown from ``after`` seconds on while at least 3 s were left (below, a
+    second's rounding is already a large share), each as (when, ETA, true time left,
+    relative error |ETA - left| / left). An ETA not known yet (infinite) counts as an
+    infinite error."""
+    readings = []
     for t, eta in etas:
         left = ended - t
         if t >= after and left >= 3.0:
-            errors.append(abs(eta - left) / left if math.isfinite(eta) else math.inf)
-    return errors
+            error = abs(eta - left) / left if math.isfinite(eta) else math.inf
+            readings.append((t, eta, left, error))
+    return readings
+
+
+def eta_errors(etas: list[tuple[float, float]], ended: float, after: float) -> list[float]:
+    """The relative errors of eta_readings."""
+    return [error for *_, error in eta_readings(etas, ended, after)]
 
 
 def spin(app, done: Callable[[], bool], timeout: float) -> None:
@@ -414,11 +423,12 @@ def _measure_dataset(
     pairs = [w.rate / h for w, h in zip(windowed, headless, strict=True) if h > 0]
     ratio = _median(pairs)
     eta_after = min(10.0, eta_seconds / 4)
-    errors = (
-        eta_errors(eta_run.etas, eta_run.ended, eta_after)
+    readings = (
+        eta_readings(eta_run.etas, eta_run.ended, eta_after)
         if eta_run is not None and eta_run.ended is not None
         else []
     )
+    errors = [error for *_, error in readings]
     return {
         "dataset": dataset,
         "headless": headless,
@@ -435,6 +445,7 @@ def _measure_dataset(
         "eta_after": eta_after,
         "eta_run": eta_run,
         "eta_errors": errors,
+        "eta_worst": max(readings, key=lambda r: r[3]) if readings else None,
         "gaps": stalls.gaps,
     }
 
@@ -536,11 +547,14 @@ def _print_dataset(
         line(f"ETA: n/a (the {run.ended:.1f} s run showed no ETA after {m['eta_after']:g} s)")
     else:
         errors = m["eta_errors"]
+        when, shown, left, _ = m["eta_worst"]
         line(
             f"ETA against the true time left, from {m['eta_after']:g} s after Start of a "
-            f"{run.ended:.1f} s run: worst {_number(max(errors), '.0%')}, median "
+            f"{run.ended:.1f} s run: worst {_number(max(errors), '.0%')} (at {when:.1f} s: "
+            f"{_number(shown, '.1f')} s shown, {left:.1f} s left), median "
             f"{_number(statistics.median(errors), '.0%')} over {len(errors)} readings "
-            "(target <= 20%)"
+            f"(target <= 20%); the last training report at {run.trained:.1f} s, then the "
+            "final measurement"
         )
     gaps = m["gaps"]
     if len(gaps):

@@ -136,12 +136,15 @@ def test_preview_waits_count_from_start_and_to_the_end():
 def test_eta_errors_compare_with_the_true_time_left():
     import math
 
-    from ganstudio.bench.window import eta_errors
+    from ganstudio.bench.window import eta_errors, eta_readings
 
     etas = [(5.0, 20.0), (12.0, 9.0), (20.0, 12.0), (28.0, 1.0), (15.0, math.inf)]
     errors = eta_errors(etas, ended=30.0, after=10.0)
     # before 10 s and with under 3 s left: not counted; an unknown ETA: an infinite error
     assert errors == [pytest.approx(0.5), pytest.approx(0.2), math.inf]
+    readings = eta_readings(etas, ended=30.0, after=10.0)
+    assert [(t, eta) for t, eta, *_ in readings] == [(12.0, 9.0), (20.0, 12.0), (15.0, math.inf)]
+    assert [left for _, _, left, _ in readings] == [18.0, 10.0, 15.0]
 
 
 def test_the_interval_for_a_median_comes_from_order_statistics():
