@@ -1,4 +1,5 @@
-"""The main window's actions (with shortcuts), menus and toolbar, and the About box."""
+"""The main window's actions (with shortcuts), menus and toolbar, the help box (how to get
+started, every keyboard shortcut) and the About box."""
 
 from __future__ import annotations
 
@@ -87,6 +88,9 @@ class WindowActions:
         self.open_folder = self._action("Open dataset folder...", slots.open_dataset_folder)
         self.open_file = self._action("Open dataset file...", slots.open_dataset_file)
         self.quit = self._action("Quit", window.close, (QKeySequence.StandardKey.Quit,))
+        self.help = self._action(
+            "Getting started and shortcuts", lambda: show_help(window), ("F1",)
+        )
         self.about = self._action("About GAN Studio", lambda: show_about(window))
         self.training = (self.start, self.pause, self.step, self.slow_motion, self.stop)
         self._build_toolbar()
@@ -162,7 +166,66 @@ class WindowActions:
         self.show_setup.setChecked(True)
         view_menu.addAction(self.show_setup)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.help)
         help_menu.addAction(self.about)
+
+
+GETTING_STARTED = (
+    "<ol>"
+    "<li><b>Choose the data</b> in the set-up panel of the Train tab: a built-in dataset, or "
+    "<i>Open folder...</i> for a folder of your pictures (or drop a folder, archive or "
+    "dataset file on the window).</li>"
+    "<li><b>Start</b> training. The curves show the losses, the samples beside them what "
+    "the generator draws now; Pause, Step (with Slow motion: the discriminator's update, "
+    "then the generator's) and Stop, which saves the model in the run's folder.</li>"
+    "<li><b>Explore</b> a model (the one training, or <i>File &gt; Open model...</i>): "
+    "drag the latent sliders, interpolate between samples, export grids and "
+    "animations.</li>"
+    "<li><b>Diagnose</b> a run: what the discriminator says of real and generated data, "
+    "which modes the generator covers, and warnings of instability and mode "
+    "collapse.</li>"
+    "</ol>"
+    "<p>The same engine runs from the command line: <code>ganstudio --help</code>.</p>"
+)
+
+
+def shortcuts(window: QWidget) -> list[tuple[str, str]]:
+    """(action, its shortcuts as this platform writes them) for every action of ``window``
+    and its widgets that has a shortcut, in the order they were made, each name once."""
+    rows: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for action in window.findChildren(QAction):
+        keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts()]
+        name = action.text().replace("&&", "\0").replace("&", "").replace("\0", "&")
+        name = name.removesuffix("...").strip()
+        if not keys or not name or name in seen:
+            continue
+        seen.add(name)
+        rows.append((name, ", ".join(k for k in keys if k)))
+    return rows
+
+
+def show_help(parent: QWidget) -> None:
+    """How to get started, and a table of every keyboard shortcut (read from the actions
+    themselves, so it cannot disagree with them). Window-modal, deleted when closed."""
+    from html import escape
+
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>"
+        for name, keys in shortcuts(parent)
+    )
+    box = QMessageBox(parent)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setObjectName("help_box")
+    box.setWindowTitle("Getting started with GAN Studio")
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(
+        "<h3>Getting started</h3>"
+        + GETTING_STARTED
+        + f"<h3>Keyboard shortcuts</h3><table>{rows}</table>"
+    )
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.open()
 
 
 def show_about(parent: QWidget) -> None:
