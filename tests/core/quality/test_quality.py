@@ -162,7 +162,10 @@ def test_preparing_events_say_how_much_work_is_left_before_the_first_measurement
     known = [(q.work_left, end - t) for q, t in preparing if q.work_left is not None]
     assert len(known) >= 3 and preparing[0][0].work_left is None  # no speed measured yet
     lefts = [w for w, _ in known]
-    assert all(b < a * 1.1 for a, b in zip(lefts, lefts[1:], strict=False))  # counts down
+    # Counts down; a slice slowed by another program may lift the estimate a little (the
+    # estimate is the speed measured so far: since it leaves out the first step's one-time
+    # costs it no longer starts high, and on a busy machine it rose by over 10% once).
+    assert all(b < a * 1.25 for a, b in zip(lefts, lefts[1:], strict=False))
     assert lefts[-1] < lefts[0] / 2
     # Within a factor of two of the truth while more than a second was left (the test
     # itself measures it, on a machine that may be busy).
