@@ -108,11 +108,6 @@ class DatasetBox(QGroupBox):
         if select:
             self.dataset_combo.setCurrentIndex(index)
 
-    def builtin_specs(self) -> list[str]:
-        """The built-in datasets the list offers (``builtin:NAME``), in its order."""
-        specs = (self.dataset_combo.itemData(i) for i in range(self.dataset_combo.count()))
-        return [s for s in specs if isinstance(s, str) and s.startswith("builtin:")]
-
     def select_dataset(self, spec: str, notify: bool = True) -> None:
         """Show ``spec`` as the chosen dataset (a folder or file of the user's is added to the
         list). ``notify`` False: the list's change does not emit ``dataset_requested`` (the

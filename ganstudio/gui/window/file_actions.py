@@ -11,6 +11,7 @@ from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QFileDialog, QStatusBar, QTabWidget, QWidget
 
 from ganstudio import __version__
+from ganstudio.core.choices import BUILTIN_DATASETS
 from ganstudio.core.opening import BUILTIN_PREFIX, OpenPathError, classify
 from ganstudio.gui import engine
 from ganstudio.gui.explore.panel import ExplorerPanel
@@ -258,7 +259,7 @@ class FileActions(QObject):
 
     def _open_builtin(self, spec: str, ignored: Sequence[str] = ()) -> None:
         """Select a built-in dataset given by name (``ganstudio builtin:digits``)."""
-        names = self.dataset.builtin_specs()
+        names = [f"{BUILTIN_PREFIX}{name}" for name in BUILTIN_DATASETS]  # as the list offers
         if "?" in spec:
             self.banner.show_message(
                 f"Cannot open {spec}: the window opens a built-in dataset by its name alone "
