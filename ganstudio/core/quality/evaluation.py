@@ -93,6 +93,65 @@ def mean_pairwise_distance(features: np.ndarray | torch.Tensor) -> float:
     return float(torch.pdist(t).mean()) if len(t) > 1 else 0.0
 
 
+class _Reference:
+    """The real half A that samples are compared with: its features and their spread."""
+
+    def __init__(self, features: np.ndarray) -> None:
+        self.a = torch.from_numpy(features)
+        self.spread = mean_pairwise_distance(self.a)
+
+    def ratio(self, features: np.ndarray) -> float:
+        return mean_pairwise_distance(features) / self.spread if self.spread > 0 else 1.0
+
+    def metrics(self, features: np.ndarray, probs: np.ndarray | None) -> QualityMetrics:
+        b = torch.from_numpy(features)
+        pr = precision_recall(self.a, b, k=NEIGHBOURS)
+        return QualityMetrics(
+            fd=frechet_distance(self.a, b),
+            kid=mmd2_unbiased(self.a, b),
+            precision=pr.precision,
+            recall=pr.recall,
+            score=None if probs is None else classifier_score(probs),
+            n=len(b),
+        )
+
+    def compare(
+        self, features: np.ndarray, probs: np.ndarray | None
+    ) -> tuple[QualityMetrics, float]:
+        """The metrics of ``features`` against A, and their diversity ratio."""
+        return self.metrics(features, probs), self.ratio(features)
+
+
+@dataclass(frozen=True)
+class ComparisonCost:
+    """Seconds of an Evaluator's work besides running the extractor: ``spread``, A's mean
+    pairwise distance (once, with the real features); ``compare``, one set's metrics and
+    diversity against A (the floor's, then each evaluation's); ``embedding``, what the
+    extractor took for the measured features (0 when timed on made-up features)."""
+
+    spread: float
+    compare: float
+    embedding: float = 0.0
+
+
+def comparison_cost(n: int, dim: int, seed: int = 0) -> ComparisonCost:
+    """What comparing n features of ``dim`` numbers with n real ones costs on this machine,
+    timed on random features before any real ones exist (the metrics' nearest-neighbour
+    distances, kernels and covariances take as long for any values), after a warm-up at an
+    eighth of n that pays the first calls' one-time costs. For an estimate of the time an
+    Evaluator will take (core.quality.monitor)."""
+    gen = torch.Generator().manual_seed(seed)
+    n = max(int(n), MIN_SAMPLES)
+    for size in (max(MIN_SAMPLES, n // 8), n):
+        a, b = (torch.randn(size, dim, generator=gen).numpy() for _ in range(2))
+        t0 = time.perf_counter()
+        reference = _Reference(a)
+        t1 = time.perf_counter()
+        reference.compare(b, None)
+        t2 = time.perf_counter()
+    return ComparisonCost(spread=t1 - t0, compare=t2 - t1)
+
+
 class Evaluator:
     """Compares generated samples with real data A; real data B against A is the floor.
 
@@ -123,26 +182,16 @@ class Evaluator:
         # The real halves A and B, as indices into dataset.data.
         self.real_a, self.real_b = perm[:half], perm[half : 2 * half]
         data = dataset.data
+        t0 = time.perf_counter()
         fa, _ = extractor.features_and_probs(data[self.real_a.to(data.device)])
         fb, probs_b = extractor.features_and_probs(data[self.real_b.to(data.device)])
-        self._a = torch.from_numpy(fa)
-        self._spread = mean_pairwise_distance(self._a)
-        self.floor = self._metrics(fb, probs_b)
-        self.floor_diversity = self._ratio(fb)
-
-    def _ratio(self, features: np.ndarray) -> float:
-        return mean_pairwise_distance(features) / self._spread if self._spread > 0 else 1.0
-
-    def _metrics(self, features: np.ndarray, probs: np.ndarray | None) -> QualityMetrics:
-        b = torch.from_numpy(features)
-        pr = precision_recall(self._a, b, k=NEIGHBOURS)
-        return QualityMetrics(
-            fd=frechet_distance(self._a, b),
-            kid=mmd2_unbiased(self._a, b),
-            precision=pr.precision,
-            recall=pr.recall,
-            score=None if probs is None else classifier_score(probs),
-            n=len(b),
+        t1 = time.perf_counter()
+        self._reference = _Reference(fa)
+        t2 = time.perf_counter()
+        self.floor, self.floor_diversity = self._reference.compare(fb, probs_b)
+        # What the real features cost (ComparisonCost's parts; embedding: both halves).
+        self.cost = ComparisonCost(
+            spread=t2 - t1, compare=time.perf_counter() - t2, embedding=t1 - t0
         )
 
     def _features(self, samples: Samples) -> tuple[np.ndarray, np.ndarray | None]:
@@ -161,11 +210,12 @@ class Evaluator:
                 f"only {len(f)} generated samples against the floor's {self.n}: FD reads "
                 "higher and precision and recall differ by sample size alone",
             )
+        metrics, diversity = self._reference.compare(f, probs)
         return Evaluation(
-            metrics=self._metrics(f, probs),
+            metrics=metrics,
             floor=self.floor,
             features=self.extractor.describe(),
-            diversity=self._ratio(f),
+            diversity=diversity,
             floor_diversity=self.floor_diversity,
             classes=self.extractor.num_classes,
             notes=notes,
@@ -175,7 +225,7 @@ class Evaluator:
     def diversity(self, samples: Samples) -> float:
         """Only the diversity ratio (cheap: one pass through the extractor, one distance
         matrix), for a collapse warning during training."""
-        return self._ratio(self._features(samples)[0])
+        return self._reference.ratio(self._features(samples)[0])
 
 
 _ROWS = (
