@@ -107,8 +107,10 @@ def load_table(
     seconds: float = 8.0,
     repeats: int = 2,
     busy: int = 1,
-    candidates: Sequence[ThreadPolicy] = CANDIDATES,
+    candidates: Sequence[ThreadPolicy] | None = None,
 ) -> str:
+    """The table of steps/s for each candidate (None: CANDIDATES), idle and busy."""
+    candidates = CANDIDATES if candidates is None else tuple(candidates)
     lines = [
         f"training steps/s, headless, idle and beside {busy} busy core(s); {seconds:g} s per "
         f"measurement, median of {repeats}; {os.cpu_count()} cores",
