@@ -178,7 +178,9 @@ class QualityMonitor:
     def upcoming(self) -> float:
         """Seconds the next call will take: 0 when nothing is due, else the next piece's
         cost as measured (a slice of extractor training; the real features at the measured
-        cost per sample; the last evaluation), or UNKNOWN_PIECE before it can be known.
+        cost per sample and of a comparison; the last evaluation, or the first one's
+        estimate), or UNKNOWN_PIECE before it can be known (the piece that times the
+        metrics included).
         The training loop sends a preview due within that time before the call."""
         if self.state == "off" or self.clock() < self._next:
             return 0.0
@@ -332,10 +334,10 @@ class QualityMonitor:
     def _work_left(self, count: int) -> float | None:
         """Seconds of work before the first measurement is in hand (see Quality.work_left):
         the real features embed 2 n real samples, measure A's spread and compare B with A;
-        an evaluation embeds n generated samples and compares them (the comparisons as
+        an evaluation generates n samples, embeds and compares them (the comparisons as
         timed on made-up features: on 2 cores 0.3 s each at n = 1000 and 128 features, as
-        much as the embedding, and left out the ETA read 0.5-1 s short at a first run's
-        end)."""
+        much as the embedding; with them and the generating left out, the ETA read 0.5-1 s
+        short at a first run's end)."""
         n = min(self.samples, count // 2)
         c = self._comparison
         extra = (0.0 if c is None else c.spread + 2 * c.compare) + (self._sampling or 0.0)
