@@ -72,7 +72,9 @@ def test_a_fine_tuned_run_resumes_without_its_source(tmp_path, source):
     shutil.copytree(source, copy)
     tuned = _train(tmp_path / "tuned", "builtin:digits?n=128", "--init-from", copy)
     shutil.rmtree(copy)  # the resumed run has its weights in its own checkpoint
-    assert main(["train", "--resume", str(tuned), "--steps", "6", "-q", "--metrics-every", "0"]) == 0
+    assert (
+        main(["train", "--resume", str(tuned), "--steps", "6", "-q", "--metrics-every", "0"]) == 0
+    )
 
 
 def test_the_command_line_refuses_a_file_that_is_no_model(tmp_path, capsys):
