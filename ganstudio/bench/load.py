@@ -14,13 +14,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+
+try:
+    import resource  # POSIX: page faults of the measured process
+except ImportError:  # Windows
+    resource = None  # type: ignore[assignment]
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
 
-from ganstudio.core import threads
+from ganstudio.core import allocator, threads
+from ganstudio.core.allocator import GLIBC_ENV
 from ganstudio.core.threads import ThreadPolicy, environment
 
 CANDIDATES: tuple[ThreadPolicy, ...] = (
@@ -35,6 +41,7 @@ _SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end:\n 
 
 def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
     """Inside the measured process: train ``spec`` headless, print {"steps_per_s": ...}."""
+    allocator.configure()  # as the command line does
     threads.configure(policy, explicit=True)  # before PyTorch loads
     from ganstudio.core.config import TrainConfig
     from ganstudio.core.training.thread_tuner import timed, tuner_for
@@ -45,13 +52,17 @@ def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
         trainer.train_step()
     trainer.drop_pending()
     tuner = tuner_for("cpu", distributed=False)
+    faults = float(resource.getrusage(resource.RUSAGE_SELF).ru_minflt) if resource else 0.0
     steps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         timed(trainer.train_step, tuner)
         steps += 1
         if steps % 50 == 0:
             trainer.drop_pending()  # reports are not what is timed
-    print(json.dumps({"steps_per_s": steps / (time.perf_counter() - t0)}))
+    rate = steps / (time.perf_counter() - t0)
+    if resource:
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+    print(json.dumps({"steps_per_s": rate, "faults_per_step": faults if resource else None}))
 
 
 @contextlib.contextmanager
@@ -71,10 +82,24 @@ def busy_cores(n: int, seconds: float) -> Iterator[None]:
 
 def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float:
     """Steps/s of a fresh training process under ``policy`` beside ``busy`` spinning cores."""
+    return float(run_child(policy, spec, seconds, busy)["steps_per_s"])
+
+
+def run_child(
+    policy: ThreadPolicy,
+    spec: str,
+    seconds: float,
+    busy: int = 0,
+    env_updates: dict[str, str] | None = None,
+) -> dict:
+    """What a fresh training process reports (_child): steps/s and minor page faults per
+    step (None where the system does not count them)."""
     env = dict(os.environ)
-    for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GANSTUDIO_THREADS"):
+    for key in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GANSTUDIO_THREADS", *GLIBC_ENV):
         env.pop(key, None)
+    env.pop(allocator.ENV, None)
     env.update(environment(policy))
+    env.update(env_updates or {})
     with busy_cores(busy, seconds + 360):
         out = subprocess.run(
             [
@@ -91,7 +116,47 @@ def measure(policy: ThreadPolicy, spec: str, seconds: float, busy: int) -> float
             timeout=seconds + 300,
             check=True,
         )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_s"])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def allocator_table(
+    datasets: Sequence[str] = ("builtin:digits", "builtin:ring8"),
+    seconds: float = 8.0,
+    repeats: int = 3,
+) -> str:
+    """Steps/s and page faults per step with the C allocator's settings (core.allocator)
+    against the C library's defaults (GANSTUDIO_MALLOC=default), in fresh processes that
+    alternate, the first of each pair taking turns."""
+    lines = [
+        "training steps/s, headless, with GAN Studio's C allocator settings (core.allocator) "
+        f"and with the C library's defaults; {seconds:g} s per measurement, {repeats} "
+        f"pair(s); {os.cpu_count()} cores",
+    ]
+    if allocator.glibc() is None:
+        lines.append("not glibc: the settings do nothing here, nothing to compare")
+        return "\n".join(lines)
+    kinds = {"GAN Studio's settings": {}, "the C library's defaults": {allocator.ENV: "default"}}
+    for spec in datasets:
+        results: dict[str, list[dict]] = {k: [] for k in kinds}
+        for r in range(repeats):
+            order = list(kinds) if r % 2 == 0 else list(reversed(kinds))
+            for kind in order:
+                results[kind].append(run_child(threads.DEFAULT, spec, seconds, 0, kinds[kind]))
+        lines.append(f"\n{spec}")
+        width = max(len(k) for k in kinds)
+        lines.append(f"  {'setting':<{width}} {'steps/s':>9} {'faults/step':>12}")
+        for kind, rows in results.items():
+            rate = statistics.median(row["steps_per_s"] for row in rows)
+            known = [row["faults_per_step"] for row in rows if row["faults_per_step"] is not None]
+            faults = f"{statistics.median(known):12,.0f}" if known else f"{'n/a':>12}"
+            lines.append(f"  {kind:<{width}} {rate:9.2f} {faults}")
+        tuned, plain = (results[k] for k in kinds)
+        ratios = [a["steps_per_s"] / b["steps_per_s"] for a, b in zip(tuned, plain, strict=True)]
+        lines.append(
+            f"  ratio settings / defaults: {statistics.median(ratios):.3f} (median of the "
+            f"pairs: {', '.join(f'{x:.2f}' for x in ratios)})"
+        )
+    return "\n".join(lines)
 
 
 def pick_default(rows: dict[ThreadPolicy, tuple[float, float]]) -> ThreadPolicy:

@@ -189,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from ganstudio.core import threads
+    from ganstudio.core import allocator, threads
 
+    allocator.configure()  # before PyTorch allocates anything (core.allocator)
     try:  # before anything loads PyTorch: OpenMP reads its wait policy once
         policy, explicit = threads.choose(args.threads)
     except ValueError as exc:  # a bad GANSTUDIO_THREADS

@@ -16,6 +16,7 @@ _DATASETS = {
     "metrics": "digits",
     "distributed": "digits",
     "load": "ring8",
+    "allocator": "digits,ring8",
     "images": "digits",
     "projection": "digits",
 }
@@ -70,6 +71,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         action="store_true",
         help="the explorer's latency on a DCGAN-64: slider move to picture (--seconds of "
         "dragging, default 5, at most 30), 8x8 grid",
+    )
+    modes.add_argument(
+        "--allocator",
+        action="store_true",
+        help="training speed and page faults with GAN Studio's C allocator settings against "
+        "the C library's defaults (glibc; fresh processes in alternating pairs); --datasets "
+        "(default digits,ring8), --seconds per measurement (default 8), --repeats (default 3)",
     )
     modes.add_argument(
         "--load",
@@ -231,7 +239,17 @@ def _one_dataset(args: argparse.Namespace, mode: str) -> str:
 def cmd_bench(args: argparse.Namespace) -> int:
     seconds = 10.0 if args.seconds is None else args.seconds
     repeats = args.repeats if args.repeats is not None else (2 if args.load else 3)
-    if args.distributed:
+    if args.allocator:
+        from ganstudio.bench.load import allocator_table
+
+        print(
+            allocator_table(
+                datasets=_datasets(args, "allocator"),
+                seconds=8.0 if args.seconds is None else args.seconds,
+                repeats=repeats,
+            )
+        )
+    elif args.distributed:
         from ganstudio.bench.distributed import distributed_table
 
         distributed_table(

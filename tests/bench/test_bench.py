@@ -275,6 +275,23 @@ def test_load(capsys, monkeypatch):
     line_with(lines, "best by the rule:")
 
 
+def test_allocator(capsys):
+    from ganstudio.core import allocator
+
+    lines = run_bench(
+        capsys, "--allocator", "--seconds", "0.3", "--repeats", "1", "--datasets", "ring8"
+    )
+    assert "with GAN Studio's C allocator settings" in lines[0]
+    if allocator.glibc() is None:
+        line_with(lines, "not glibc")
+        return
+    line_with(lines, "builtin:ring8")
+    for name in ("GAN Studio's settings", "the C library's defaults"):
+        row = line_with(lines, name).split()
+        assert float(row[-2]) > 0  # steps/s
+    assert float(line_with(lines, "ratio settings / defaults:").split()[4]) > 0
+
+
 def test_the_default_thread_policy_is_the_rule_applied_to_a_table():
     from ganstudio.bench.load import pick_default
     from ganstudio.core.threads import ThreadPolicy
