@@ -17,6 +17,7 @@ _DATASETS = {
     "distributed": "digits",
     "load": "ring8",
     "allocator": "digits,ring8",
+    "optimizer": "ring8,digits",
     "images": "digits",
     "projection": "digits",
 }
@@ -78,6 +79,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="training speed and page faults with GAN Studio's C allocator settings against "
         "the C library's defaults (glibc; fresh processes in alternating pairs); --datasets "
         "(default digits,ring8), --seconds per measurement (default 8), --repeats (default 3)",
+    )
+    modes.add_argument(
+        "--optimizer",
+        action="store_true",
+        help="training speed with each of PyTorch's Adam implementations (fused, foreach, "
+        "the per-tensor loop), taking turns in one process; --datasets (default "
+        "ring8,digits), --seconds per turn (default 4), --repeats (default 5), --device",
     )
     modes.add_argument(
         "--load",
@@ -247,6 +255,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 datasets=_datasets(args, "allocator"),
                 seconds=8.0 if args.seconds is None else args.seconds,
                 repeats=repeats,
+            )
+        )
+    elif args.optimizer:
+        from ganstudio.bench.optimizer import optimizer_table
+
+        print(
+            optimizer_table(
+                datasets=_datasets(args, "optimizer"),
+                device=args.device or "cpu",
+                seconds=4.0 if args.seconds is None else args.seconds,
+                repeats=5 if args.repeats is None else args.repeats,
             )
         )
     elif args.distributed:

@@ -364,3 +364,16 @@ def test_cache_folder_sets_the_cache_and_puts_the_old_one_back(monkeypatch, tmp_
     with cache_folder(str(tmp_path / "bench")):
         pass
     assert "GANSTUDIO_CACHE_DIR" not in os.environ
+
+
+def test_optimizer(capsys):
+    lines = run_bench(
+        capsys, "--optimizer", "--seconds", "0.2", "--repeats", "2", "--datasets", "ring8"
+    )
+    assert "each Adam implementation" in lines[0]
+    line_with(lines, "builtin:ring8")
+    for name in ("fused", "foreach", "loop"):
+        row = line_with(lines, f"  {name} ").split()
+        assert float(row[1]) > 0  # steps/s
+        assert len(row[3:]) == 2  # one ratio per round
+    assert line_with(lines, "  loop ").split()[2] == "1.000"
