@@ -84,7 +84,9 @@ class PointsView(pg.PlotWidget):
         self.marker = pg.ScatterPlotItem(
             size=14, symbol="o", pen=pg.mkPen(200, 0, 0, width=2), brush=None
         )
-        for item in (self.real, self.fake, self.modes, self.marker):
+        # The mode crosses lie under the points: a tight mixture's real points (ring8's sigma
+        # is 0.01, a pixel or two) sat wholly under them and could not be seen.
+        for item in (self.modes, self.real, self.fake, self.marker):
             self.addItem(item)
         if key is not None:
             key.setBrush(pg.mkBrush(255, 255, 255, 200))

@@ -1,6 +1,7 @@
 """PointsView: its legend names every kind of marker, large enough to see."""
 
 import numpy as np
+import pyqtgraph as pg
 
 from ganstudio.gui.widgets.samples_view import PointsView
 
@@ -34,3 +35,30 @@ def test_the_legend_lists_real_points_only_while_some_are_drawn(qtbot):
     view.set_real(np.zeros((0, 2)))
     assert view.legend_names() == ["generated", "mode centre"]
     assert PointsView(legend=False).legend_names() == []
+
+
+def test_real_points_on_a_mode_centre_are_drawn_over_its_cross(qtbot):
+    """ring8's real points lie within a pixel or two of the centres: under the crosses
+    they could not be seen at all."""
+    view = PointsView(legend=False)
+    qtbot.addWidget(view)
+    view.resize(300, 300)
+    rng = np.random.default_rng(0)
+    centres = [(-1.0, -1.0), (1.0, 1.0)]
+    real = np.concatenate([rng.normal(c, 0.005, size=(300, 2)) for c in centres])
+    view.set_real(real, modes=centres)
+    view.setRange(xRange=(-2, 2), yRange=(-2, 2), padding=0)
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.grab().toImage()
+    vb = view.getPlotItem().getViewBox()
+    for cx, cy in centres:
+        at = view.mapFromScene(vb.mapViewToScene(pg.Point(cx, cy)))
+        around = [
+            image.pixelColor(at.x() + dx, at.y() + dy).getRgb()
+            for dx in range(-3, 4)
+            for dy in range(-3, 4)
+        ]
+        # The real points' own blue (40, 90, 200) shows, not darkened by the grey cross.
+        real_blue = [rgb for rgb in around if rgb[2] >= 180 and rgb[0] <= 70]
+        assert len(real_blue) >= 5, (cx, cy, around)
