@@ -16,10 +16,9 @@ import statistics
 import time
 from collections.abc import Callable
 
-import torch
-
 from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import load_dataset
+from ganstudio.core.device import synchronize
 from ganstudio.core.training import distributed
 from ganstudio.core.training.trainer import Trainer
 
@@ -55,22 +54,17 @@ def _single_process_job(device: str) -> distributed.Cluster:
                 os.environ[name] = value
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def _timed(trainer: Trainer, steps: int) -> float:
     """Seconds for ``steps`` training steps (the stop agreement included, as in a run)."""
     cluster = trainer.cluster
-    _sync(trainer.device)
+    synchronize(trainer.device)
     t0 = time.perf_counter()
     for _ in range(steps):
         if cluster is not None and trainer.step % distributed.SYNC_EVERY == 0:
             cluster.any(False, False)
         trainer.train_step()
     trainer.drop_pending()
-    _sync(trainer.device)
+    synchronize(trainer.device)
     return time.perf_counter() - t0
 
 

@@ -22,7 +22,6 @@ except ImportError:  # Windows
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 
 from ganstudio.core import allocator, threads
@@ -43,6 +42,7 @@ def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
     """Inside the measured process: train ``spec`` headless, print {"steps_per_s": ...}."""
     allocator.configure()  # as the command line does
     threads.configure(policy, explicit=True)  # before PyTorch loads
+    from ganstudio.bench.timing import timed_steps
     from ganstudio.core.config import TrainConfig
     from ganstudio.core.training.thread_tuner import timed, tuner_for
     from ganstudio.core.training.trainer import Trainer
@@ -53,13 +53,8 @@ def _child(spec: str, seconds: float, policy: ThreadPolicy) -> None:
     trainer.drop_pending()
     tuner = tuner_for("cpu", distributed=False)
     faults = float(resource.getrusage(resource.RUSAGE_SELF).ru_minflt) if resource else 0.0
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        timed(trainer.train_step, tuner)
-        steps += 1
-        if steps % 50 == 0:
-            trainer.drop_pending()  # reports are not what is timed
-    rate = steps / (time.perf_counter() - t0)
+    steps, elapsed = timed_steps(trainer, seconds, lambda: timed(trainer.train_step, tuner))
+    rate = steps / elapsed
     if resource:
         faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
     print(json.dumps({"steps_per_s": rate, "faults_per_step": faults if resource else None}))

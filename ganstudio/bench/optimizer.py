@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 from collections.abc import Sequence
+
+from ganstudio.bench.timing import timed_steps
 
 # name -> the options that choose the implementation
 IMPLEMENTATIONS: dict[str, dict[str, bool]] = {
@@ -45,15 +46,8 @@ def _trainer(spec: str, device: str, options: dict[str, bool]):
 
 
 def _rate(trainer, seconds: float) -> float:
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        trainer.train_step()
-        steps += 1
-        if steps % 50 == 0:
-            trainer.drop_pending()  # reports are not what is timed
-    rate = steps / (time.perf_counter() - t0)
-    trainer.drop_pending()
-    return rate
+    steps, elapsed = timed_steps(trainer, seconds)
+    return steps / elapsed
 
 
 def optimizer_table(
@@ -67,13 +61,14 @@ def optimizer_table(
     import torch
 
     from ganstudio.core.device import pick_device
+    from ganstudio.core.training.trainer import FUSED_ADAM_DEVICES
 
     dev = pick_device(device)
     lines = [
         f"training steps/s with each Adam implementation on {dev.type}, headless, in one "
         f"process taking turns ({seconds:g} s a turn, {repeats} round(s); "
         f"{torch.get_num_threads()} threads, {os.cpu_count()} cores); the default is fused "
-        f"on {', '.join(_defaults())}",
+        f"on {', '.join(FUSED_ADAM_DEVICES)}",
     ]
     names = list(IMPLEMENTATIONS)
     for spec in datasets:
@@ -92,9 +87,3 @@ def optimizer_table(
                 f"{statistics.median(ratios):.3f} ({', '.join(f'{x:.2f}' for x in ratios)})"
             )
     return "\n".join(lines)
-
-
-def _defaults() -> tuple[str, ...]:
-    from ganstudio.core.training.trainer import FUSED_ADAM_DEVICES
-
-    return FUSED_ADAM_DEVICES

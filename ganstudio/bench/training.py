@@ -23,7 +23,7 @@ from torch import nn
 
 from ganstudio.core.config import MAX_STEPS, TrainConfig
 from ganstudio.core.data import load_dataset
-from ganstudio.core.device import pick_device
+from ganstudio.core.device import pick_device, synchronize
 from ganstudio.core.models import ModelSpec, build
 from ganstudio.core.training.events import Preview
 from ganstudio.core.training.loop import run_training
@@ -168,13 +168,6 @@ class PlainFastGANLoop:
         self.optG.step()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def speed_table(
     device: str = "auto",
     batch: int = 64,
@@ -216,14 +209,14 @@ def speed_table(
         for _ in range(steps):
             engine.train_step()
         engine.flush_report()  # our one host sync
-        _sync(dev)
+        synchronize(dev)
         return steps * batch / (time.perf_counter() - t0)
 
     def time_baseline() -> float:
         t0 = time.perf_counter()
         for _ in range(steps):
             baseline.step()
-        _sync(dev)
+        synchronize(dev)
         return steps * batch / (time.perf_counter() - t0)
 
     print_fn(

@@ -82,3 +82,11 @@ def memory_in_use(device: torch.device) -> int | None:
         except (AttributeError, RuntimeError):
             return None
     return None
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (a no-op on the CPU): a timing must end here."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
