@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,6 +40,7 @@ from ganstudio.gui.explore.widgets import SliderRow
 from ganstudio.gui.threads import Task
 from ganstudio.gui.widgets.samples_view import ImageView, PointsView
 from ganstudio.gui.widgets.scroll import VerticalScrollArea
+from ganstudio.gui.widgets.tabs import StableTabWidget
 
 if TYPE_CHECKING:
     from ganstudio.core.explore.latent import Directions
@@ -248,7 +248,7 @@ class ExplorerPanel(QWidget):
 
         self.interpolate = InterpolateTab()
         self.browse = BrowseTab()
-        self.tabs = QTabWidget()
+        self.tabs = StableTabWidget()
         self.tabs.addTab(self.browse, "Browse")
         self.tabs.addTab(self.interpolate, "Interpolate")
         right = QSplitter(Qt.Orientation.Vertical)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSplitter,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +37,7 @@ from ganstudio.gui.widgets.banner import Banner
 from ganstudio.gui.widgets.curves import CurvesPanel
 from ganstudio.gui.widgets.samples_view import SamplesView
 from ganstudio.gui.widgets.status_bar import RunStatusBar
+from ganstudio.gui.widgets.tabs import StableTabWidget
 from ganstudio.gui.window.dataset_export import DatasetExporter
 from ganstudio.gui.window.file_actions import FileActions
 from ganstudio.gui.window.latest import Latest
@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.explorer = ExplorerPanel()
         self.explorer.message.connect(self.banner.show_message)
-        self.tabs = QTabWidget()
+        self.tabs = StableTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.splitter, "Train")
         self.tabs.addTab(self.explorer, "Explore")
