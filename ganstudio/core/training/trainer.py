@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganstudio.core.batching import generation_batch
 from ganstudio.core.choices import parse_policy
 from ganstudio.core.conditioning import run_discriminator, run_generator
 from ganstudio.core.config import ConfigError, Resolved, TrainConfig, lr_factor, resolve
@@ -219,6 +220,7 @@ class Trainer:
         self.probe_rng = torch.Generator().manual_seed(cfg.seed + 3)
         # The plane the 2-D probes draw D's field over: fixed by the first probe.
         self.field_extent: tuple[float, float, float, float] | None = None
+        self._sample_batch: int | None = None  # latents per pass in sample() (core.batching)
 
         # One fused kernel for every parameter's update (PyTorch >= 2.4 has it on the CPU too):
         # on 2 cores, 1.14x the steps/s of the per-tensor loop PyTorch picks by itself on the
@@ -581,21 +583,28 @@ class Trainer:
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Generator output for latents z (float, in data units), in chunks to bound memory.
-        A conditional generator draws classes y (default: cycled, see run_generator)."""
+        """Generator output for latents z (float, in data units), without gradients, in
+        batches sized by the generator's activations (core.batching: a batch of 1,000
+        digits ran 3 times slower than batches of 256 on the CPU). A conditional generator
+        draws classes y (default: cycled, see run_generator)."""
         g = self.sampler()
+        if self._sample_batch is None:
+            self._sample_batch = generation_batch(g, z.shape[1], self.device)
+        batch = self._sample_batch
         if y is None and self.classes:
             y = preview_classes(len(z), self.classes, "cpu", rows=False)
-        ys = [None] * len(z) if y is None else y.split(1024)
+        chunks = z.split(batch)
+        ys = [None] * len(chunks) if y is None else y.split(batch)
         was_training = g.training
         g.eval()
         try:
-            return torch.cat(
-                [
-                    run_generator(g, chunk.to(self.device), None if c is None else c).float()
-                    for chunk, c in zip(z.split(1024), ys)
-                ]
-            )
+            with torch.no_grad():
+                return torch.cat(
+                    [
+                        run_generator(g, chunk.to(self.device), None if c is None else c).float()
+                        for chunk, c in zip(chunks, ys)
+                    ]
+                )
         finally:
             g.train(was_training)
 
