@@ -22,11 +22,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganstudio.core.allocator import MIB, MMAP
 from ganstudio.core.conditioning import classes_of, run_generator
 
-MIB = 2**20
-# Bytes of the largest single activation of a batch, by device type (others: "default").
-ACTIVATION_BUDGET = {"cpu": 8 * MIB, "default": 256 * MIB}
+# Bytes of the largest single activation of a batch, by device type (others: "default"):
+# on the CPU a quarter of the C allocator's mmap threshold (a batch's other buffers, such
+# as a transposed convolution's columns, are larger than its activations).
+ACTIVATION_BUDGET = {"cpu": MMAP // 4, "default": 256 * MIB}
 MOST = 1024  # samples per batch at most
 
 

@@ -583,10 +583,10 @@ class Trainer:
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """Generator output for latents z (float, in data units), without gradients, in
-        batches sized by the generator's activations (core.batching: a batch of 1,000
-        digits ran 3 times slower than batches of 256 on the CPU). A conditional generator
-        draws classes y (default: cycled, see run_generator)."""
+        """Generator output for latents z (float, in data units), in batches sized by the
+        generator's activations (core.batching: a batch of 1,000 digits ran 3 times slower
+        than batches of 256 on the CPU). A conditional generator draws classes y (default:
+        cycled, see run_generator)."""
         g = self.sampler()
         if self._sample_batch is None:
             self._sample_batch = generation_batch(g, z.shape[1], self.device)
@@ -598,13 +598,12 @@ class Trainer:
         was_training = g.training
         g.eval()
         try:
-            with torch.no_grad():
-                return torch.cat(
-                    [
-                        run_generator(g, chunk.to(self.device), None if c is None else c).float()
-                        for chunk, c in zip(chunks, ys)
-                    ]
-                )
+            return torch.cat(
+                [
+                    run_generator(g, chunk.to(self.device), None if c is None else c).float()
+                    for chunk, c in zip(chunks, ys)
+                ]
+            )
         finally:
             g.train(was_training)
 
