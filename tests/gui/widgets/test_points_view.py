@@ -62,3 +62,39 @@ def test_real_points_on_a_mode_centre_are_drawn_over_its_cross(qtbot):
         # The real points' own blue (40, 90, 200) shows, not darkened by the grey cross.
         real_blue = [rgb for rgb in around if rgb[2] >= 180 and rgb[0] <= 70]
         assert len(real_blue) >= 5, (cx, cy, around)
+
+
+def test_a_new_preview_repaints_the_points_but_not_the_axes_and_grid(qtbot, monkeypatch):
+    """The axes draw the grid over the whole plot; they are redrawn when the view's range
+    changes, not for each new set of generated points."""
+    painted: list[str] = []
+    for cls in (pg.AxisItem, pg.ScatterPlotItem):
+        original = cls.paint
+
+        def counting(item, *args, _original=original, _name=cls.__name__):
+            painted.append(_name)
+            return _original(item, *args)
+
+        monkeypatch.setattr(cls, "paint", counting)
+    view = PointsView(legend=False)
+    qtbot.addWidget(view)
+    view.resize(320, 320)
+    rng = np.random.default_rng(0)
+    view.set_real(rng.normal(size=(200, 2)))
+    view.set_fake(rng.normal(size=(200, 2)))
+    view.show()
+    qtbot.waitExposed(view)
+
+    def painted_after(change) -> list[str]:
+        painted.clear()
+        change()
+        qtbot.waitUntil(lambda: "ScatterPlotItem" in painted)
+        qtbot.wait(50)  # and whatever else that paint brings
+        return list(painted)
+
+    painted_after(view.update)  # the first paint (when it did not come with the showing)
+    # A new preview: its points are drawn over the axes kept from the last paint.
+    assert "AxisItem" not in painted_after(lambda: view.set_fake(rng.normal(size=(200, 2))))
+    # A new range: new ticks, both axes are drawn again.
+    moved = painted_after(lambda: view.setRange(xRange=(-5, 5), yRange=(-5, 5), padding=0))
+    assert moved.count("AxisItem") >= 2
